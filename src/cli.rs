@@ -1,0 +1,102 @@
+//! Command-line definitions (clap). Parsing only; `commands` does the work.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// How AI coding assistants are used, and how that use goes with software delivery.
+#[derive(Debug, Parser)]
+#[command(name = "prod-lens", version, about, propagate_version = true)]
+pub struct Cli {
+    /// SQLite database file.
+    #[arg(
+        long,
+        global = true,
+        env = "PRODLENS_DB",
+        default_value = ".prod-lens/cache.db"
+    )]
+    pub db: PathBuf,
+    /// Log more (repeat for debug output) to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream trace files (JSONL, gzip, folders, stdin) into the store.
+    IngestTraces(IngestTracesArgs),
+    /// Show what is stored, the last runs and dead-letter totals.
+    Status(StatusArgs),
+    /// Generate the bundled sample into a fresh folder, ingest it and show the status.
+    Demo(DemoArgs),
+}
+
+/// Input format choice for `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Detect the shape of every line.
+    Auto,
+    /// The seed's span shape (`usage.input_tokens`, `attributes`, `metadata`).
+    SeedSpan,
+    /// The seed's LiteLLM custom-logger shape.
+    LitellmLogger,
+    /// LiteLLM's StandardLoggingPayload.
+    LitellmPayload,
+}
+
+/// Arguments of `ingest-traces`.
+#[derive(Debug, Args)]
+pub struct IngestTracesArgs {
+    /// Files, folders (every *.jsonl / *.jsonl.gz below) or `-` for stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Repository (owner/name) for records that do not name one.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Input shape; `auto` detects it per line.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Folder for dead letters [default: `dead-letter/` next to the database].
+    #[arg(long)]
+    pub dead_letter_dir: Option<PathBuf>,
+    /// A LiteLLM `model_prices_and_context_window.json` to price with instead of the bundled table.
+    #[arg(long)]
+    pub pricing: Option<PathBuf>,
+    /// Fallback price for unknown models: IN,OUT in USD per million tokens (e.g. 3,15).
+    #[arg(long, value_name = "IN,OUT")]
+    pub default_price: Option<String>,
+    /// Parser threads [default: one per core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// How many recent runs to list.
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder to create (must be new, empty, or an earlier demo folder).
+    #[arg(long, default_value = "demo")]
+    pub dir: PathBuf,
+    /// Print the ingest summary and status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

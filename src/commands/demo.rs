@@ -1,0 +1,102 @@
+//! `prod-lens demo`: the bundled sample, end to end, offline.
+
+use super::progress::Bar;
+use crate::cli::DemoArgs;
+use anyhow::Context;
+use flate2::{write::GzEncoder, Compression};
+use prod_lens::ingest::{self, input, IngestOptions};
+use prod_lens::sample::{self, SampleSpec};
+use prod_lens::store::Store;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Marks a folder as made by `demo`, so a re-run may replace what it made.
+const MARKER: &str = ".prod-lens-demo";
+
+fn prepare(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .next()
+            .is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            anyhow::bail!(prod_lens::Error::InvalidArgument(format!(
+                "{} exists and was not made by `prod-lens demo`; pass --dir with a new folder",
+                dir.display()
+            )));
+        }
+        for sub in ["traces", "dead-letter"] {
+            let p = dir.join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+        for f in ["cache.db", "cache.db-wal", "cache.db-shm"] {
+            let p = dir.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir.join("traces"))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join(MARKER), "made by prod-lens demo\n")?;
+    Ok(())
+}
+
+/// Runs the command.
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let dir = &args.dir;
+    prepare(dir)?;
+    let spec = SampleSpec::demo();
+    // Two files: the first half plain JSONL, the second gzipped, as a proxy's rotated logs would be.
+    let mut all = Vec::new();
+    let stats = sample::write_sample(&spec, &mut all)?;
+    let half = ((stats.valid + stats.malformed) / 2) as usize;
+    let cut = all
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(half)
+        .map_or(all.len(), |(i, _)| i + 1);
+    let plain = dir.join("traces/team-calls-1.jsonl");
+    std::fs::write(&plain, &all[..cut]).with_context(|| format!("writing {}", plain.display()))?;
+    let gz = dir.join("traces/team-calls-2.jsonl.gz");
+    let mut enc = GzEncoder::new(
+        BufWriter::new(File::create(&gz).with_context(|| format!("writing {}", gz.display()))?),
+        Compression::default(),
+    );
+    enc.write_all(&all[cut..])?;
+    enc.finish()?.flush()?;
+
+    let db = dir.join("cache.db");
+    let opts = IngestOptions::new(dir.join("dead-letter"));
+    let inputs = input::discover(&[dir.join("traces")])?;
+    let mut store = Store::open(&db)?;
+    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &Bar::new(args.json))?;
+    let status = store.status(5)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"ingest": summary, "status": status})
+        );
+        return Ok(());
+    }
+    println!(
+        "ProdLens demo: {} developers, {} days, {} lines in {} ({} malformed on purpose)\n",
+        spec.developers,
+        spec.days,
+        stats.valid + stats.malformed,
+        dir.join("traces").display(),
+        stats.malformed
+    );
+    println!("ingest: {}\n", summary.line());
+    print!("{}", super::status::render(&status));
+    println!(
+        "\nTry: prod-lens --db {} status    (dead letters are in {})",
+        db.display(),
+        dir.join("dead-letter").display()
+    );
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `prod-lens ingest-traces`.
+
+use super::progress::Bar;
+use crate::cli::{FormatArg, IngestTracesArgs};
+use anyhow::Context;
+use prod_lens::ingest::{self, input, IngestOptions};
+use prod_lens::pricing::{self, PriceTable};
+use prod_lens::record::SourceFormat;
+use prod_lens::slug::RepoSlug;
+use prod_lens::store::Store;
+use std::path::{Path, PathBuf};
+
+/// Folder for dead letters next to a database file.
+pub fn default_dead_letter_dir(db: &Path) -> PathBuf {
+    db.parent().unwrap_or(Path::new(".")).join("dead-letter")
+}
+
+/// Builds ingest options from flags; every flag is validated before anything is written.
+pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptions> {
+    let mut opts = IngestOptions::new(
+        args.dead_letter_dir
+            .clone()
+            .unwrap_or_else(|| default_dead_letter_dir(db)),
+    );
+    opts.default_repo = args.repo.as_deref().map(RepoSlug::parse).transpose()?;
+    opts.format = match args.format {
+        FormatArg::Auto => None,
+        FormatArg::SeedSpan => Some(SourceFormat::SeedSpan),
+        FormatArg::LitellmLogger => Some(SourceFormat::LitellmLogger),
+        FormatArg::LitellmPayload => Some(SourceFormat::LitellmPayload),
+    };
+    if let Some(path) = &args.pricing {
+        let text = std::fs::read_to_string(path).map_err(|source| prod_lens::Error::Input {
+            path: path.clone(),
+            source,
+        })?;
+        opts.prices = PriceTable::from_litellm_json(&text, &path.display().to_string())?;
+    }
+    opts.default_price = args
+        .default_price
+        .as_deref()
+        .map(pricing::parse_default_price)
+        .transpose()?;
+    if let Some(t) = args.threads {
+        anyhow::ensure!(
+            (1..=256).contains(&t),
+            prod_lens::Error::InvalidArgument(format!("--threads {t}: use 1 to 256"))
+        );
+        opts.threads = t;
+    }
+    Ok(opts)
+}
+
+/// Runs the command.
+pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
+    let opts = options(db, &args)?;
+    let inputs = input::discover(&args.inputs)?;
+    if inputs.is_empty() {
+        return Err(prod_lens::Error::InvalidArgument(format!(
+            "no *.jsonl or *.jsonl.gz files found in {}",
+            args.inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    let mut store = Store::open(db)
+        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    let bar = Bar::new(args.quiet);
+    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &bar)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{}", summary.line());
+        for f in &summary.dead_letter_files {
+            println!("dead letters: {f}");
+        }
+    }
+    Ok(())
+}

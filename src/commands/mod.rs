@@ -1,0 +1,47 @@
+//! Command implementations at the binary edge: flags → library calls → output, with `anyhow`
+//! context naming the file or flag involved.
+
+mod demo;
+mod ingest_traces;
+mod progress;
+mod status;
+
+use crate::cli::{Cli, Command};
+use prod_lens::Error;
+
+/// Runs the chosen command.
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::IngestTraces(args) => ingest_traces::run(&cli.db, args),
+        Command::Status(args) => status::run(&cli.db, args),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+/// Exit code for an error: 2 for bad input (flags, paths, slugs), 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    match e.downcast_ref::<Error>() {
+        Some(
+            Error::InvalidSlug(_)
+            | Error::Input { .. }
+            | Error::InvalidArgument(_)
+            | Error::Pricing { .. },
+        ) => 2,
+        _ => 1,
+    }
+}
+
+/// Sets up `tracing` output on stderr (`-v` info, `-vv` debug; `RUST_LOG` overrides).
+pub fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,70 @@
+//! `prod-lens status`.
+
+use crate::cli::StatusArgs;
+use anyhow::Context;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use prod_lens::store::status::Status;
+use prod_lens::store::Store;
+use std::path::Path;
+
+/// Runs the command.
+pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(prod_lens::Error::InvalidArgument(format!(
+            "no database at {} — run `prod-lens ingest-traces …` first, or pass --db / PRODLENS_DB",
+            db.display()
+        ))
+        .into());
+    }
+    let store =
+        Store::open_read_only(db).with_context(|| format!("opening database {}", db.display()))?;
+    let status = store.status(args.runs)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render(&status));
+    }
+    Ok(())
+}
+
+/// Renders the status as text tables.
+pub fn render(s: &Status) -> String {
+    let mut out = format!("database {} (schema v{})\n\n", s.database, s.schema_version);
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(["repo", "calls", "first", "last", "cost USD", "cost unknown"]);
+    for r in &s.traces.by_repo {
+        t.add_row([
+            r.repo.clone().unwrap_or_else(|| "(none)".into()),
+            r.count.to_string(),
+            r.first.clone().unwrap_or_default(),
+            r.last.clone().unwrap_or_default(),
+            format!("{:.2}", r.cost_usd),
+            r.cost_unknown.to_string(),
+        ]);
+    }
+    out += &format!(
+        "traces: {} calls\n{t}\n\ndead letters: {}\n\n",
+        s.traces.total, s.dead_letters
+    );
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header([
+        "run", "job", "started", "outcome", "read", "inserted", "dupes", "dead", "skipped",
+    ]);
+    for r in &s.runs {
+        t.add_row([
+            r.id.to_string(),
+            r.job.clone(),
+            r.started_at.clone(),
+            r.outcome.clone(),
+            r.counts.read.to_string(),
+            r.counts.inserted.to_string(),
+            r.counts.duplicates.to_string(),
+            r.counts.dead_lettered.to_string(),
+            r.counts.skipped.to_string(),
+        ]);
+    }
+    out += &format!("last runs:\n{t}\n");
+    out
+}

@@ -1,0 +1,215 @@
+//! Splits a byte stream into chunks of whole lines, numbered, with bounded memory.
+//!
+//! A chunk holds complete lines only (the tail of a read is carried to the next chunk). A line
+//! longer than [`MAX_LINE`] is not buffered whole: its first bytes are kept for the dead letter
+//! and the rest is discarded up to the next newline.
+
+use std::io::{self, Read};
+
+/// Longest line accepted (16 MiB); longer lines are dead-lettered.
+pub const MAX_LINE: usize = 16 << 20;
+/// Bytes of an oversized line kept for its dead letter.
+const OVERSIZED_KEEP: usize = 4096;
+/// Target chunk size.
+const CHUNK: usize = 1 << 20;
+
+/// A run of complete lines.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Position of the chunk in the stream (0, 1, 2, …).
+    pub seq: u64,
+    /// 1-based number of the first line in `data`.
+    pub first_line: u64,
+    /// Complete lines, each ending in `\n` (the last may lack it at end of stream).
+    pub data: Vec<u8>,
+    /// A line that exceeded [`MAX_LINE`]: its number and first bytes.
+    pub oversized: Option<(u64, Vec<u8>)>,
+}
+
+/// Reads chunks from a stream.
+pub struct ChunkReader<R> {
+    inner: R,
+    carry: Vec<u8>,
+    next_line: u64,
+    seq: u64,
+    eof: bool,
+}
+
+impl<R: Read> ChunkReader<R> {
+    /// Wraps a reader.
+    pub fn new(inner: R) -> Self {
+        ChunkReader {
+            inner,
+            carry: Vec::new(),
+            next_line: 1,
+            seq: 0,
+            eof: false,
+        }
+    }
+
+    fn emit(&mut self, data: Vec<u8>, oversized: Option<(u64, Vec<u8>)>) -> Chunk {
+        let first_line = self.next_line;
+        self.next_line += memchr::memchr_iter(b'\n', &data).count() as u64;
+        if oversized.is_some() {
+            self.next_line += 1;
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        Chunk {
+            seq,
+            first_line,
+            data,
+            oversized,
+        }
+    }
+
+    /// The next chunk, or None at end of stream.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        loop {
+            if self.eof {
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                let data = std::mem::take(&mut self.carry);
+                return Ok(Some(self.emit(data, None)));
+            }
+            let start = self.carry.len();
+            self.carry.resize(start + CHUNK, 0);
+            let n = loop {
+                match self.inner.read(&mut self.carry[start..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.carry.truncate(start);
+                        return Err(e);
+                    }
+                }
+            };
+            self.carry.truncate(start + n);
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            if self.carry.len() > MAX_LINE
+                && memchr::memchr(b'\n', &self.carry[..=MAX_LINE]).is_none()
+            {
+                return self.skip_oversized().map(Some);
+            }
+            match memchr::memrchr(b'\n', &self.carry) {
+                Some(pos) if self.carry.len() >= CHUNK || pos + 1 == self.carry.len() => {
+                    let rest = self.carry.split_off(pos + 1);
+                    let data = std::mem::replace(&mut self.carry, rest);
+                    return Ok(Some(self.emit(data, None)));
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Discards the rest of an oversized line and reports it.
+    fn skip_oversized(&mut self) -> io::Result<Chunk> {
+        let head = self.carry[..OVERSIZED_KEEP].to_vec();
+        if let Some(pos) = memchr::memchr(b'\n', &self.carry) {
+            self.carry.drain(..=pos);
+        } else {
+            self.carry.clear();
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = match self.inner.read(&mut buf) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if let Some(pos) = memchr::memchr(b'\n', &buf[..n]) {
+                    self.carry.extend_from_slice(&buf[pos + 1..n]);
+                    break;
+                }
+            }
+        }
+        let line = self.next_line;
+        Ok(self.emit(Vec::new(), Some((line, head))))
+    }
+}
+
+impl<R> ChunkReader<R> {
+    /// Number of the next line to be read (for errors mid-stream).
+    pub fn next_line_number(&self) -> u64 {
+        self.next_line + memchr::memchr_iter(b'\n', &self.carry).count() as u64
+    }
+}
+
+/// Iterates the lines of a chunk as `(line number, bytes without \n or \r\n)`.
+pub fn lines(chunk: &Chunk) -> impl Iterator<Item = (u64, &[u8])> {
+    let mut n = chunk.first_line;
+    chunk.data.split_inclusive(|b| *b == b'\n').map(move |l| {
+        let line = n;
+        n += 1;
+        let l = l.strip_suffix(b"\n").unwrap_or(l);
+        (line, l.strip_suffix(b"\r").unwrap_or(l))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut r = ChunkReader::new(input);
+        let mut out = Vec::new();
+        while let Some(c) = r.next_chunk().unwrap() {
+            if let Some((n, head)) = &c.oversized {
+                out.push((*n, head[..3].to_vec()));
+            }
+            out.extend(lines(&c).map(|(n, l)| (n, l.to_vec())));
+        }
+        out
+    }
+
+    #[test]
+    fn numbers_lines_and_keeps_unterminated_tail() {
+        let got = all(b"a\r\nb\n\nc");
+        assert_eq!(
+            got,
+            vec![
+                (1, b"a".to_vec()),
+                (2, b"b".to_vec()),
+                (3, vec![]),
+                (4, b"c".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn numbering_is_continuous_across_chunks() {
+        let mut data = Vec::new();
+        for i in 0..300_000 {
+            data.extend_from_slice(format!("line{i}\n").as_bytes());
+        }
+        let got = all(&data);
+        assert_eq!(got.len(), 300_000);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, (n, l))| *n == i as u64 + 1 && l == format!("line{i}").as_bytes()));
+    }
+
+    #[test]
+    fn oversized_line_is_reported_and_skipped() {
+        let mut data = b"first\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        data.extend_from_slice(b"\nlast\n");
+        let got = all(&data);
+        assert_eq!(
+            got,
+            vec![
+                (1, b"first".to_vec()),
+                (2, b"xxx".to_vec()),
+                (3, b"last".to_vec())
+            ]
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! The canonical record: one LLM call, whatever format it arrived in.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// The input shapes ProdLens can read; each has its own module under `sources/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceFormat {
+    /// The seed's span-like shape: `timestamp`, `usage.input_tokens`, `attributes`, `metadata`.
+    SeedSpan,
+    /// The seed's LiteLLM custom-logger shape: top-level `model`, `usage.prompt_tokens`, `status`.
+    LitellmLogger,
+    /// LiteLLM's own `StandardLoggingPayload`.
+    LitellmPayload,
+}
+
+impl SourceFormat {
+    /// Every format, in detection order.
+    pub const ALL: [SourceFormat; 3] = [
+        SourceFormat::LitellmPayload,
+        SourceFormat::SeedSpan,
+        SourceFormat::LitellmLogger,
+    ];
+
+    /// The stable name used in `--format`, the store and the lake.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceFormat::SeedSpan => "seed-span",
+            SourceFormat::LitellmLogger => "litellm-logger",
+            SourceFormat::LitellmPayload => "litellm-payload",
+        }
+    }
+
+    /// Looks a format up by its stable name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// Where a record's `cost_usd` came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    /// The record carried a credible cost.
+    Reported,
+    /// Computed from the price table (or `--default-price`).
+    Estimated,
+    /// No credible reported cost and no price for the model: `cost_usd` is null.
+    Unknown,
+}
+
+impl CostSource {
+    /// The stable name stored in the `cost_source` column.
+    pub fn name(self) -> &'static str {
+        match self {
+            CostSource::Reported => "reported",
+            CostSource::Estimated => "estimated",
+            CostSource::Unknown => "unknown",
+        }
+    }
+}
+
+/// One normalised LLM call. Prompt and response text are never part of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceRecord {
+    /// 16-byte dedupe key: hash of the source's unique call id, else of the normalised key fields.
+    #[serde(skip)]
+    pub dedupe_key: [u8; 16],
+    /// The source's own unique call id (LiteLLM `litellm_call_id`), when it has one.
+    pub call_id: Option<String>,
+    /// The provider's response id (may repeat across calls; informational only).
+    pub response_id: Option<String>,
+    /// Which input shape produced the record.
+    pub source_format: SourceFormat,
+    /// When the call started, UTC.
+    pub timestamp: DateTime<Utc>,
+    /// The UTC calendar date of `timestamp`.
+    pub event_date: NaiveDate,
+    /// `owner/name` of the repository the call is attributed to.
+    pub repo_slug: Option<String>,
+    /// Who made the call (a person or key owner), per the developer-id rule.
+    pub developer_id: Option<String>,
+    /// The coding session, per the session-id rule.
+    pub session_id: Option<String>,
+    /// Trace id that groups the calls of one request.
+    pub trace_id: Option<String>,
+    /// Team id (LiteLLM `user_api_key_team_id`).
+    pub team_id: Option<String>,
+    /// API key alias (LiteLLM `user_api_key_alias`).
+    pub key_alias: Option<String>,
+    /// Model name as reported.
+    pub model: Option<String>,
+    /// Provider (`anthropic`, `openai`, …) when reported.
+    pub provider: Option<String>,
+    /// Kind of call (`completion`, `acompletion`, `embedding`, …).
+    pub call_type: Option<String>,
+    /// Every prompt token, cache reads and writes included.
+    pub tokens_in: i64,
+    /// Completion tokens.
+    pub tokens_out: i64,
+    /// Prompt tokens read from the provider's cache (a part of `tokens_in`).
+    pub cache_read_tokens: i64,
+    /// Prompt tokens written to the provider's cache (a part of `tokens_in`).
+    pub cache_creation_tokens: i64,
+    /// End-to-end latency in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Time to first token in milliseconds, when known.
+    pub ttft_ms: Option<f64>,
+    /// HTTP status code, when reported.
+    pub status_code: Option<i64>,
+    /// True for status ≥ 400 or a reported failure.
+    pub is_error: bool,
+    /// Error class (`RateLimitError`, `http_500`, …) for failed calls.
+    pub error_class: Option<String>,
+    /// Whether the suggestion was accepted; None when the record carries no signal.
+    pub accepted: Option<bool>,
+    /// Similarity of the accepted change to the suggestion (0–1).
+    pub diff_ratio: Option<f64>,
+    /// Lines of the suggestion that were accepted.
+    pub accepted_lines: Option<i64>,
+    /// Whether the response came from LiteLLM's cache.
+    pub cache_hit: Option<bool>,
+    /// Cost the record reported, before credibility checks.
+    #[serde(skip)]
+    pub reported_cost: Option<f64>,
+    /// Cost in US dollars (null when unknown).
+    pub cost_usd: Option<f64>,
+    /// Where `cost_usd` came from.
+    pub cost_source: CostSource,
+}

@@ -1,0 +1,104 @@
+//! Field groups that several sources read the same way: acceptance signals, repo, identity, cost.
+
+use super::scope::Scope;
+use crate::normalise::{self, SessionInputs};
+use crate::slug::RepoSlug;
+
+/// Keys of the acceptance signal, in precedence order.
+pub const ACCEPTED_KEYS: &[&str] = &[
+    "prod_lens.accepted",
+    "accepted",
+    "accepted_flag",
+    "analysis.accepted",
+];
+/// Keys of the diff ratio.
+pub const DIFF_RATIO_KEYS: &[&str] = &["prod_lens.diff_ratio", "diff_ratio", "analysis.diff_ratio"];
+/// Keys of the accepted line count.
+pub const ACCEPTED_LINES_KEYS: &[&str] = &[
+    "prod_lens.accepted_lines",
+    "accepted_lines",
+    "analysis.accepted_lines",
+];
+/// Keys naming the repository.
+pub const REPO_KEYS: &[&str] = &["repo", "repository", "repo_slug"];
+/// Keys of a reported cost in US dollars.
+pub const COST_KEYS: &[&str] = &["response_cost", "cost_usd", "spend", "cost"];
+
+/// Acceptance signal, diff ratio and accepted lines.
+pub struct Acceptance {
+    /// Accepted or not; None when the record carries no signal.
+    pub accepted: Option<bool>,
+    /// Diff ratio in [0, 1].
+    pub diff_ratio: Option<f64>,
+    /// Accepted lines.
+    pub accepted_lines: Option<i64>,
+}
+
+/// Reads the acceptance fields; a diff ratio outside [0, 1] is rejected.
+pub fn acceptance(scope: &Scope) -> Result<Acceptance, String> {
+    let diff_ratio = scope.number(DIFF_RATIO_KEYS)?;
+    if let Some(d) = diff_ratio {
+        if d > 1.0 {
+            return Err(format!("diff_ratio {d} is outside [0, 1]"));
+        }
+    }
+    Ok(Acceptance {
+        accepted: scope.boolean(ACCEPTED_KEYS)?,
+        diff_ratio,
+        accepted_lines: scope.count(ACCEPTED_LINES_KEYS)?,
+    })
+}
+
+/// Reads and validates the record's repository; an invalid slug dead-letters the line.
+pub fn repo(scope: &Scope) -> Result<Option<String>, String> {
+    match scope.string(REPO_KEYS)? {
+        Some(raw) => RepoSlug::parse(&raw)
+            .map(|s| Some(s.as_str().to_string()))
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
+/// Session candidates in rule order from a scope (`requester_metadata.user_id` included).
+pub fn session_candidates(scope: &Scope) -> Vec<Option<String>> {
+    [
+        "session_id",
+        "user_id",
+        "developer_session",
+        "user_api_key_end_user_id",
+        "requester_metadata.user_id",
+    ]
+    .iter()
+    .map(|k| scope.lenient_string(&[k]))
+    .collect()
+}
+
+/// Developer id by the developer rule, read from a scope.
+pub fn developer(scope: &Scope) -> Option<String> {
+    let keys = [
+        "developer_id",
+        "dev_id",
+        "user",
+        "user_id",
+        "requester_metadata.developer_id",
+        "requester_metadata.user",
+        "user_api_key_user_id",
+        "end_user",
+        "user_api_key_alias",
+    ];
+    let vals: Vec<Option<String>> = keys.iter().map(|k| scope.lenient_string(&[k])).collect();
+    normalise::developer_id(&vals, 4)
+}
+
+/// Session id by the session rule from a scope, with optional search-only values and fallback.
+pub fn session(
+    scope: &Scope,
+    search_only: Vec<Option<String>>,
+    fallback: Option<String>,
+) -> Option<String> {
+    normalise::session_id(&SessionInputs {
+        candidates: session_candidates(scope),
+        search_only,
+        fallback,
+    })
+}

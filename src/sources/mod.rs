@@ -1,0 +1,182 @@
+//! Input formats: one module per trace shape, each turning a JSON object into a [`TraceRecord`].
+//!
+//! [`parse_line`] is the single entry point: bytes of one line in, a record, a skip or a
+//! dead-letter reason out. It never panics and does no I/O.
+
+pub mod common;
+pub mod fields;
+pub mod litellm_logger;
+pub mod litellm_payload;
+pub mod scope;
+pub mod seed_span;
+pub mod usage;
+
+use crate::normalise;
+use crate::record::{SourceFormat, TraceRecord};
+use fields::Obj;
+use serde_json::Value;
+
+/// What one input line turned into.
+#[derive(Debug)]
+pub enum LineOutcome {
+    /// A normalised LLM call.
+    Record(Box<TraceRecord>),
+    /// A valid line that is not an LLM call (counted, not dead-lettered).
+    Skipped(String),
+    /// An unusable line, with the reason.
+    Dead(String),
+}
+
+/// Why a source module did not produce a record.
+#[derive(Debug, PartialEq)]
+pub enum Reject {
+    /// Valid but not an LLM call.
+    Skip(String),
+    /// Unusable, with the reason.
+    Dead(String),
+}
+
+impl From<String> for Reject {
+    fn from(s: String) -> Self {
+        Reject::Dead(s)
+    }
+}
+
+/// Parses one line (without its newline). `forced` skips auto-detection.
+pub fn parse_line(bytes: &[u8], forced: Option<SourceFormat>) -> LineOutcome {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return LineOutcome::Dead(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+    };
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return LineOutcome::Dead(format!("invalid JSON: {e}")),
+    };
+    let Value::Object(obj) = value else {
+        return LineOutcome::Dead(format!(
+            "line is a JSON {}, not an object",
+            fields::type_name(&value)
+        ));
+    };
+    match parse_object(&obj, forced) {
+        Ok(mut r) => {
+            r.dedupe_key = normalise::dedupe_key(&r);
+            LineOutcome::Record(Box::new(r))
+        }
+        Err(Reject::Skip(s)) => LineOutcome::Skipped(s),
+        Err(Reject::Dead(s)) => LineOutcome::Dead(s),
+    }
+}
+
+/// Parses one JSON object with the forced or detected format.
+pub fn parse_object(obj: &Obj, forced: Option<SourceFormat>) -> Result<TraceRecord, Reject> {
+    let format = match forced {
+        Some(f) => f,
+        None => detect(obj).ok_or_else(|| {
+            Reject::Dead(
+                "unrecognised record shape: expected a LiteLLM StandardLoggingPayload, a LiteLLM \
+                 logger record (model + usage) or a span (timestamp + usage + attributes)"
+                    .to_string(),
+            )
+        })?,
+    };
+    match format {
+        SourceFormat::SeedSpan => seed_span::parse(obj),
+        SourceFormat::LitellmLogger => litellm_logger::parse(obj),
+        SourceFormat::LitellmPayload => litellm_payload::parse(obj),
+    }
+}
+
+/// Tells a line's shape from its keys.
+///
+/// * LiteLLM payload: `litellm_call_id`, or `startTime` with `prompt_tokens`, `response_cost`,
+///   `model_group` or `call_type` at the top level.
+/// * Seed span: `attributes` (or the flattened `"attributes.metadata"`), or `usage.input_tokens`.
+/// * LiteLLM logger: top-level `model` or `usage.prompt_tokens`.
+pub fn detect(obj: &Obj) -> Option<SourceFormat> {
+    let has = |k: &str| obj.contains_key(k);
+    if has("litellm_call_id")
+        || (has("startTime")
+            && (has("prompt_tokens")
+                || has("response_cost")
+                || has("model_group")
+                || has("call_type")))
+    {
+        return Some(SourceFormat::LitellmPayload);
+    }
+    let usage = obj.get("usage").and_then(Value::as_object);
+    if has("attributes")
+        || has("attributes.metadata")
+        || usage.is_some_and(|u| u.contains_key("input_tokens"))
+    {
+        return Some(SourceFormat::SeedSpan);
+    }
+    if has("model") || usage.is_some() {
+        return Some(SourceFormat::LitellmLogger);
+    }
+    None
+}
+
+/// Reads the mandatory timestamp from the first of `keys` found in `scope`.
+pub(crate) fn timestamp(
+    scope: &scope::Scope,
+    keys: &[&str],
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match scope.value(keys) {
+        Some((v, k)) => crate::time::parse_value(v).map_err(|e| format!("{k}: {e}")),
+        None => Err(format!(
+            "missing timestamp (looked for {})",
+            keys.join(", ")
+        )),
+    }
+}
+
+/// Fills the fields every record starts with; sources overwrite what they know.
+pub(crate) fn blank(format: SourceFormat, ts: chrono::DateTime<chrono::Utc>) -> TraceRecord {
+    TraceRecord {
+        dedupe_key: [0; 16],
+        call_id: None,
+        response_id: None,
+        source_format: format,
+        timestamp: ts,
+        event_date: ts.date_naive(),
+        repo_slug: None,
+        developer_id: None,
+        session_id: None,
+        trace_id: None,
+        team_id: None,
+        key_alias: None,
+        model: None,
+        provider: None,
+        call_type: None,
+        tokens_in: 0,
+        tokens_out: 0,
+        cache_read_tokens: 0,
+        cache_creation_tokens: 0,
+        latency_ms: None,
+        ttft_ms: None,
+        status_code: None,
+        is_error: false,
+        error_class: None,
+        accepted: None,
+        diff_ratio: None,
+        accepted_lines: None,
+        cache_hit: None,
+        reported_cost: None,
+        cost_usd: None,
+        cost_source: crate::record::CostSource::Unknown,
+    }
+}
+
+/// Call types that are not LLM calls (LiteLLM management and pass-through endpoints).
+pub(crate) fn is_non_llm_call_type(call_type: &str) -> bool {
+    let ct = call_type.trim().to_ascii_lowercase();
+    ct.starts_with("pass_through")
+        || ct.contains("moderation")
+        || ct.contains("file")
+        || ct.contains("batch")
+        || ct.contains("health")
+        || ct.contains("fine_tuning")
+        || ct.contains("vector_store")
+        || ct.contains("assistant")
+}
