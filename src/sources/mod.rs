@@ -4,6 +4,7 @@
 //! dead-letter reason out. It never panics and does no I/O.
 
 pub mod common;
+pub mod decode;
 pub mod fields;
 pub mod litellm_logger;
 pub mod litellm_payload;
@@ -48,15 +49,12 @@ pub fn parse_line(bytes: &[u8], forced: Option<SourceFormat>) -> LineOutcome {
         Ok(t) => t,
         Err(e) => return LineOutcome::Dead(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
     };
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
+    let obj = match decode::decode(text) {
+        Ok(decode::Decoded::Object(o)) => o,
+        Ok(decode::Decoded::NotObject(t)) => {
+            return LineOutcome::Dead(format!("line is a JSON {t}, not an object"))
+        }
         Err(e) => return LineOutcome::Dead(format!("invalid JSON: {e}")),
-    };
-    let Value::Object(obj) = value else {
-        return LineOutcome::Dead(format!(
-            "line is a JSON {}, not an object",
-            fields::type_name(&value)
-        ));
     };
     match parse_object(&obj, forced) {
         Ok(mut r) => {
