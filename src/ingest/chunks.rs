@@ -33,6 +33,8 @@ pub struct ChunkReader<R> {
     next_line: u64,
     seq: u64,
     eof: bool,
+    /// A read error held back until the complete lines read before it have been handed out.
+    failed: Option<io::Error>,
 }
 
 impl<R: Read> ChunkReader<R> {
@@ -44,6 +46,7 @@ impl<R: Read> ChunkReader<R> {
             next_line: 1,
             seq: 0,
             eof: false,
+            failed: None,
         }
     }
 
@@ -65,6 +68,9 @@ impl<R: Read> ChunkReader<R> {
 
     /// The next chunk, or None at end of stream.
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         loop {
             if self.eof {
                 if self.carry.is_empty() {
@@ -81,6 +87,13 @@ impl<R: Read> ChunkReader<R> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         self.carry.truncate(start);
+                        // Complete lines before the break are kept; the error comes next call.
+                        if let Some(pos) = memchr::memrchr(b'\n', &self.carry) {
+                            self.failed = Some(e);
+                            let rest = self.carry.split_off(pos + 1);
+                            let data = std::mem::replace(&mut self.carry, rest);
+                            return Ok(Some(self.emit(data, None)));
+                        }
                         return Err(e);
                     }
                 }
@@ -195,6 +208,31 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, (n, l))| *n == i as u64 + 1 && l == format!("line{i}").as_bytes()));
+    }
+
+    /// Yields its bytes in small reads, then fails.
+    struct Breaks(&'static [u8]);
+
+    impl Read for Breaks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut"));
+            }
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn lines_before_a_read_error_are_kept() {
+        let mut r = ChunkReader::new(Breaks(b"one\ntwo\nthr"));
+        let c = r.next_chunk().unwrap().unwrap();
+        let got: Vec<(u64, &[u8])> = lines(&c).collect();
+        assert_eq!(got, vec![(1, &b"one"[..]), (2, &b"two"[..])]);
+        assert!(r.next_chunk().is_err());
+        assert_eq!(r.next_line_number(), 3, "the broken line");
     }
 
     #[test]

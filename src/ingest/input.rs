@@ -41,7 +41,11 @@ impl Input {
         };
         let mut s = name.as_str();
         for ext in [".gz", ".jsonl", ".json", ".ndjson", ".log"] {
-            s = s.strip_suffix(ext).unwrap_or(s);
+            // Case-insensitive, like folder discovery (`C.JSONL.GZ` → `C`).
+            let cut = s.len().saturating_sub(ext.len());
+            if s.is_char_boundary(cut) && s[cut..].eq_ignore_ascii_case(ext) {
+                s = &s[..cut];
+            }
         }
         let clean: String = s
             .chars()
@@ -178,6 +182,8 @@ mod tests {
         assert_eq!(Input::File("/x/traces.jsonl.gz".into()).stem(), "traces");
         assert_eq!(Input::File("a b.jsonl".into()).stem(), "a_b");
         assert_eq!(Input::File("..jsonl".into()).stem(), "input");
+        assert_eq!(Input::File("C.JSONL.GZ".into()).stem(), "C");
+        assert_eq!(Input::File("é.jsonl".into()).stem(), "_");
         assert_eq!(Input::Stdin.stem(), "stdin");
     }
 
