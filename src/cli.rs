@@ -78,10 +78,10 @@ pub struct IngestTracesArgs {
     #[arg(long, env = "PRODLENS_PARQUET_DIR")]
     pub parquet_dir: Option<PathBuf>,
     /// Do not write the Parquet lake (`lake repair` can add the rows later).
-    #[arg(long, conflicts_with = "parquet_dir")]
+    #[arg(long)]
     pub no_parquet: bool,
     /// Rows the lake writer may hold in memory before it writes the largest partition early.
-    #[arg(long, default_value_t = 200_000, value_name = "ROWS")]
+    #[arg(long, default_value_t = 50_000, value_name = "ROWS")]
     pub parquet_buffer_rows: usize,
     /// Print the summary as one JSON object.
     #[arg(long)]

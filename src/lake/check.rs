@@ -263,6 +263,12 @@ pub fn check(root: &Path, store: Option<&Store>, max_partition_bytes: u64) -> Re
             r.warnings.push(msg);
         }
     }
+    if quiescent && r.temp_files > 0 {
+        r.warnings.push(format!(
+            "{} abandoned temporary files (hidden, ignored by readers); `prod-lens lake repair` removes them",
+            r.temp_files
+        ));
+    }
     if !r.foreign_files.is_empty() {
         r.warnings.push(format!(
             "{} files in partition folders were not written by ProdLens",

@@ -3,15 +3,21 @@
 //! Memory stays bounded: a partition is written as soon as it holds `rows_per_file` rows, and when
 //! all partitions together hold `max_buffered_rows`, the largest one is written early. Each write
 //! creates a new file under a unique name, so concurrent writers never touch each other's files.
+//!
+//! Encoding, compressing and syncing a file happen on one background thread, so they overlap with
+//! the SQLite inserts of the ingest thread; at most one finished batch waits for it.
 
 use super::files::{self, fsync_dir};
 use super::partition::{self, Partition};
 use super::schema::RowBuffer;
 use crate::error::{Error, Result};
 use crate::record::TraceRecord;
+use arrow::array::RecordBatch;
+use crossbeam_channel::{bounded, Sender};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 /// Limits on what a writer holds in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +32,7 @@ impl Default for BufferLimits {
     fn default() -> Self {
         BufferLimits {
             rows_per_file: super::schema::ROW_GROUP_ROWS,
-            max_buffered_rows: 200_000,
+            max_buffered_rows: 50_000,
         }
     }
 }
@@ -48,11 +54,56 @@ pub struct LakeWriter {
     token: String,
     seq: u64,
     limits: BufferLimits,
-    buffers: HashMap<Partition, RowBuffer>,
+    buffers: HashMap<Partition, Pending>,
     buffered: usize,
+    pushes: u64,
     checked_dirs: HashMap<Partition, PathBuf>,
     dirty_dirs: BTreeSet<PathBuf>,
     stats: WriteStats,
+    worker: Option<Worker>,
+}
+
+/// A partition's buffered rows and when it last received one (in pushes).
+struct Pending {
+    rows: RowBuffer,
+    last_push: u64,
+}
+
+/// One file to write: folder, name, rows.
+type Job = (PathBuf, String, RecordBatch);
+
+/// The background thread writing files, and the way to hand it work.
+struct Worker {
+    tx: Sender<Job>,
+    handle: JoinHandle<Result<WriteStats>>,
+}
+
+impl Worker {
+    fn start() -> Result<Self> {
+        let (tx, rx) = bounded::<Job>(1);
+        let handle = std::thread::Builder::new()
+            .name("prod-lens-lake".into())
+            .spawn(move || {
+                let mut stats = WriteStats::default();
+                for (dir, name, batch) in rx {
+                    let (_, size) = files::write_part(&dir, &name, &batch)?;
+                    stats.rows += batch.num_rows() as u64;
+                    stats.files += 1;
+                    stats.bytes += size;
+                }
+                Ok(stats)
+            })
+            .map_err(|e| Error::io("starting the lake writer thread", e))?;
+        Ok(Worker { tx, handle })
+    }
+
+    /// Waits for every handed-over file; returns what was written or the first error.
+    fn join(self) -> Result<WriteStats> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(Error::Lake("the lake writer thread panicked".into())))
+    }
 }
 
 impl LakeWriter {
@@ -68,13 +119,15 @@ impl LakeWriter {
             },
             buffers: HashMap::new(),
             buffered: 0,
+            pushes: 0,
             checked_dirs: HashMap::new(),
             dirty_dirs: BTreeSet::new(),
             stats: WriteStats::default(),
+            worker: None,
         }
     }
 
-    /// What was written so far.
+    /// What was written (complete after [`LakeWriter::flush_all`]).
     pub fn stats(&self) -> &WriteStats {
         &self.stats
     }
@@ -87,16 +140,25 @@ impl LakeWriter {
     /// Adds a record to its partition's buffer, writing files as the limits require.
     pub fn push(&mut self, r: &TraceRecord) -> Result<()> {
         let p = Partition::of(r.repo_slug.as_deref(), r.event_date);
+        self.pushes += 1;
+        let pushes = self.pushes;
         let full = match self.buffers.get_mut(&p) {
-            Some(buf) => {
-                buf.push(r);
-                buf.rows() >= self.limits.rows_per_file
+            Some(pending) => {
+                pending.rows.push(r);
+                pending.last_push = pushes;
+                pending.rows.rows() >= self.limits.rows_per_file
             }
             None => {
-                let mut buf = RowBuffer::new();
-                buf.push(r);
-                let full = buf.rows() >= self.limits.rows_per_file;
-                self.buffers.insert(p.clone(), buf);
+                let mut rows = RowBuffer::new();
+                rows.push(r);
+                let full = rows.rows() >= self.limits.rows_per_file;
+                self.buffers.insert(
+                    p.clone(),
+                    Pending {
+                        rows,
+                        last_push: pushes,
+                    },
+                );
                 full
             }
         };
@@ -105,16 +167,26 @@ impl LakeWriter {
             self.flush_partition(&p)?;
         }
         if self.buffered >= self.limits.max_buffered_rows {
-            let largest = self
-                .buffers
-                .iter()
-                .max_by_key(|(_, b)| b.rows())
-                .map(|(p, _)| p.clone());
-            if let Some(p) = largest {
+            if let Some(p) = self.eviction_candidate() {
                 self.flush_partition(&p)?;
             }
         }
         Ok(())
+    }
+
+    /// The partition to write early when memory is full: the largest of those that stopped
+    /// receiving rows (a finished day in time-ordered logs, so it becomes one whole file), else
+    /// the largest overall.
+    fn eviction_candidate(&self) -> Option<Partition> {
+        let idle_after = (self.limits.max_buffered_rows / 4) as u64;
+        let largest = |idle_only: bool| {
+            self.buffers
+                .iter()
+                .filter(|(_, b)| !idle_only || self.pushes - b.last_push > idle_after)
+                .max_by_key(|(_, b)| b.rows.rows())
+                .map(|(p, _)| p.clone())
+        };
+        largest(true).or_else(|| largest(false))
     }
 
     fn partition_dir(&mut self, p: &Partition) -> Result<PathBuf> {
@@ -137,7 +209,7 @@ impl LakeWriter {
     }
 
     fn flush_partition(&mut self, p: &Partition) -> Result<()> {
-        let Some(mut buf) = self.buffers.remove(p) else {
+        let Some(Pending { rows: mut buf, .. }) = self.buffers.remove(p) else {
             return Ok(());
         };
         let rows = buf.rows();
@@ -149,11 +221,21 @@ impl LakeWriter {
         let dir = self.partition_dir(p)?;
         let name = partition::part_name(&self.token, self.seq);
         self.seq += 1;
-        let (_, size) = files::write_part(&dir, &name, &batch)?;
-        self.dirty_dirs.insert(dir);
-        self.stats.rows += rows as u64;
-        self.stats.files += 1;
-        self.stats.bytes += size;
+        self.dirty_dirs.insert(dir.clone());
+        if self.worker.is_none() {
+            self.worker = Some(Worker::start()?);
+        }
+        let sent = match &self.worker {
+            Some(w) => w.tx.send((dir, name, batch)).is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The thread stopped on an error: report it.
+            return match self.worker.take().map(Worker::join) {
+                Some(Err(e)) => Err(e),
+                _ => Err(Error::Lake("the lake writer thread stopped".into())),
+            };
+        }
         Ok(())
     }
 
@@ -163,6 +245,12 @@ impl LakeWriter {
         parts.sort();
         for p in parts {
             self.flush_partition(&p)?;
+        }
+        if let Some(w) = self.worker.take() {
+            let st = w.join()?;
+            self.stats.rows += st.rows;
+            self.stats.files += st.files;
+            self.stats.bytes += st.bytes;
         }
         for d in std::mem::take(&mut self.dirty_dirs) {
             fsync_dir(&d)?;
