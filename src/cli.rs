@@ -32,6 +32,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Generate the bundled sample into a fresh folder, ingest it and show the status.
     Demo(DemoArgs),
+    /// Maintain the Parquet lake (compact, check, repair).
+    #[command(subcommand)]
+    Lake(LakeCommand),
 }
 
 /// Input format choice for `--format`.
@@ -71,6 +74,15 @@ pub struct IngestTracesArgs {
     /// Parser threads [default: one per core].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Parquet lake folder [default: `parquet/` next to the database].
+    #[arg(long, env = "PRODLENS_PARQUET_DIR")]
+    pub parquet_dir: Option<PathBuf>,
+    /// Do not write the Parquet lake (`lake repair` can add the rows later).
+    #[arg(long)]
+    pub no_parquet: bool,
+    /// Rows the lake writer may hold in memory before it writes the largest partition early.
+    #[arg(long, default_value_t = 50_000, value_name = "ROWS")]
+    pub parquet_buffer_rows: usize,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -99,4 +111,37 @@ pub struct DemoArgs {
     /// Print the ingest summary and status as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Subcommands of `lake`.
+#[derive(Debug, Subcommand)]
+pub enum LakeCommand {
+    /// Merge the data files of each partition into one (waits for running ingests).
+    Compact(LakeArgs),
+    /// Open every data file, count rows per partition, compare with SQLite, flag big partitions.
+    Check(LakeCheckArgs),
+    /// Write every stored row the lake lacks; finish interrupted compactions (waits for ingests).
+    Repair(LakeArgs),
+}
+
+/// Arguments shared by the `lake` subcommands.
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    /// Parquet lake folder [default: `parquet/` next to the database].
+    #[arg(long, env = "PRODLENS_PARQUET_DIR")]
+    pub parquet_dir: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `lake check`.
+#[derive(Debug, Args)]
+pub struct LakeCheckArgs {
+    /// Folder and output options.
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Warn about partitions larger than this many megabytes.
+    #[arg(long, default_value_t = 100)]
+    pub max_partition_mb: u64,
 }

@@ -51,6 +51,25 @@ pub enum Error {
     /// JSON (de)serialisation of internal data failed.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),
+    /// A Parquet lake file could not be written or read.
+    #[error("parquet lake: {context}: {source}")]
+    Parquet {
+        /// What the lake was doing (names the file).
+        context: String,
+        /// The underlying Parquet error.
+        source: parquet::errors::ParquetError,
+    },
+    /// Arrow data for the Parquet lake could not be assembled.
+    #[error("parquet lake: {context}: {source}")]
+    Arrow {
+        /// What the lake was doing.
+        context: String,
+        /// The underlying Arrow error.
+        source: arrow::error::ArrowError,
+    },
+    /// The Parquet lake is inconsistent in a way that needs attention (message says how).
+    #[error("parquet lake: {0}")]
+    Lake(String),
 }
 
 impl Error {

@@ -2,11 +2,12 @@
 //! ProdLens: how AI coding assistants are used and how that use goes with software delivery.
 //!
 //! Pipeline: `sources` (one module per trace format) → `normalise` (one canonical
-//! [`record::TraceRecord`]) → `pricing` → `store` (SQLite) and `sinks` (dead-letter queue, …).
+//! [`record::TraceRecord`]) → `pricing` → `store` (SQLite) and `sinks` (dead-letter queue, …) and `lake` (the Parquet lake).
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
 
 pub mod error;
 pub mod ingest;
+pub mod lake;
 pub mod normalise;
 pub mod pricing;
 pub mod record;

@@ -5,6 +5,7 @@ use crate::cli::DemoArgs;
 use anyhow::Context;
 use flate2::{write::GzEncoder, Compression};
 use prod_lens::ingest::{self, input, IngestOptions};
+use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::sample::{self, SampleSpec};
 use prod_lens::store::Store;
 use std::fs::File;
@@ -26,7 +27,7 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
                 dir.display()
             )));
         }
-        for sub in ["traces", "dead-letter"] {
+        for sub in ["traces", "dead-letter", "parquet"] {
             let p = dir.join(sub);
             if p.exists() {
                 std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
@@ -74,12 +75,24 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let opts = IngestOptions::new(dir.join("dead-letter"));
     let inputs = input::discover(&[dir.join("traces")])?;
     let mut store = Store::open(&db)?;
-    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &Bar::new(args.json))?;
+    let mut lake = LakeSink::open(LakeOptions {
+        root: dir.join("parquet"),
+        db: db.clone(),
+        limits: BufferLimits::default(),
+    })?;
+    let summary = ingest::ingest(
+        &mut store,
+        &inputs,
+        &opts,
+        &mut [&mut lake],
+        &Bar::new(args.json),
+    )?;
+    let lake = lake.report();
     let status = store.status(5)?;
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"ingest": summary, "status": status})
+            serde_json::json!({"ingest": summary, "lake": lake, "status": status})
         );
         return Ok(());
     }
@@ -91,12 +104,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         dir.join("traces").display(),
         stats.malformed
     );
-    println!("ingest: {}\n", summary.line());
+    println!("ingest: {}", summary.line());
+    println!(
+        "parquet lake: {} rows in {} files under {}\n",
+        lake.written.rows, lake.written.files, lake.dir
+    );
     print!("{}", super::status::render(&status));
     println!(
-        "\nTry: prod-lens --db {} status    (dead letters are in {})",
+        "\nTry: prod-lens --db {} status    (dead letters are in {})\n     prod-lens --db {} lake check",
         db.display(),
-        dir.join("dead-letter").display()
+        dir.join("dead-letter").display(),
+        db.display()
     );
     Ok(())
 }

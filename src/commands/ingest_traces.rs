@@ -4,8 +4,10 @@ use super::progress::Bar;
 use crate::cli::{FormatArg, IngestTracesArgs};
 use anyhow::Context;
 use prod_lens::ingest::{self, input, IngestOptions};
+use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::pricing::{self, PriceTable};
 use prod_lens::record::SourceFormat;
+use prod_lens::sinks::RecordSink;
 use prod_lens::slug::RepoSlug;
 use prod_lens::store::Store;
 use std::path::{Path, PathBuf};
@@ -51,9 +53,32 @@ pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptio
     Ok(opts)
 }
 
+/// Lake options from flags (None with `--no-parquet`).
+pub fn lake_options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<Option<LakeOptions>> {
+    if args.no_parquet {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        (1..=10_000_000).contains(&args.parquet_buffer_rows),
+        prod_lens::Error::InvalidArgument(format!(
+            "--parquet-buffer-rows {}: use 1 to 10000000",
+            args.parquet_buffer_rows
+        ))
+    );
+    Ok(Some(LakeOptions {
+        root: super::lake::lake_dir(db, args.parquet_dir.as_ref()),
+        db: db.to_path_buf(),
+        limits: BufferLimits {
+            max_buffered_rows: args.parquet_buffer_rows,
+            ..BufferLimits::default()
+        },
+    }))
+}
+
 /// Runs the command.
 pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
     let opts = options(db, &args)?;
+    let lake_opts = lake_options(db, &args)?;
     let inputs = input::discover(&args.inputs)?;
     if inputs.is_empty() {
         return Err(prod_lens::Error::InvalidArgument(format!(
@@ -68,14 +93,39 @@ pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
     }
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    // The lake is opened before the first row is committed (see `prod_lens::lake`).
+    let mut lake = lake_opts
+        .map(|o| {
+            let dir = o.root.display().to_string();
+            LakeSink::open(o).with_context(|| format!("opening the Parquet lake {dir}"))
+        })
+        .transpose()?;
+    let mut sinks: Vec<&mut dyn RecordSink> = Vec::new();
+    if let Some(l) = lake.as_mut() {
+        sinks.push(l);
+    }
     let bar = Bar::new(args.quiet);
-    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &bar)?;
+    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut sinks, &bar)?;
+    let lake_report = lake.as_ref().map(LakeSink::report);
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        let mut v = serde_json::to_value(&summary)?;
+        if let (Some(obj), Some(l)) = (v.as_object_mut(), &lake_report) {
+            obj.insert("lake".into(), serde_json::to_value(l)?);
+        }
+        println!("{v}");
     } else {
         println!("{}", summary.line());
         for f in &summary.dead_letter_files {
             println!("dead letters: {f}");
+        }
+        if let Some(l) = &lake_report {
+            println!(
+                "parquet lake: {} rows in {} new files under {}",
+                l.written.rows, l.written.files, l.dir
+            );
+            if let Some(r) = &l.recovery {
+                println!("{}", super::lake::recovery_line(r));
+            }
         }
     }
     Ok(())

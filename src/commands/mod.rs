@@ -3,6 +3,7 @@
 
 mod demo;
 mod ingest_traces;
+mod lake;
 mod progress;
 mod status;
 
@@ -15,6 +16,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::IngestTraces(args) => ingest_traces::run(&cli.db, args),
         Command::Status(args) => status::run(&cli.db, args),
         Command::Demo(args) => demo::run(args),
+        Command::Lake(cmd) => lake::run(&cli.db, cmd),
     }
 }
 
