@@ -89,7 +89,10 @@ pub fn render(s: &Status) -> String {
                 g.reopened.to_string(),
                 g.reverted.to_string(),
                 g.last_sync.clone().unwrap_or_else(|| "never".into()),
-                g.last_outcome.clone().unwrap_or_default(),
+                g.last_outcome
+                    .as_deref()
+                    .map(|o| o.chars().take(60).collect::<String>())
+                    .unwrap_or_default(),
                 g.rate_limit_remaining
                     .map_or_else(|| "unknown".into(), |r| r.to_string()),
             ]);

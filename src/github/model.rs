@@ -443,9 +443,18 @@ mod tests {
         let pr = json!({"number": 1, "head": {}, "base": {"repo": {"full_name": "acme/api"}}});
         let commit = json!({"sha": "a", "commit": {}, "url": "https://api.github.com/repos/acme/web/commits/a"});
         let ev = json!({"id": 1, "event": "closed", "url": "https://x/api/v3/repos/o/r/issues/events/1"});
-        assert_eq!(detect_stream(&[pr.clone()]), Some(Stream::Pulls));
-        assert_eq!(detect_stream(&[commit.clone()]), Some(Stream::Commits));
-        assert_eq!(detect_stream(&[ev.clone()]), Some(Stream::Events));
+        assert_eq!(
+            detect_stream(std::slice::from_ref(&pr)),
+            Some(Stream::Pulls)
+        );
+        assert_eq!(
+            detect_stream(std::slice::from_ref(&commit)),
+            Some(Stream::Commits)
+        );
+        assert_eq!(
+            detect_stream(std::slice::from_ref(&ev)),
+            Some(Stream::Events)
+        );
         assert_eq!(detect_stream(&[json!({"a": 1})]), None);
         assert_eq!(detect_stream(&[]), None);
         assert_eq!(item_repo(&pr).as_deref(), Some("acme/api"));

@@ -58,6 +58,7 @@ struct State {
     repos: HashMap<String, RepoData>,
     faults: Vec<(String, Fault, usize)>,
     log: Vec<Logged>,
+    received: Vec<String>,
     remaining: i64,
     required_token: Option<String>,
 }
@@ -154,6 +155,11 @@ impl FakeGitHub {
         self.state.lock().unwrap().log.clone()
     }
 
+    /// Targets of every request as it arrived (before any delay or answer).
+    pub fn received(&self) -> Vec<String> {
+        self.state.lock().unwrap().received.clone()
+    }
+
     /// Forgets the request log.
     pub fn clear_log(&self) {
         self.state.lock().unwrap().log.clear();
@@ -204,6 +210,7 @@ fn handle(conn: TcpStream, st: &Mutex<State>, base: &str) {
         return;
     }
     let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    st.lock().unwrap().received.push(target.clone());
     let fault = take_fault(st, &target);
     if let Some(Fault::Reset) = fault {
         st.lock().unwrap().log.push(Logged {
@@ -313,7 +320,7 @@ fn answer(
     let mut items: Vec<Value> = match &parts[3..] {
         ["pulls"] => {
             let mut v = data.pulls.clone();
-            v.sort_by(|a, b| key(b, "/updated_at").cmp(&key(a, "/updated_at")));
+            v.sort_by_key(|p| std::cmp::Reverse(key(p, "/updated_at")));
             v
         }
         ["commits"] => {
