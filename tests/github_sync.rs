@@ -102,6 +102,34 @@ fn unchanged_resync_is_all_conditional_and_all_304() {
 }
 
 #[test]
+fn unchanged_resync_of_a_busy_repo_is_still_all_304() {
+    // 150 commits a minute apart: the first page does not reach a day back, so only the
+    // remembered ETag of a completed walk can tell that nothing changed.
+    let gh = FakeGitHub::start();
+    gh.set_repo(REPO, dataset(REPO, 3, 1, 3));
+    gh.edit_repo(REPO, |d| {
+        d.commits = (1..=150)
+            .map(|j| {
+                prod_lens::github::sample::commit_json(
+                    REPO,
+                    &sha(REPO, j),
+                    "dev-bob",
+                    base_time() + Duration::minutes(j),
+                    "Busy",
+                )
+            })
+            .collect();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cache.db");
+    sync(&db, &gh, &[REPO]);
+    gh.clear_log();
+    let s = sync(&db, &gh, &[REPO]);
+    assert!(gh.log().iter().all(|l| l.status == 304), "{:#?}", gh.log());
+    assert_eq!(int(&s, "requests"), 3);
+}
+
+#[test]
 fn incremental_sync_stops_paging_past_the_checkpoint() {
     let gh = FakeGitHub::start();
     gh.set_repo(REPO, dataset(REPO, 250, 130, 120));

@@ -18,7 +18,7 @@
 //! and gets three 304s.
 
 use super::client::{Client, Fetched};
-use super::model::{self, Digest, Stream};
+use super::model::{self, Stream};
 use crate::error::{Error, Result};
 use crate::slug::RepoSlug;
 use crate::store::github::{ApplyCounts, CacheEntry, StreamState};
@@ -165,17 +165,22 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// Walks one stream from `url` until a page reaches `threshold` or the list ends; `switch`
-    /// replaces the first page's next link. Returns the largest key seen.
+    /// replaces the first page's next link. A 304 for the first page whose ETag is `done_etag`
+    /// (the first page of the last completed walk) ends the walk at once: nothing changed since.
+    /// Returns the largest key seen and the first page's ETag.
     fn walk(
         &mut self,
         stream: Stream,
         mut url: String,
         threshold: Option<&str>,
         mut switch: Option<String>,
-    ) -> Result<Option<String>> {
+        done_etag: Option<&str>,
+    ) -> Result<(Option<String>, Option<String>)> {
         let mut newest = None;
+        let mut first_etag = None;
         let mut seen = HashSet::new();
         loop {
+            let first = seen.is_empty();
             if !seen.insert(url.clone()) {
                 return Err(Error::MalformedPage {
                     repo: self.repo.into(),
@@ -188,58 +193,90 @@ impl Walker<'_> {
                 .as_ref()
                 .map(|c| &c.validators)
                 .filter(|v| v.etag.is_some() || v.last_modified.is_some());
-            let (digest, next): (Digest, Option<String>) =
-                match self.client.get_page(self.repo, &url, validators)? {
-                    Fetched::NotModified => {
-                        let c = cached.ok_or_else(|| Error::MalformedPage {
+            let (digest, next, etag) = match self.client.get_page(self.repo, &url, validators)? {
+                Fetched::NotModified => {
+                    let c = cached.ok_or_else(|| Error::MalformedPage {
+                        repo: self.repo.into(),
+                        url: url.clone(),
+                        reason: "304 for a page that is not stored".into(),
+                    })?;
+                    if first && done_etag.is_some() && c.validators.etag.as_deref() == done_etag {
+                        return Ok((c.digest.max_key, c.validators.etag));
+                    }
+                    (c.digest, c.next_url, c.validators.etag)
+                }
+                Fetched::Page {
+                    body,
+                    validators,
+                    next,
+                } => {
+                    let page = model::parse_body(stream, &body, self.repo).map_err(|reason| {
+                        Error::MalformedPage {
                             repo: self.repo.into(),
                             url: url.clone(),
-                            reason: "304 for a page that is not stored".into(),
-                        })?;
-                        (c.digest, c.next_url)
-                    }
-                    Fetched::Page {
-                        body,
+                            reason,
+                        }
+                    })?;
+                    let entry = CacheEntry {
                         validators,
-                        next,
-                    } => {
-                        let page =
-                            model::parse_body(stream, &body, self.repo).map_err(|reason| {
-                                Error::MalformedPage {
-                                    repo: self.repo.into(),
-                                    url: url.clone(),
-                                    reason,
-                                }
-                            })?;
-                        let entry = CacheEntry {
-                            validators,
-                            next_url: next.clone(),
-                            digest: page.digest(),
-                        };
-                        let counts =
-                            self.store
-                                .gh_apply_page(self.repo, &page, Some((&url, &entry)))?;
-                        self.summary.add_page(stream, page.len(), counts);
-                        tracing::info!(
-                            repo = self.repo,
-                            stream = stream.name(),
-                            items = page.len(),
-                            "page stored"
-                        );
-                        (entry.digest, next)
-                    }
-                };
+                        next_url: next.clone(),
+                        digest: page.digest(),
+                    };
+                    let counts =
+                        self.store
+                            .gh_apply_page(self.repo, &page, Some((&url, &entry)))?;
+                    self.summary.add_page(stream, page.len(), counts);
+                    tracing::info!(
+                        repo = self.repo,
+                        stream = stream.name(),
+                        items = page.len(),
+                        "page stored"
+                    );
+                    (entry.digest, next, entry.validators.etag)
+                }
+            };
+            if first {
+                first_etag = etag;
+            }
             newest = max_key(newest, digest.max_key.clone());
             let reached = match (threshold, &digest.min_key) {
                 (Some(t), Some(m)) => m.as_str() <= t,
                 _ => false,
             };
             match (reached, next, switch.take()) {
-                (true, _, _) | (false, None, _) => return Ok(newest),
+                (true, _, _) | (false, None, _) => return Ok((newest, first_etag)),
                 (false, Some(_), Some(s)) => url = s,
                 (false, Some(n), None) => url = n,
             }
         }
+    }
+
+    /// Walks a stream and, once its rows are committed, advances its state.
+    fn stream(
+        &mut self,
+        stream: Stream,
+        base: &str,
+        st: StreamState,
+        rel: String,
+        threshold: Option<String>,
+        switch: Option<String>,
+    ) -> Result<()> {
+        let (newest, first_etag) = self.walk(
+            stream,
+            format!("{base}/{rel}"),
+            threshold.as_deref(),
+            switch,
+            st.probe_etag.as_deref().filter(|_| st.checkpoint.is_some()),
+        )?;
+        self.store.gh_set_stream_state(
+            self.repo,
+            stream,
+            &StreamState {
+                checkpoint: max_key(st.checkpoint, newest),
+                probe_url: Some(rel),
+                probe_etag: first_etag,
+            },
+        )
     }
 }
 
@@ -268,22 +305,9 @@ pub fn sync_streams(
 
     // Pull requests.
     let st = w.store.gh_stream_state(r, Stream::Pulls)?;
-    let rel = "pulls?state=all&sort=updated&direction=desc&per_page=100".to_string();
     let threshold = max_key(st.checkpoint.clone(), opts.since.map(time_key));
-    let newest = w.walk(
-        Stream::Pulls,
-        format!("{base}/{rel}"),
-        threshold.as_deref(),
-        None,
-    )?;
-    w.store.gh_set_stream_state(
-        r,
-        Stream::Pulls,
-        &StreamState {
-            checkpoint: max_key(st.checkpoint, newest),
-            probe_url: Some(rel),
-        },
-    )?;
+    let rel = "pulls?state=all&sort=updated&direction=desc&per_page=100".to_string();
+    w.stream(Stream::Pulls, &base, st, rel, threshold, None)?;
 
     // Commits.
     let st = w.store.gh_stream_state(r, Stream::Commits)?;
@@ -299,38 +323,13 @@ pub fn sync_streams(
     let catch_up = threshold
         .as_ref()
         .map(|t| format!("{base}/commits?per_page=100&since={t}"));
-    let newest = w.walk(
-        Stream::Commits,
-        format!("{base}/{rel}"),
-        threshold.as_deref(),
-        catch_up,
-    )?;
-    w.store.gh_set_stream_state(
-        r,
-        Stream::Commits,
-        &StreamState {
-            checkpoint: max_key(st.checkpoint, newest),
-            probe_url: Some(rel),
-        },
-    )?;
+    w.stream(Stream::Commits, &base, st, rel, threshold, catch_up)?;
 
     // Issue events (reopens).
     let st = w.store.gh_stream_state(r, Stream::Events)?;
+    let threshold = st.checkpoint.clone();
     let rel = "issues/events?per_page=100".to_string();
-    let newest = w.walk(
-        Stream::Events,
-        format!("{base}/{rel}"),
-        st.checkpoint.as_deref(),
-        None,
-    )?;
-    w.store.gh_set_stream_state(
-        r,
-        Stream::Events,
-        &StreamState {
-            checkpoint: max_key(st.checkpoint, newest),
-            probe_url: Some(rel),
-        },
-    )?;
+    w.stream(Stream::Events, &base, st, rel, threshold, None)?;
     Ok(())
 }
 

@@ -38,6 +38,8 @@ pub struct StreamState {
     pub checkpoint: Option<String>,
     /// First-page URL the stream is probed with.
     pub probe_url: Option<String>,
+    /// ETag of the first page when the last walk completed.
+    pub probe_etag: Option<String>,
 }
 
 /// `status` figures of one repo's GitHub data.
@@ -281,12 +283,14 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT checkpoint, probe_url FROM gh_sync_state WHERE repo = ?1 AND stream = ?2",
+                "SELECT checkpoint, probe_url, probe_etag FROM gh_sync_state
+                 WHERE repo = ?1 AND stream = ?2",
                 params![repo, stream.name()],
                 |r| {
                     Ok(StreamState {
                         checkpoint: r.get(0)?,
                         probe_url: r.get(1)?,
+                        probe_etag: r.get(2)?,
                     })
                 },
             )
@@ -297,11 +301,19 @@ impl Store {
     /// Records a completed walk of a stream (called only after its rows are committed).
     pub fn gh_set_stream_state(&self, repo: &str, stream: Stream, s: &StreamState) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO gh_sync_state (repo, stream, checkpoint, probe_url, last_sync)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO gh_sync_state (repo, stream, checkpoint, probe_url, probe_etag, last_sync)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(repo, stream) DO UPDATE SET checkpoint = excluded.checkpoint,
-                probe_url = excluded.probe_url, last_sync = excluded.last_sync",
-            params![repo, stream.name(), s.checkpoint, s.probe_url, now()],
+                probe_url = excluded.probe_url, probe_etag = excluded.probe_etag,
+                last_sync = excluded.last_sync",
+            params![
+                repo,
+                stream.name(),
+                s.checkpoint,
+                s.probe_url,
+                s.probe_etag,
+                now()
+            ],
         )?;
         Ok(())
     }

@@ -169,6 +169,9 @@ const MIGRATIONS: &[&str] = &[
         stream          TEXT NOT NULL,
         checkpoint      TEXT,
         probe_url       TEXT,
+        -- ETag of the first page as the last completed walk saw it: a 304 for it means nothing
+        -- changed since a complete walk, so the stream is done.
+        probe_etag      TEXT,
         last_sync       TEXT,
         PRIMARY KEY (repo, stream)
     );
