@@ -481,3 +481,49 @@ fn sample_objects_have_the_key_sets_of_real_github_responses() {
         want("/pull_request_full/_links")
     );
 }
+
+#[test]
+fn the_github_sample_imports_offline_with_reverts_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let repos = [
+        prod_lens::slug::RepoSlug::parse("acme/api").unwrap(),
+        prod_lens::slug::RepoSlug::parse("acme/web").unwrap(),
+    ];
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 9, 1).unwrap();
+    let stats = prod_lens::github::sample::write_gh_sample(
+        &dir.path().join("gh"),
+        &repos,
+        start,
+        42,
+        8,
+        42,
+    )
+    .unwrap();
+    let db = dir.path().join("cache.db");
+    let out = prodlens(&db)
+        .args([
+            "ingest-github",
+            "--repo",
+            "acme/api",
+            "--repo",
+            "acme/web",
+            "--json",
+            "--from-json",
+        ])
+        .arg(dir.path().join("gh"))
+        .assert()
+        .success();
+    let s = summary(&out.get_output().stdout);
+    let arr = s.as_array().unwrap();
+    let total = |k: &str| arr.iter().map(|r| int(r, k)).sum::<i64>() as u64;
+    assert_eq!(
+        (total("pull_requests"), total("commits"), total("events")),
+        (stats.pulls, stats.commits, stats.events)
+    );
+    let st = prodlens(&db).args(["status", "--json"]).assert().success();
+    let st: Value = serde_json::from_slice(&st.get_output().stdout).unwrap();
+    let g = st["github"].as_array().unwrap();
+    let sum = |k: &str| g.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("reopened"), stats.reopens);
+    assert_eq!(sum("reverted"), stats.reverts);
+}
