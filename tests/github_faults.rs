@@ -439,3 +439,17 @@ fn works_without_a_token_and_says_so() {
     let s: Value = summary(&a.get_output().stdout);
     assert_eq!(s["pull_requests"], 5);
 }
+
+#[test]
+fn links_to_another_host_are_not_followed() {
+    let (gh, _d, db) = setup(150, 5, 5);
+    let other = FakeGitHub::start();
+    gh.set_link_base(&other.url);
+    let a = run(&db, &gh, &[]).failure().code(1);
+    assert!(
+        stderr(&a).contains("refusing to follow a link outside"),
+        "{}",
+        stderr(&a)
+    );
+    assert!(other.received().is_empty(), "the other host got a request");
+}

@@ -350,11 +350,10 @@ impl Client {
         validators: Option<&Validators>,
     ) -> Result<Fetched> {
         if origin_of(url).as_ref() != Some(&self.origin) {
-            return Err(Error::GitHubRefused {
+            return Err(Error::MalformedPage {
                 repo: repo.into(),
-                status: 0,
                 url: url.into(),
-                hint: format!(
+                reason: format!(
                     "refusing to follow a link outside {} (the token is only sent there)",
                     self.cfg.api_url
                 ),

@@ -436,6 +436,19 @@ impl Store {
         Ok(links.len())
     }
 
+    /// True when the file has the GitHub tables (a read-only open of an older file may not).
+    pub fn gh_tables_exist(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gh_repos'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// GitHub figures per repo for `status`.
     pub fn gh_status(&self) -> Result<Vec<GitHubRepoStatus>> {
         let mut stmt = self.conn.prepare(
@@ -469,5 +482,96 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::model::PullRequestRow;
+
+    fn pr(n: i64, title: &str, updated: &str) -> PullRequestRow {
+        PullRequestRow {
+            number: n,
+            id: None,
+            title: title.into(),
+            author: None,
+            state: "open".into(),
+            draft: false,
+            created_at: "2025-09-01T00:00:00Z".into(),
+            updated_at: updated.into(),
+            closed_at: None,
+            merged_at: None,
+            merge_commit_sha: None,
+            base_ref: None,
+            head_ref: None,
+            additions: None,
+            deletions: None,
+            changed_files: None,
+            reverts: RevertRef::default(),
+        }
+    }
+
+    #[test]
+    fn upserts_count_new_rows_keep_the_newest_copy_and_cache_with_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("g.db")).unwrap();
+        let page = Page::Pulls(vec![
+            pr(1, "new", "2025-09-03T00:00:00Z"),
+            pr(2, "b", "2025-09-02T00:00:00Z"),
+        ]);
+        let entry = CacheEntry {
+            validators: Validators {
+                etag: Some("W/\"x\"".into()),
+                last_modified: None,
+            },
+            next_url: Some("https://api.github.com/x?page=2".into()),
+            digest: page.digest(),
+        };
+        let c = s
+            .gh_apply_page(
+                "acme/api",
+                &page,
+                Some(("https://api.github.com/x", &entry)),
+            )
+            .unwrap();
+        assert_eq!(
+            c,
+            ApplyCounts {
+                inserted: 2,
+                updated: 0
+            }
+        );
+        assert_eq!(
+            s.gh_cache_get("https://api.github.com/x").unwrap(),
+            Some(entry)
+        );
+        // An older copy (e.g. an old export) does not overwrite the newer row.
+        let old = Page::Pulls(vec![pr(1, "old", "2025-09-01T00:00:00Z")]);
+        let c = s.gh_apply_page("acme/api", &old, None).unwrap();
+        assert_eq!(
+            c,
+            ApplyCounts {
+                inserted: 0,
+                updated: 1
+            }
+        );
+        let t: String = s
+            .conn()
+            .query_row(
+                "SELECT title FROM gh_pull_requests WHERE repo = 'acme/api' AND number = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(t, "new");
+        // Same number in another repo is another row.
+        let c = s.gh_apply_page("acme/web", &old, None).unwrap();
+        assert_eq!(c.inserted, 1);
+        assert!(s.gh_tables_exist().unwrap());
+        assert_eq!(
+            s.gh_stream_state("acme/api", Stream::Pulls).unwrap(),
+            StreamState::default()
+        );
     }
 }

@@ -83,7 +83,7 @@ impl Store {
             dead_letters: self.dead_letter_total()?,
             runs: self.recent_runs(runs)?,
             // A file from before the GitHub tables existed (opened read-only) has none.
-            github: if self.schema_version()? >= 2 {
+            github: if self.gh_tables_exist()? {
                 self.gh_status()?
             } else {
                 Vec::new()

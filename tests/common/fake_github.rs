@@ -61,6 +61,7 @@ struct State {
     received: Vec<String>,
     remaining: i64,
     required_token: Option<String>,
+    link_base: Option<String>,
 }
 
 /// The running fake.
@@ -143,6 +144,11 @@ impl FakeGitHub {
             .unwrap()
             .faults
             .push((matcher.into(), fault, times));
+    }
+
+    /// Makes `Link` headers point at another server (a hostile or misconfigured API).
+    pub fn set_link_base(&self, base: &str) {
+        self.state.lock().unwrap().link_base = Some(base.into());
     }
 
     /// Removes every scripted fault.
@@ -297,6 +303,7 @@ fn answer(
         _ => {}
     }
     let s = st.lock().unwrap();
+    let base = s.link_base.clone().unwrap_or_else(|| base.to_string());
     if let Some(tok) = &s.required_token {
         if headers.get("authorization") != Some(&format!("Bearer {tok}")) {
             return (401, vec![], error_body("Bad credentials"));
