@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Stream trace files (JSONL, gzip, folders, stdin) into the store.
     IngestTraces(IngestTracesArgs),
+    /// Sync pull requests, commits and reopen/revert signals from GitHub (or import `gh api` output).
+    IngestGithub(IngestGithubArgs),
     /// Show what is stored, the last runs and dead-letter totals.
     Status(StatusArgs),
     /// Generate the bundled sample into a fresh folder, ingest it and show the status.
@@ -89,6 +91,40 @@ pub struct IngestTracesArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Arguments of `ingest-github`.
+#[derive(Debug, Args)]
+pub struct IngestGithubArgs {
+    /// Repository to sync (owner/name); repeat for several.
+    #[arg(long = "repo", required = true)]
+    pub repos: Vec<String>,
+    /// API token; never printed, logged, stored or put in a URL. Without one, public repos only
+    /// at GitHub's lower unauthenticated limit.
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// API root; GitHub Enterprise: https://HOST/api/v3.
+    #[arg(long, default_value = prod_lens::github::client::DEFAULT_API_URL)]
+    pub api_url: String,
+    /// First sync only: skip PRs last updated, and commits committed, before this date/time.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Import files saved by `gh api --paginate` (.json / .json.gz, files or folders) instead of
+    /// calling the API.
+    #[arg(long = "from-json", value_name = "PATH", num_args = 1..)]
+    pub from_json: Vec<PathBuf>,
+    /// Longest wait for a rate limit to reset before stopping with a "re-run at" message.
+    #[arg(long, default_value = "15m")]
+    pub max_wait: String,
+    /// Retries per request for server errors, timeouts, resets and secondary rate limits.
+    #[arg(long, default_value_t = 5)]
+    pub max_retries: u32,
+    /// Timeout of one request.
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Print one JSON object per repo (an array when several).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `status`.

@@ -48,6 +48,58 @@ pub enum Error {
     /// A user-supplied value (flag, option) is invalid.
     #[error("{0}")]
     InvalidArgument(String),
+    /// GitHub rejected the credentials (HTTP 401).
+    #[error("GitHub rejected the credentials while syncing {repo} (HTTP 401 {detail}): the token is invalid, expired or revoked — check GITHUB_TOKEN / --token")]
+    GitHubUnauthorized {
+        /// The repo being synced.
+        repo: String,
+        /// GitHub's message.
+        detail: String,
+    },
+    /// GitHub refused a request for a reason a retry cannot fix (404, 403, 3xx, 4xx).
+    #[error("{repo}: GitHub answered HTTP {status} for {url}: {hint}")]
+    GitHubRefused {
+        /// The repo being synced.
+        repo: String,
+        /// HTTP status.
+        status: u16,
+        /// The page URL (never holds a token).
+        url: String,
+        /// The likely cause and what to do.
+        hint: String,
+    },
+    /// The primary rate limit is exhausted and resets later than `--max-wait` allows.
+    #[error("GitHub rate limit exhausted while syncing {repo}: it resets at {reset_at} (in {wait}, beyond --max-wait {max_wait}); re-run after {reset_at}. Everything fetched so far is stored and the next run resumes from there")]
+    RateLimited {
+        /// The repo being synced.
+        repo: String,
+        /// When the limit resets (RFC 3339 UTC).
+        reset_at: String,
+        /// How long until then.
+        wait: String,
+        /// The configured maximum wait.
+        max_wait: String,
+    },
+    /// A page from GitHub (or an imported file) is not what its kind should look like.
+    #[error("malformed page for {repo} at {url}: {reason} (everything before it is stored)")]
+    MalformedPage {
+        /// The repo being synced.
+        repo: String,
+        /// The page URL or file.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A request failed for good after its retries (network errors, 5xx).
+    #[error("request to {url} failed after {attempts} attempt(s): {reason}")]
+    Http {
+        /// The page URL.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
     /// JSON (de)serialisation of internal data failed.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),

@@ -6,6 +6,7 @@
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
 
 pub mod error;
+pub mod github;
 pub mod ingest;
 pub mod lake;
 pub mod normalise;

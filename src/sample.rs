@@ -203,7 +203,8 @@ pub fn write_sample(spec: &SampleSpec, out: &mut dyn Write) -> io::Result<Sample
     Ok(stats)
 }
 
-const NAMES: [&str; 10] = [
+/// First names of the sample team; developer ids and GitHub logins are `dev-<name>`.
+pub const NAMES: [&str; 10] = [
     "alice", "bob", "chen", "dana", "eli", "farah", "gus", "hana", "ivan", "jo",
 ];
 

@@ -2,6 +2,7 @@
 //! context naming the file or flag involved.
 
 mod demo;
+mod ingest_github;
 mod ingest_traces;
 mod lake;
 mod progress;
@@ -14,13 +15,15 @@ use prod_lens::Error;
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::IngestTraces(args) => ingest_traces::run(&cli.db, args),
+        Command::IngestGithub(args) => ingest_github::run(&cli.db, args),
         Command::Status(args) => status::run(&cli.db, args),
         Command::Demo(args) => demo::run(args),
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
     }
 }
 
-/// Exit code for an error: 2 for bad input (flags, paths, slugs), 1 otherwise.
+/// Exit code for an error: 2 for bad input (flags, paths, slugs), 3 when a GitHub rate limit
+/// stopped the run (re-run later), 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     match e.downcast_ref::<Error>() {
         Some(
@@ -29,6 +32,7 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
             | Error::InvalidArgument(_)
             | Error::Pricing { .. },
         ) => 2,
+        Some(Error::RateLimited { .. }) => 3,
         _ => 1,
     }
 }
@@ -40,8 +44,14 @@ pub fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // The HTTP stack's wire-level trace output is not redacted: cap it whatever RUST_LOG says.
+    for cap in ["ureq=info", "ureq_proto=info", "rustls=info"] {
+        if let Ok(d) = cap.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -66,5 +66,38 @@ pub fn render(s: &Status) -> String {
         ]);
     }
     out += &format!("last runs:\n{t}\n");
+    if !s.github.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header([
+            "repo",
+            "PRs",
+            "merged",
+            "commits",
+            "reopened",
+            "reverted",
+            "last sync",
+            "outcome",
+            "rate limit left",
+        ]);
+        for g in &s.github {
+            t.add_row([
+                g.repo.clone(),
+                g.pull_requests.to_string(),
+                g.merged.to_string(),
+                g.commits.to_string(),
+                g.reopened.to_string(),
+                g.reverted.to_string(),
+                g.last_sync.clone().unwrap_or_else(|| "never".into()),
+                g.last_outcome
+                    .as_deref()
+                    .map(|o| o.chars().take(60).collect::<String>())
+                    .unwrap_or_default(),
+                g.rate_limit_remaining
+                    .map_or_else(|| "unknown".into(), |r| r.to_string()),
+            ]);
+        }
+        out += &format!("\ngithub:\n{t}\n");
+    }
     out
 }

@@ -66,6 +66,125 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX etl_runs_job ON etl_runs(job, started_at);
     "#,
+    // 2: GitHub delivery data written by `ingest-github` (live sync and `--from-json` import).
+    // Every table carries the repo (`owner/name`, validated) so several repos never mix.
+    // Times are UTC text `YYYY-MM-DDTHH:MM:SSZ`, which sorts in time order.
+    r#"
+    -- One row per pull request, upserted on every sighting (the newest copy wins).
+    CREATE TABLE gh_pull_requests (
+        repo             TEXT    NOT NULL,
+        number           INTEGER NOT NULL,
+        id               INTEGER,
+        title            TEXT    NOT NULL,
+        author           TEXT,
+        state            TEXT    NOT NULL,
+        draft            INTEGER NOT NULL,
+        created_at       TEXT    NOT NULL,
+        updated_at       TEXT    NOT NULL,
+        closed_at        TEXT,
+        merged_at        TEXT,
+        merge_commit_sha TEXT,
+        base_ref         TEXT,
+        head_ref         TEXT,
+        additions        INTEGER,
+        deletions        INTEGER,
+        changed_files    INTEGER,
+        -- What the title/body say this PR reverts (see github::rework), for revert linking.
+        revert_title     TEXT,
+        revert_shas      TEXT,
+        revert_numbers   TEXT,
+        PRIMARY KEY (repo, number)
+    );
+    CREATE INDEX gh_pr_repo_merged  ON gh_pull_requests(repo, merged_at);
+    CREATE INDEX gh_pr_repo_created ON gh_pull_requests(repo, created_at);
+    CREATE INDEX gh_pr_repo_updated ON gh_pull_requests(repo, updated_at);
+    CREATE INDEX gh_pr_number       ON gh_pull_requests(number);
+    CREATE INDEX gh_pr_merge_sha    ON gh_pull_requests(repo, merge_commit_sha);
+
+    -- One row per commit of the default branch; the message is kept to its first line.
+    CREATE TABLE gh_commits (
+        repo          TEXT NOT NULL,
+        sha           TEXT NOT NULL,
+        author_login  TEXT,
+        author_name   TEXT,
+        author_email  TEXT,
+        authored_at   TEXT,
+        committed_at  TEXT,
+        message       TEXT NOT NULL,
+        revert_shas   TEXT,
+        PRIMARY KEY (repo, sha)
+    );
+    CREATE INDEX gh_commits_repo_authored  ON gh_commits(repo, authored_at);
+    CREATE INDEX gh_commits_repo_committed ON gh_commits(repo, committed_at);
+    CREATE INDEX gh_commits_author         ON gh_commits(author_login);
+
+    -- Repo-level issue events (one paginated stream for the whole repo).
+    CREATE TABLE gh_issue_events (
+        repo            TEXT    NOT NULL,
+        id              INTEGER NOT NULL,
+        event           TEXT    NOT NULL,
+        issue_number    INTEGER,
+        is_pull_request INTEGER NOT NULL,
+        actor           TEXT,
+        created_at      TEXT    NOT NULL,
+        commit_id       TEXT,
+        PRIMARY KEY (repo, id)
+    );
+    CREATE INDEX gh_events_repo_issue ON gh_issue_events(repo, issue_number);
+    CREATE INDEX gh_events_repo_event ON gh_issue_events(repo, event, created_at);
+
+    -- Rework signals, recomputed from the rows above after every sync (see github::rework):
+    -- kind 'revert' (a merged PR or commit reverting the PR) or 'reopened' (an issue event).
+    CREATE TABLE gh_rework (
+        repo              TEXT    NOT NULL,
+        kind              TEXT    NOT NULL,
+        pr_number         INTEGER NOT NULL,
+        source            TEXT    NOT NULL,
+        at                TEXT    NOT NULL,
+        days_after_merge  REAL,
+        within_window     INTEGER NOT NULL,
+        PRIMARY KEY (repo, kind, pr_number, source)
+    );
+    CREATE INDEX gh_rework_repo_at ON gh_rework(repo, at);
+
+    -- Conditional-request cache: one row per page URL (never holding a token). A 304 reuses the
+    -- digest of the page, whose rows were committed in the same transaction as this row.
+    CREATE TABLE gh_http_cache (
+        url           TEXT    PRIMARY KEY,
+        repo          TEXT    NOT NULL,
+        stream        TEXT    NOT NULL,
+        etag          TEXT,
+        last_modified TEXT,
+        next_url      TEXT,
+        items         INTEGER NOT NULL,
+        min_key       TEXT,
+        max_key       TEXT,
+        fetched_at    TEXT    NOT NULL
+    );
+    CREATE INDEX gh_http_cache_repo ON gh_http_cache(repo);
+
+    -- Sync state per repo and stream: checkpoints advance only with the rows they cover.
+    CREATE TABLE gh_sync_state (
+        repo            TEXT NOT NULL,
+        stream          TEXT NOT NULL,
+        checkpoint      TEXT,
+        probe_url       TEXT,
+        -- ETag of the first page as the last completed walk saw it: a 304 for it means nothing
+        -- changed since a complete walk, so the stream is done.
+        probe_etag      TEXT,
+        last_sync       TEXT,
+        PRIMARY KEY (repo, stream)
+    );
+
+    -- Per repo: when it was last synced and the rate limit left then.
+    CREATE TABLE gh_repos (
+        repo                 TEXT PRIMARY KEY,
+        last_sync            TEXT,
+        last_outcome         TEXT,
+        rate_limit_remaining INTEGER,
+        rate_limit_reset     TEXT
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,8 +1,10 @@
 //! The SQLite store: one file, WAL, versioned migrations, parameterised SQL only.
 //!
-//! Tables (see `migrations`): `traces` (one row per LLM call), `etl_runs` (one row per ingest run).
+//! Tables (see `migrations`): `traces` (one row per LLM call), `etl_runs` (one row per ingest run),
+//! and the `gh_*` tables of GitHub delivery data (see `github`).
 //! The connection is owned by [`Store`] and closed when it is dropped, on every path.
 
+pub mod github;
 mod migrations;
 pub mod runs;
 pub mod status;

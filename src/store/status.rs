@@ -1,4 +1,4 @@
-//! What `prod-lens status` reports: stored traces per repo, recent runs, dead letters.
+//! What `prod-lens status` reports: stored traces per repo, recent runs, dead letters, GitHub data.
 
 use super::runs::RunRow;
 use super::Store;
@@ -44,6 +44,8 @@ pub struct Status {
     pub dead_letters: i64,
     /// Recent runs, newest first.
     pub runs: Vec<RunRow>,
+    /// GitHub data and freshness per repo.
+    pub github: Vec<super::github::GitHubRepoStatus>,
 }
 
 fn iso(us: Option<i64>) -> Option<String> {
@@ -80,6 +82,12 @@ impl Store {
             },
             dead_letters: self.dead_letter_total()?,
             runs: self.recent_runs(runs)?,
+            // A file from before the GitHub tables existed (opened read-only) has none.
+            github: if self.gh_tables_exist()? {
+                self.gh_status()?
+            } else {
+                Vec::new()
+            },
         })
     }
 }
