@@ -51,6 +51,9 @@ pub enum Error {
     /// JSON (de)serialisation of internal data failed.
     #[error("json error: {0}")]
     Json(#[from] serde_json::Error),
+    /// Input to a statistic was rejected.
+    #[error("statistics: {0}")]
+    Stats(#[from] crate::stats::StatsError),
 }
 
 impl Error {

@@ -3,6 +3,7 @@
 //!
 //! Pipeline: `sources` (one module per trace format) → `normalise` (one canonical
 //! [`record::TraceRecord`]) → `pricing` → `store` (SQLite) and `sinks` (dead-letter queue, …).
+//! `stats` holds the pure statistics behind reports (checked against scipy/numpy).
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
 
 pub mod error;
@@ -14,6 +15,7 @@ pub mod sample;
 pub mod sinks;
 pub mod slug;
 pub mod sources;
+pub mod stats;
 pub mod store;
 pub mod time;
 
