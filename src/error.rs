@@ -122,6 +122,9 @@ pub enum Error {
     /// The Parquet lake is inconsistent in a way that needs attention (message says how).
     #[error("parquet lake: {0}")]
     Lake(String),
+    /// Input to a statistic was rejected.
+    #[error("statistics: {0}")]
+    Stats(#[from] crate::stats::StatsError),
 }
 
 impl Error {

@@ -2,7 +2,9 @@
 //! ProdLens: how AI coding assistants are used and how that use goes with software delivery.
 //!
 //! Pipeline: `sources` (one module per trace format) → `normalise` (one canonical
-//! [`record::TraceRecord`]) → `pricing` → `store` (SQLite) and `sinks` (dead-letter queue, …) and `lake` (the Parquet lake).
+//! [`record::TraceRecord`]) → `pricing` → `store` (SQLite), `sinks` (dead-letter queue) and `lake`
+//! (the Parquet lake); `github` syncs pull requests, commits and rework signals.
+//! `stats` holds the pure statistics behind reports (checked against scipy/numpy).
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
 
 pub mod error;
@@ -16,6 +18,7 @@ pub mod sample;
 pub mod sinks;
 pub mod slug;
 pub mod sources;
+pub mod stats;
 pub mod store;
 pub mod time;
 
