@@ -420,7 +420,7 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
     }
     assert!(s["cost_usd"].is_f64(), "{s}");
 
-    // Human mode: one summary line plus the dead-letter file; still nothing on stderr.
+    // Human mode: one summary line, the dead-letter file and the lake line; still nothing on stderr.
     let out = w
         .cmd()
         .args(["--db", "y.db", "ingest-traces", "in.jsonl"])
@@ -434,7 +434,9 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with("dead letters: "), "{text}");
+    assert!(lines[2].starts_with("parquet lake: 6 rows"), "{text}");
     for part in [
         "read 22",
         "inserted 6",
