@@ -6,7 +6,7 @@ mod lake_support;
 use chrono::{TimeZone, Utc};
 use lake_support::*;
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
-use prod_lens::record::{CostSource, SourceFormat, TraceRecord};
+use prod_lens::record::{SourceFormat, TraceRecord};
 use prod_lens::sinks::RecordSink;
 use std::path::Path;
 use std::process::Command;
@@ -149,39 +149,12 @@ fn hostile_repo_fields_in_records_stay_out_of_the_file_tree() {
 
 fn record(key: u8, repo: &str) -> TraceRecord {
     let ts = Utc.with_ymd_and_hms(2025, 10, 1, 9, 0, 0).unwrap();
-    TraceRecord {
-        dedupe_key: [key; 16],
-        call_id: None,
-        response_id: None,
-        source_format: SourceFormat::SeedSpan,
-        timestamp: ts,
-        event_date: ts.date_naive(),
-        repo_slug: Some(repo.to_string()),
-        developer_id: None,
-        session_id: None,
-        trace_id: None,
-        team_id: None,
-        key_alias: None,
-        model: None,
-        provider: None,
-        call_type: None,
-        tokens_in: 1,
-        tokens_out: 1,
-        cache_read_tokens: 0,
-        cache_creation_tokens: 0,
-        latency_ms: None,
-        ttft_ms: None,
-        status_code: None,
-        is_error: false,
-        error_class: None,
-        accepted: None,
-        diff_ratio: None,
-        accepted_lines: None,
-        cache_hit: None,
-        reported_cost: None,
-        cost_usd: None,
-        cost_source: CostSource::Unknown,
-    }
+    let mut r = prod_lens::sources::blank(SourceFormat::SeedSpan, ts);
+    r.dedupe_key = [key; 16];
+    r.repo_slug = Some(repo.to_string());
+    r.tokens_in = 1;
+    r.tokens_out = 1;
+    r
 }
 
 #[test]

@@ -129,8 +129,8 @@ pub(crate) fn timestamp(
     }
 }
 
-/// Fills the fields every record starts with; sources overwrite what they know.
-pub(crate) fn blank(format: SourceFormat, ts: chrono::DateTime<chrono::Utc>) -> TraceRecord {
+/// A record with only its format and time set; sources (and tests) fill in the rest.
+pub fn blank(format: SourceFormat, ts: chrono::DateTime<chrono::Utc>) -> TraceRecord {
     TraceRecord {
         dedupe_key: [0; 16],
         call_id: None,
