@@ -181,6 +181,10 @@ fn record(key: u8, repo: &str) -> TraceRecord {
         reported_cost: None,
         cost_usd: None,
         cost_source: CostSource::Unknown,
+        cwd: None,
+        git_branch: None,
+        is_sidechain: None,
+        client_version: None,
     }
 }
 
