@@ -7,6 +7,7 @@
 
 pub mod chunks;
 pub mod input;
+pub mod postgres;
 pub mod repo;
 
 use crate::error::Result;
@@ -349,7 +350,8 @@ fn write_all(
     flush(store, &mut batch, sinks, summary, run_id)
 }
 
-fn flush(
+/// Writes a batch of parsed records to the store and the sinks, adding to the summary.
+pub(crate) fn flush(
     store: &mut Store,
     batch: &mut Vec<TraceRecord>,
     sinks: &mut [&mut dyn RecordSink],
