@@ -21,6 +21,7 @@ use super::{blank, timestamp, usage, Reject};
 use crate::record::{SourceFormat, TraceRecord};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// The model name Claude Code gives to messages it made up itself (no API call).
 pub const SYNTHETIC_MODEL: &str = "<synthetic>";
@@ -103,6 +104,29 @@ pub fn keep_most_tokens(batch: &mut Vec<TraceRecord>) {
     }
     let mut k = keep.into_iter();
     batch.retain(|_| k.next().unwrap_or(true));
+}
+
+/// Folders Claude Code keeps its logs in, as ccusage looks for them: `projects/` under every
+/// comma-separated folder of `CLAUDE_CONFIG_DIR` when set, else `~/.config/claude/projects` and
+/// `~/.claude/projects`. The caller keeps those that exist.
+pub fn log_dirs(config_dir: Option<&str>, home: Option<&Path>) -> Vec<PathBuf> {
+    let listed: Vec<PathBuf> = config_dir
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Path::new(s).join("projects"))
+        .collect();
+    if !listed.is_empty() {
+        return listed;
+    }
+    home.map(|h| {
+        vec![
+            h.join(".config/claude/projects"),
+            h.join(".claude/projects"),
+        ]
+    })
+    .unwrap_or_default()
 }
 
 fn total(r: &TraceRecord) -> i64 {
@@ -231,6 +255,22 @@ mod tests {
         let mut v = assistant(1);
         v["timestamp"] = json!("yesterday");
         assert!(matches!(parse_line(&line(v), None), LineOutcome::Dead(_)));
+    }
+
+    #[test]
+    fn log_dirs_follow_claude_config_dir() {
+        assert_eq!(
+            log_dirs(Some("/a, /b/c ,"), Some(Path::new("/home/u"))),
+            [PathBuf::from("/a/projects"), PathBuf::from("/b/c/projects")]
+        );
+        assert_eq!(
+            log_dirs(None, Some(Path::new("/home/u"))),
+            [
+                PathBuf::from("/home/u/.config/claude/projects"),
+                PathBuf::from("/home/u/.claude/projects")
+            ]
+        );
+        assert!(log_dirs(Some(""), None).is_empty());
     }
 
     #[test]
