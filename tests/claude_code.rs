@@ -92,7 +92,10 @@ fn daily_totals_equal_ccusage_when_its_rule_and_ours_agree() {
     let dirs = format!("{},{}", dir.display(), w.path("nowhere").display());
     let s = ingest_claude_code(&w, &db, &dirs, &[]);
     assert_eq!(int(&s, "dead_lettered"), 0);
-    assert!(int(&s, "skipped") > 0, "user, summary, synthetic and API error lines");
+    assert!(
+        int(&s, "skipped") > 0,
+        "user, summary, synthetic and API error lines"
+    );
     assert!(int(&s, "duplicates") > 0, "streaming copies");
     let want = daily_fixture(&dir.join("ccusage_daily.json"));
     assert_eq!(want.len(), 4);
@@ -119,7 +122,10 @@ fn placeholder_copies_and_missing_request_ids_count_once_with_final_tokens() {
         let c = ccusage[day];
         // ccusage 18 keeps the first (placeholder) copy and does not dedupe without requestId:
         // fewer output tokens, more input and cache tokens than were really used.
-        assert!(c[1] < t[1] && c[0] > t[0] && c[3] > t[3], "{day}: {c:?} vs {t:?}");
+        assert!(
+            c[1] < t[1] && c[0] > t[0] && c[3] > t[3],
+            "{day}: {c:?} vs {t:?}"
+        );
     }
     let total: i64 = truth.values().map(|d| d[4]).sum();
     assert_eq!(

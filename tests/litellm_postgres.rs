@@ -137,7 +137,10 @@ impl Postgres {
         let sock = pg._dir.path().to_str().unwrap().to_string();
         let opts = format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off");
         let log = pg._dir.path().join("log").to_str().unwrap().to_string();
-        let out = pg.run("pg_ctl", &["-D", &data, "-o", &opts, "-l", &log, "-w", "start"]);
+        let out = pg.run(
+            "pg_ctl",
+            &["-D", &data, "-o", &opts, "-l", &log, "-w", "start"],
+        );
         assert!(
             out.status.success(),
             "pg_ctl start: {} {}",
@@ -149,7 +152,10 @@ impl Postgres {
 
     /// URL with a password (ignored by trust authentication) that must never be shown.
     fn url(&self) -> String {
-        format!("postgres://postgres:hunter2secret@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres:hunter2secret@127.0.0.1:{}/postgres",
+            self.port
+        )
     }
 }
 
@@ -200,7 +206,14 @@ fn ingest(w: &Work, db: &Path, url: &str) -> serde_json::Value {
         .env_remove("DATABASE_URL")
         .arg("--db")
         .arg(db)
-        .args(["ingest-litellm", "--json", "--batch-rows", "3", "--database-url", url])
+        .args([
+            "ingest-litellm",
+            "--json",
+            "--batch-rows",
+            "3",
+            "--database-url",
+            url,
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -250,11 +263,19 @@ fn reads_the_spend_log_table_incrementally() {
         9
     );
     let cp: String = c
-        .query_row("SELECT source || ' ' || request_id FROM litellm_checkpoints", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT source || ' ' || request_id FROM litellm_checkpoints",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    assert_eq!(cp, format!("postgres://postgres@127.0.0.1:{}/postgres req-0008", pg.port));
+    assert_eq!(
+        cp,
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres req-0008",
+            pg.port
+        )
+    );
     let runs: String = c
         .query_row(
             "SELECT group_concat(source || coalesce(details, ''), ' ') FROM etl_runs",

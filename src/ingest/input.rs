@@ -226,8 +226,15 @@ mod tests {
             read_all(b"  [\n {\"a\": 1},\n {\"b\": [2, 3]}\n]\n"),
             "{\"a\":1}\n{\"b\":[2,3]}\n"
         );
-        assert_eq!(read_all(b"{\"a\":1}\n{\"b\":2}\n"), "{\"a\":1}\n{\"b\":2}\n");
-        assert_eq!(read_all(b"[{\"a\":1},\n"), "[{\"a\":1},\n", "broken arrays pass through");
+        assert_eq!(
+            read_all(b"{\"a\":1}\n{\"b\":2}\n"),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
+        assert_eq!(
+            read_all(b"[{\"a\":1},\n"),
+            "[{\"a\":1},\n",
+            "broken arrays pass through"
+        );
         assert_eq!(read_all(b""), "");
     }
 

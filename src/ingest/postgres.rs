@@ -230,8 +230,8 @@ mod tests {
 
     #[test]
     fn source_name_never_holds_the_password() {
-        let s = source_name("postgres://llm:s3cret@db.internal:6543/litellm?sslmode=disable")
-            .unwrap();
+        let s =
+            source_name("postgres://llm:s3cret@db.internal:6543/litellm?sslmode=disable").unwrap();
         assert_eq!(s, "postgres://llm@db.internal:6543/litellm");
         assert!(source_name("not a url").is_err());
     }

@@ -226,7 +226,10 @@ mod tests {
         assert_eq!(batch.len(), 2);
         assert_eq!(batch[0].tokens_out, 300);
         assert_eq!(batch[0].cost_usd, Some(0.02));
-        assert_eq!(batch[0].timestamp, early.timestamp, "first copy's time stays");
+        assert_eq!(
+            batch[0].timestamp, early.timestamp,
+            "first copy's time stays"
+        );
         assert_eq!(batch[1], other);
     }
 

@@ -27,8 +27,9 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     };
     let nested = |key: &str| -> Result<Obj, String> {
         match metadata.get(key) {
-            Some(v) => Ok(fields::object_or_json_string(v, &format!("metadata.{key}"))?
-                .unwrap_or_default()),
+            Some(v) => Ok(
+                fields::object_or_json_string(v, &format!("metadata.{key}"))?.unwrap_or_default(),
+            ),
             None => Ok(Obj::new()),
         }
     };
@@ -71,7 +72,9 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     let request_id = t.string(&["request_id"])?;
     // `litellm_call_id` is the id LiteLLM's other logs use, so the same call read from a payload
     // log and from the spend logs is one row; `request_id` (the table's key) otherwise.
-    r.call_id = t.lenient_string(&["litellm_call_id"]).or(request_id.clone());
+    r.call_id = t
+        .lenient_string(&["litellm_call_id"])
+        .or(request_id.clone());
     r.response_id = request_id;
     r.trace_id = Scope::new(&[&metadata]).lenient_string(&["trace_id"]);
 
@@ -84,8 +87,7 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
         }
     }
     if let Some((v, _)) = t.value(&["completionStartTime"]) {
-        let first =
-            crate::time::parse_value(v).map_err(|e| format!("completionStartTime: {e}"))?;
+        let first = crate::time::parse_value(v).map_err(|e| format!("completionStartTime: {e}"))?;
         let ms = (first.timestamp_micros() - start) as f64 / 1000.0;
         if ms >= 0.0 && r.latency_ms.is_none_or(|l| ms <= l + 1e-6) {
             r.ttft_ms = Some(ms);

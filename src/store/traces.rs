@@ -97,11 +97,13 @@ impl Store {
                             })
                         })
                         .optional()?;
-                    if let Some(old @ Written::Raised {
-                        tokens_in,
-                        tokens_out,
-                        ..
-                    }) = old
+                    if let Some(
+                        old @ Written::Raised {
+                            tokens_in,
+                            tokens_out,
+                            ..
+                        },
+                    ) = old
                     {
                         if r.tokens_in.saturating_add(r.tokens_out)
                             > tokens_in.saturating_add(tokens_out)
