@@ -434,7 +434,8 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[2].starts_with("parquet lake: 6 rows"), "{text}");
     for part in [
         "read 22",
         "inserted 6",
