@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Stream trace files (JSONL, gzip, folders, stdin) into the store.
     IngestTraces(IngestTracesArgs),
+    /// Read the LiteLLM proxy's own PostgreSQL spend-log table incrementally into the store.
+    IngestLitellm(IngestLitellmArgs),
     /// Sync pull requests, commits and reopen/revert signals from GitHub (or import `gh api` output).
     IngestGithub(IngestGithubArgs),
     /// Show what is stored, the last runs and dead-letter totals.
@@ -50,17 +52,29 @@ pub enum FormatArg {
     LitellmLogger,
     /// LiteLLM's StandardLoggingPayload.
     LitellmPayload,
+    /// Claude Code's local session logs (`~/.claude/projects`).
+    ClaudeCode,
+    /// LiteLLM spend-log rows (`/spend/logs` API JSON or a table dump).
+    LitellmSpendLogs,
 }
 
 /// Arguments of `ingest-traces`.
 #[derive(Debug, Args)]
 pub struct IngestTracesArgs {
     /// Files, folders (every *.jsonl / *.jsonl.gz below) or `-` for stdin.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "claude_code")]
     pub inputs: Vec<PathBuf>,
+    /// Also read Claude Code's logs where it keeps them: `projects/` under every folder of
+    /// CLAUDE_CONFIG_DIR (comma-separated), else ~/.config/claude/projects and ~/.claude/projects.
+    #[arg(long)]
+    pub claude_code: bool,
     /// Repository (owner/name) for records that do not name one.
     #[arg(long)]
     pub repo: Option<String>,
+    /// File of `PATH_PREFIX OWNER/NAME` lines: the repo of calls made in a folder (Claude Code
+    /// `cwd`) when `--repo` is not given; else the GitHub remote of `<cwd>/.git/config`.
+    #[arg(long, value_name = "FILE")]
+    pub repo_map: Option<PathBuf>,
     /// Input shape; `auto` detects it per line.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
@@ -91,6 +105,33 @@ pub struct IngestTracesArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Arguments of `ingest-litellm`.
+#[derive(Debug, Args)]
+pub struct IngestLitellmArgs {
+    /// PostgreSQL URL of the LiteLLM proxy's database (postgres://user:pass@host:5432/db); the
+    /// password is never printed, logged or stored. No TLS.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Rows fetched from the server-side cursor at a time (and committed per batch).
+    #[arg(long, default_value_t = 5_000)]
+    pub batch_rows: usize,
+    /// Repository (owner/name) for rows whose metadata names none.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Folder for dead letters [default: `dead-letter/` next to the database].
+    #[arg(long)]
+    pub dead_letter_dir: Option<PathBuf>,
+    /// Parquet lake folder [default: `parquet/` next to the database].
+    #[arg(long, env = "PRODLENS_PARQUET_DIR")]
+    pub parquet_dir: Option<PathBuf>,
+    /// Do not write the Parquet lake.
+    #[arg(long)]
+    pub no_parquet: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `ingest-github`.

@@ -26,6 +26,9 @@ pub enum Error {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A PostgreSQL failure (`ingest-litellm`); the message never holds the password.
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
     /// A SQLite failure.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

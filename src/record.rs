@@ -13,11 +13,17 @@ pub enum SourceFormat {
     LitellmLogger,
     /// LiteLLM's own `StandardLoggingPayload`.
     LitellmPayload,
+    /// Claude Code's local session logs (`~/.claude/projects/*/*.jsonl`).
+    ClaudeCode,
+    /// Rows of LiteLLM's `LiteLLM_SpendLogs` table (`/spend/logs` API or a table dump).
+    LitellmSpendLogs,
 }
 
 impl SourceFormat {
     /// Every format, in detection order.
-    pub const ALL: [SourceFormat; 3] = [
+    pub const ALL: [SourceFormat; 5] = [
+        SourceFormat::LitellmSpendLogs,
+        SourceFormat::ClaudeCode,
         SourceFormat::LitellmPayload,
         SourceFormat::SeedSpan,
         SourceFormat::LitellmLogger,
@@ -29,6 +35,8 @@ impl SourceFormat {
             SourceFormat::SeedSpan => "seed-span",
             SourceFormat::LitellmLogger => "litellm-logger",
             SourceFormat::LitellmPayload => "litellm-payload",
+            SourceFormat::ClaudeCode => "claude-code",
+            SourceFormat::LitellmSpendLogs => "litellm-spend-logs",
         }
     }
 
@@ -128,4 +136,12 @@ pub struct TraceRecord {
     pub cost_usd: Option<f64>,
     /// Where `cost_usd` came from.
     pub cost_source: CostSource,
+    /// Working folder of the client that made the call (Claude Code `cwd`).
+    pub cwd: Option<String>,
+    /// Git branch checked out in `cwd` when the call was made (Claude Code `gitBranch`).
+    pub git_branch: Option<String>,
+    /// True for calls made by a sub-agent (Claude Code `isSidechain`); None when not reported.
+    pub is_sidechain: Option<bool>,
+    /// Version of the client that made the call (Claude Code `version`).
+    pub client_version: Option<String>,
 }

@@ -3,7 +3,7 @@
 use super::progress::Bar;
 use crate::cli::{FormatArg, IngestTracesArgs};
 use anyhow::Context;
-use prod_lens::ingest::{self, input, IngestOptions};
+use prod_lens::ingest::{self, input, repo, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::pricing::{self, PriceTable};
 use prod_lens::record::SourceFormat;
@@ -30,7 +30,19 @@ pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptio
         FormatArg::SeedSpan => Some(SourceFormat::SeedSpan),
         FormatArg::LitellmLogger => Some(SourceFormat::LitellmLogger),
         FormatArg::LitellmPayload => Some(SourceFormat::LitellmPayload),
+        FormatArg::ClaudeCode => Some(SourceFormat::ClaudeCode),
+        FormatArg::LitellmSpendLogs => Some(SourceFormat::LitellmSpendLogs),
     };
+    if let Some(path) = &args.repo_map {
+        let text = std::fs::read_to_string(path).map_err(|source| prod_lens::Error::Input {
+            path: path.clone(),
+            source,
+        })?;
+        let map = repo::parse_repo_map(&text).map_err(|e| {
+            prod_lens::Error::InvalidArgument(format!("--repo-map {}: {e}", path.display()))
+        })?;
+        opts.repos = std::sync::Arc::new(repo::RepoResolver::new(map));
+    }
     if let Some(path) = &args.pricing {
         let text = std::fs::read_to_string(path).map_err(|source| prod_lens::Error::Input {
             path: path.clone(),
@@ -79,7 +91,17 @@ pub fn lake_options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<Option
 pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
     let opts = options(db, &args)?;
     let lake_opts = lake_options(db, &args)?;
-    let inputs = input::discover(&args.inputs)?;
+    let mut paths = args.inputs.clone();
+    if args.claude_code {
+        let config_dir = std::env::var("CLAUDE_CONFIG_DIR").ok();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        paths.extend(
+            prod_lens::sources::claude_code::log_dirs(config_dir.as_deref(), home.as_deref())
+                .into_iter()
+                .filter(|d| d.is_dir()),
+        );
+    }
+    let inputs = input::discover(&paths)?;
     if inputs.is_empty() {
         return Err(prod_lens::Error::InvalidArgument(format!(
             "no *.jsonl or *.jsonl.gz files found in {}",

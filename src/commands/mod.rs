@@ -3,6 +3,7 @@
 
 mod demo;
 mod ingest_github;
+mod ingest_litellm;
 mod ingest_traces;
 mod lake;
 mod progress;
@@ -15,6 +16,7 @@ use prod_lens::Error;
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::IngestTraces(args) => ingest_traces::run(&cli.db, args),
+        Command::IngestLitellm(args) => ingest_litellm::run(&cli.db, args),
         Command::IngestGithub(args) => ingest_github::run(&cli.db, args),
         Command::Status(args) => status::run(&cli.db, args),
         Command::Demo(args) => demo::run(args),

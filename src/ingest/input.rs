@@ -166,16 +166,77 @@ pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Sen
         path: PathBuf::from(input.display()),
         source,
     })?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    let decoded: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
     } else {
-        Ok(Box::new(buffered))
+        Box::new(buffered)
+    };
+    array_as_lines(decoded).map_err(|source| Error::Input {
+        path: PathBuf::from(input.display()),
+        source,
+    })
+}
+
+/// Turns a file holding one top-level JSON array (LiteLLM's `/spend/logs` API answer, a
+/// pretty-printed export) into one line per element; anything else passes through untouched.
+///
+/// An array is read whole into memory (API pages and exports are bounded; JSONL streams). An
+/// array that does not parse passes through as-is, so its lines are dead-lettered with reasons.
+pub fn array_as_lines(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut buffered = BufReader::with_capacity(1 << 16, reader);
+    let head = buffered.fill_buf()?;
+    let first = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
+    if first.and_then(|i| head.get(i)) != Some(&b'[') {
+        return Ok(Box::new(buffered));
+    }
+    let mut all = Vec::new();
+    buffered.read_to_end(&mut all)?;
+    let text = all.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&all);
+    match serde_json::from_slice::<Vec<serde_json::Value>>(text) {
+        Ok(items) => {
+            let mut out = Vec::with_capacity(all.len());
+            for item in items {
+                serde_json::to_writer(&mut out, &item).map_err(io::Error::other)?;
+                out.push(b'\n');
+            }
+            Ok(Box::new(io::Cursor::new(out)))
+        }
+        Err(_) => Ok(Box::new(io::Cursor::new(all))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(bytes: &[u8]) -> String {
+        let mut s = String::new();
+        array_as_lines(Box::new(io::Cursor::new(bytes.to_vec())))
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn top_level_arrays_become_lines() {
+        assert_eq!(
+            read_all(b"  [\n {\"a\": 1},\n {\"b\": [2, 3]}\n]\n"),
+            "{\"a\":1}\n{\"b\":[2,3]}\n"
+        );
+        assert_eq!(
+            read_all(b"{\"a\":1}\n{\"b\":2}\n"),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
+        assert_eq!(
+            read_all(b"[{\"a\":1},\n"),
+            "[{\"a\":1},\n",
+            "broken arrays pass through"
+        );
+        assert_eq!(read_all(b""), "");
+    }
 
     #[test]
     fn stems_are_single_safe_components() {

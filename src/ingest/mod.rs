@@ -7,6 +7,8 @@
 
 pub mod chunks;
 pub mod input;
+pub mod postgres;
+pub mod repo;
 
 use crate::error::Result;
 use crate::pricing::{Price, PriceTable, Pricer};
@@ -16,6 +18,7 @@ use crate::sinks::RecordSink;
 use crate::slug::RepoSlug;
 use crate::sources::{self, LineOutcome};
 use crate::store::runs::RunCounts;
+use crate::store::traces::Written;
 use crate::store::Store;
 use chunks::{Chunk, ChunkReader};
 use crossbeam_channel::bounded;
@@ -44,6 +47,8 @@ pub struct IngestOptions {
     pub threads: usize,
     /// Rows per store transaction.
     pub batch_size: usize,
+    /// Repository of calls that carry a working folder (`--repo-map`, `.git/config`).
+    pub repos: Arc<repo::RepoResolver>,
 }
 
 impl IngestOptions {
@@ -59,6 +64,7 @@ impl IngestOptions {
                 .map(|n| n.get())
                 .unwrap_or(2),
             batch_size: 10_000,
+            repos: Arc::new(repo::RepoResolver::new(Vec::new())),
         }
     }
 }
@@ -91,6 +97,9 @@ pub struct IngestSummary {
     pub inserted: u64,
     /// Records already stored (or repeated within the run).
     pub duplicates: u64,
+    /// Stored Claude Code calls raised to a later streaming copy with more tokens (also counted
+    /// in `duplicates`); the token and cost sums below include the difference.
+    pub raised: u64,
     /// Lines sent to the dead-letter queue.
     pub dead_lettered: u64,
     /// Inserted rows whose cost is unknown.
@@ -185,6 +194,9 @@ fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parse
             LineOutcome::Record(mut r) => {
                 if r.repo_slug.is_none() {
                     r.repo_slug = opts.default_repo.as_ref().map(|s| s.as_str().to_string());
+                }
+                if r.repo_slug.is_none() {
+                    r.repo_slug = r.cwd.as_deref().and_then(|c| opts.repos.resolve(c));
                 }
                 pricer.apply(&mut r);
                 p.records.push(*r);
@@ -338,7 +350,8 @@ fn write_all(
     flush(store, &mut batch, sinks, summary, run_id)
 }
 
-fn flush(
+/// Writes a batch of parsed records to the store and the sinks, adding to the summary.
+pub(crate) fn flush(
     store: &mut Store,
     batch: &mut Vec<TraceRecord>,
     sinks: &mut [&mut dyn RecordSink],
@@ -348,12 +361,35 @@ fn flush(
     if batch.is_empty() {
         return Ok(());
     }
-    let flags = store.insert_traces(batch, Some(run_id))?;
+    let before = batch.len();
+    sources::claude_code::keep_most_tokens(batch);
+    summary.duplicates += (before - batch.len()) as u64;
+    let written = store.write_traces(batch, Some(run_id))?;
     let mut fresh = Vec::with_capacity(batch.len());
-    for (r, new) in batch.iter().zip(flags) {
-        if !new {
-            summary.duplicates += 1;
-            continue;
+    for (r, w) in batch.iter().zip(written) {
+        match w {
+            Written::Inserted => {}
+            Written::Duplicate => {
+                summary.duplicates += 1;
+                continue;
+            }
+            Written::Raised {
+                tokens_in,
+                tokens_out,
+                cache_read_tokens,
+                cache_creation_tokens,
+                cost_usd,
+            } => {
+                // The lake keeps the copy it was first given (see `Store::write_traces`).
+                summary.duplicates += 1;
+                summary.raised += 1;
+                summary.tokens_in += r.tokens_in - tokens_in;
+                summary.tokens_out += r.tokens_out - tokens_out;
+                summary.cache_read_tokens += r.cache_read_tokens - cache_read_tokens;
+                summary.cache_creation_tokens += r.cache_creation_tokens - cache_creation_tokens;
+                summary.cost_usd += r.cost_usd.unwrap_or(0.0) - cost_usd.unwrap_or(0.0);
+                continue;
+            }
         }
         summary.inserted += 1;
         summary.tokens_in += r.tokens_in;

@@ -96,6 +96,10 @@ pub(crate) mod tests {
             reported_cost: None,
             cost_usd: Some(0.25),
             cost_source: CostSource::Estimated,
+            cwd: None,
+            git_branch: None,
+            is_sidechain: None,
+            client_version: None,
         }
     }
 }

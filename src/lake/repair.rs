@@ -42,7 +42,8 @@ const SELECT_ROWS: &str = "SELECT dedupe_key, call_id, response_id, source_forma
     event_date, repo_slug, developer_id, session_id, trace_id, team_id, key_alias, model,
     provider, call_type, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,
     latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
-    accepted_lines, cache_hit, cost_usd, cost_source
+    accepted_lines, cache_hit, cost_usd, cost_source, cwd, git_branch, is_sidechain,
+    client_version
   FROM traces WHERE repo_slug IS ?1 AND event_date = ?2";
 
 fn bad_row(what: &str, value: &str) -> Error {
@@ -101,6 +102,10 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> Result<TraceRecord> {
         cost_usd: r.get(28)?,
         cost_source: cost_source_from_name(&cost_source)
             .ok_or_else(|| bad_row("cost_source", &cost_source))?,
+        cwd: r.get(30)?,
+        git_branch: r.get(31)?,
+        is_sidechain: r.get(32)?,
+        client_version: r.get(33)?,
     })
 }
 

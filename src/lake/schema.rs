@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Version of the lake's schema, stored in every file's key-value metadata.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// Days from 0001-01-01 (CE) to 1970-01-01, to convert dates to Arrow's Date32.
 const UNIX_EPOCH_DAYS_CE: i32 = 719_163;
@@ -65,6 +65,11 @@ fn fields() -> Vec<Field> {
         Field::new("cache_hit", DataType::Boolean, true),
         Field::new("cost_usd", DataType::Float64, true),
         Field::new("cost_source", DataType::Utf8, false),
+        // Schema version 2: client context (Claude Code logs).
+        text("cwd"),
+        text("git_branch"),
+        Field::new("is_sidechain", DataType::Boolean, true),
+        text("client_version"),
     ]
 }
 
@@ -147,6 +152,8 @@ pub struct RowBuffer {
     cache_hit: BooleanBuilder,
     cost_usd: Float64Builder,
     cost_source: StringBuilder,
+    client: [StringBuilder; 3],
+    is_sidechain: BooleanBuilder,
     rows: usize,
     bytes: usize,
 }
@@ -184,6 +191,8 @@ impl RowBuffer {
             cache_hit: BooleanBuilder::with_capacity(16),
             cost_usd: Float64Builder::with_capacity(16),
             cost_source: strings(),
+            client: std::array::from_fn(|_| strings()),
+            is_sidechain: BooleanBuilder::with_capacity(16),
             rows: 0,
             bytes: 0,
         }
@@ -245,6 +254,15 @@ impl RowBuffer {
         self.cache_hit.append_option(r.cache_hit);
         self.cost_usd.append_option(r.cost_usd);
         self.cost_source.append_value(r.cost_source.name());
+        for (b, v) in self
+            .client
+            .iter_mut()
+            .zip([&r.cwd, &r.git_branch, &r.client_version])
+        {
+            bytes += v.as_deref().map_or(0, str::len) + 4;
+            b.append_option(v.as_deref());
+        }
+        self.is_sidechain.append_option(r.is_sidechain);
         self.rows += 1;
         self.bytes += bytes;
     }
@@ -254,6 +272,7 @@ impl RowBuffer {
         let [repo, dev, session, trace, team, key_alias, model, provider, call_type] =
             &mut self.text;
         let [tin, tout, cread, ccreate] = &mut self.tokens;
+        let [cwd, git_branch, client_version] = &mut self.client;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.dedupe_key.finish()),
             Arc::new(self.call_id.finish()),
@@ -285,6 +304,10 @@ impl RowBuffer {
             Arc::new(self.cache_hit.finish()),
             Arc::new(self.cost_usd.finish()),
             Arc::new(self.cost_source.finish()),
+            Arc::new(cwd.finish()),
+            Arc::new(git_branch.finish()),
+            Arc::new(self.is_sidechain.finish()),
+            Arc::new(client_version.finish()),
         ];
         self.rows = 0;
         self.bytes = 0;

@@ -3,11 +3,13 @@
 //! [`parse_line`] is the single entry point: bytes of one line in, a record, a skip or a
 //! dead-letter reason out. It never panics and does no I/O.
 
+pub mod claude_code;
 pub mod common;
 pub mod decode;
 pub mod fields;
 pub mod litellm_logger;
 pub mod litellm_payload;
+pub mod litellm_spend_logs;
 pub mod scope;
 pub mod seed_span;
 pub mod usage;
@@ -72,8 +74,9 @@ pub fn parse_object(obj: &Obj, forced: Option<SourceFormat>) -> Result<TraceReco
         Some(f) => f,
         None => detect(obj).ok_or_else(|| {
             Reject::Dead(
-                "unrecognised record shape: expected a LiteLLM StandardLoggingPayload, a LiteLLM \
-                 logger record (model + usage) or a span (timestamp + usage + attributes)"
+                "unrecognised record shape: expected a LiteLLM StandardLoggingPayload or spend-log \
+                 row, a LiteLLM logger record (model + usage), a Claude Code log line or a span \
+                 (timestamp + usage + attributes)"
                     .to_string(),
             )
         })?,
@@ -82,17 +85,27 @@ pub fn parse_object(obj: &Obj, forced: Option<SourceFormat>) -> Result<TraceReco
         SourceFormat::SeedSpan => seed_span::parse(obj),
         SourceFormat::LitellmLogger => litellm_logger::parse(obj),
         SourceFormat::LitellmPayload => litellm_payload::parse(obj),
+        SourceFormat::ClaudeCode => claude_code::parse(obj),
+        SourceFormat::LitellmSpendLogs => litellm_spend_logs::parse(obj),
     }
 }
 
 /// Tells a line's shape from its keys.
 ///
+/// * LiteLLM spend log row: `request_id` with `spend` or `api_key`.
+/// * Claude Code log line: `sessionId` with `type`, or a `summary` line (`leafUuid`).
 /// * LiteLLM payload: `litellm_call_id`, or `startTime` with `prompt_tokens`, `response_cost`,
 ///   `model_group` or `call_type` at the top level.
 /// * Seed span: `attributes` (or the flattened `"attributes.metadata"`), or `usage.input_tokens`.
 /// * LiteLLM logger: top-level `model` or `usage.prompt_tokens`.
 pub fn detect(obj: &Obj) -> Option<SourceFormat> {
     let has = |k: &str| obj.contains_key(k);
+    if has("request_id") && (has("spend") || has("api_key")) {
+        return Some(SourceFormat::LitellmSpendLogs);
+    }
+    if (has("sessionId") && has("type")) || has("leafUuid") {
+        return Some(SourceFormat::ClaudeCode);
+    }
     if has("litellm_call_id")
         || (has("startTime")
             && (has("prompt_tokens")
@@ -163,6 +176,10 @@ pub fn blank(format: SourceFormat, ts: chrono::DateTime<chrono::Utc>) -> TraceRe
         reported_cost: None,
         cost_usd: None,
         cost_source: crate::record::CostSource::Unknown,
+        cwd: None,
+        git_branch: None,
+        is_sidechain: None,
+        client_version: None,
     }
 }
 

@@ -185,6 +185,23 @@ const MIGRATIONS: &[&str] = &[
         rate_limit_reset     TEXT
     );
     "#,
+    // Claude Code logs and LiteLLM spend logs (issue 6, parts 2 and 3): client context on each
+    // call, and the incremental checkpoint of `ingest-litellm` per PostgreSQL source.
+    r#"
+    ALTER TABLE traces ADD COLUMN cwd            TEXT;
+    ALTER TABLE traces ADD COLUMN git_branch     TEXT;
+    ALTER TABLE traces ADD COLUMN is_sidechain   INTEGER;
+    ALTER TABLE traces ADD COLUMN client_version TEXT;
+
+    -- Last (startTime, request_id) of "LiteLLM_SpendLogs" committed, per source
+    -- (host:port/dbname; never the password).
+    CREATE TABLE litellm_checkpoints (
+        source      TEXT PRIMARY KEY,
+        start_time  TEXT NOT NULL,
+        request_id  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -2,36 +2,128 @@
 
 use super::Store;
 use crate::error::Result;
-use crate::record::TraceRecord;
-use rusqlite::params;
+use crate::record::{SourceFormat, TraceRecord};
+use rusqlite::{params, OptionalExtension};
 
 const INSERT: &str = "INSERT INTO traces (
     dedupe_key, call_id, response_id, source_format, timestamp_us, event_date, repo_slug,
     developer_id, session_id, trace_id, team_id, key_alias, model, provider, call_type,
     tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens, latency_ms, ttft_ms,
     status_code, is_error, error_class, accepted, diff_ratio, accepted_lines, cache_hit,
-    cost_usd, cost_source, ingested_run)
+    cost_usd, cost_source, ingested_run, cwd, git_branch, is_sidechain, client_version)
   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-          ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
+          ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)
   ON CONFLICT(dedupe_key) DO NOTHING";
+
+/// Stored tokens and cost of a row, read before raising it.
+const STORED: &str = "SELECT tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,
+    cost_usd FROM traces WHERE dedupe_key = ?1";
+
+/// Raises a stored row to a later copy's counts; timestamp, date and every other field stay.
+const RAISE: &str = "UPDATE traces SET tokens_in = ?2, tokens_out = ?3, cache_read_tokens = ?4,
+    cache_creation_tokens = ?5, cost_usd = ?6, cost_source = ?7 WHERE dedupe_key = ?1";
+
+/// What writing one record did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Written {
+    /// A new row.
+    Inserted,
+    /// An existing row raised to this copy's larger token counts; the old values are given so
+    /// that totals can be corrected by the difference.
+    Raised {
+        /// Stored `tokens_in` before.
+        tokens_in: i64,
+        /// Stored `tokens_out` before.
+        tokens_out: i64,
+        /// Stored cache-read tokens before.
+        cache_read_tokens: i64,
+        /// Stored cache-creation tokens before.
+        cache_creation_tokens: i64,
+        /// Stored cost before.
+        cost_usd: Option<f64>,
+    },
+    /// Already stored; nothing changed.
+    Duplicate,
+}
 
 impl Store {
     /// Inserts a batch in one transaction and returns, per record, whether it was new.
     ///
     /// A record whose dedupe key is already stored (an earlier run, another process, or earlier
-    /// in this batch) is left out and reported as `false`.
+    /// in this batch) is left out and reported as `false` (see [`Store::write_traces`] for the
+    /// Claude Code exception).
     pub fn insert_traces(
         &mut self,
         batch: &[TraceRecord],
         run_id: Option<i64>,
     ) -> Result<Vec<bool>> {
+        Ok(self
+            .write_traces(batch, run_id)?
+            .into_iter()
+            .map(|w| w == Written::Inserted)
+            .collect())
+    }
+
+    /// Writes a batch in one transaction and says, per record, what happened.
+    ///
+    /// Stored rows are never replaced, with one exception: Claude Code writes the same message
+    /// several times while streaming, early copies with placeholder counts, so a Claude Code
+    /// record whose key is stored with fewer tokens (`tokens_in + tokens_out`) raises the stored
+    /// row's tokens and cost to its own ([`Written::Raised`]). Everything else about the row
+    /// (first copy's timestamp, date, run) stays, so it stays in the same day and lake partition.
+    pub fn write_traces(
+        &mut self,
+        batch: &[TraceRecord],
+        run_id: Option<i64>,
+    ) -> Result<Vec<Written>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut inserted = Vec::with_capacity(batch.len());
         {
             let mut stmt = tx.prepare_cached(INSERT)?;
+            let mut stored = tx.prepare_cached(STORED)?;
+            let mut raise = tx.prepare_cached(RAISE)?;
             for r in batch {
+                if r.source_format == SourceFormat::ClaudeCode {
+                    let old = stored
+                        .query_row(params![&r.dedupe_key[..]], |row| {
+                            Ok(Written::Raised {
+                                tokens_in: row.get(0)?,
+                                tokens_out: row.get(1)?,
+                                cache_read_tokens: row.get(2)?,
+                                cache_creation_tokens: row.get(3)?,
+                                cost_usd: row.get(4)?,
+                            })
+                        })
+                        .optional()?;
+                    if let Some(
+                        old @ Written::Raised {
+                            tokens_in,
+                            tokens_out,
+                            ..
+                        },
+                    ) = old
+                    {
+                        if r.tokens_in.saturating_add(r.tokens_out)
+                            > tokens_in.saturating_add(tokens_out)
+                        {
+                            raise.execute(params![
+                                &r.dedupe_key[..],
+                                r.tokens_in,
+                                r.tokens_out,
+                                r.cache_read_tokens,
+                                r.cache_creation_tokens,
+                                r.cost_usd,
+                                r.cost_source.name(),
+                            ])?;
+                            inserted.push(old);
+                        } else {
+                            inserted.push(Written::Duplicate);
+                        }
+                        continue;
+                    }
+                }
                 let n = stmt.execute(params![
                     &r.dedupe_key[..],
                     r.call_id,
@@ -64,8 +156,16 @@ impl Store {
                     r.cost_usd,
                     r.cost_source.name(),
                     run_id,
+                    r.cwd,
+                    r.git_branch,
+                    r.is_sidechain,
+                    r.client_version,
                 ])?;
-                inserted.push(n == 1);
+                inserted.push(if n == 1 {
+                    Written::Inserted
+                } else {
+                    Written::Duplicate
+                });
             }
         }
         tx.commit()?;

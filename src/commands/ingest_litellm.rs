@@ -1,0 +1,69 @@
+//! `prod-lens ingest-litellm`.
+
+use crate::cli::IngestLitellmArgs;
+use anyhow::Context;
+use prod_lens::ingest::{postgres, IngestOptions};
+use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
+use prod_lens::sinks::RecordSink;
+use prod_lens::slug::RepoSlug;
+use prod_lens::store::Store;
+use std::path::Path;
+
+/// Runs the command.
+pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=1_000_000).contains(&args.batch_rows),
+        prod_lens::Error::InvalidArgument(format!(
+            "--batch-rows {}: use 1 to 1000000",
+            args.batch_rows
+        ))
+    );
+    // Only the password-free identity of the database is ever shown or stored.
+    let source = postgres::source_name(&args.database_url)?;
+    let mut opts = IngestOptions::new(
+        args.dead_letter_dir
+            .clone()
+            .unwrap_or_else(|| super::ingest_traces::default_dead_letter_dir(db)),
+    );
+    opts.default_repo = args.repo.as_deref().map(RepoSlug::parse).transpose()?;
+    let mut store = Store::open(db)
+        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    let mut lake = if args.no_parquet {
+        None
+    } else {
+        let root = super::lake::lake_dir(db, args.parquet_dir.as_ref());
+        let dir = root.display().to_string();
+        Some(
+            LakeSink::open(LakeOptions {
+                root,
+                db: db.to_path_buf(),
+                limits: BufferLimits::default(),
+            })
+            .with_context(|| format!("opening the Parquet lake {dir}"))?,
+        )
+    };
+    let mut sinks: Vec<&mut dyn RecordSink> = Vec::new();
+    if let Some(l) = lake.as_mut() {
+        sinks.push(l);
+    }
+    let mut client =
+        postgres::connect(&args.database_url).with_context(|| format!("connecting to {source}"))?;
+    let summary = postgres::ingest_spend_logs(
+        &mut store,
+        &mut client,
+        &source,
+        &opts,
+        args.batch_rows,
+        &mut sinks,
+    )
+    .with_context(|| format!("reading \"LiteLLM_SpendLogs\" from {source}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{source}: {}", summary.line());
+        for f in &summary.dead_letter_files {
+            println!("dead letters: {f}");
+        }
+    }
+    Ok(())
+}

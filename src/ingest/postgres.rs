@@ -1,0 +1,257 @@
+//! `ingest-litellm`: reads the LiteLLM proxy's own `"LiteLLM_SpendLogs"` table incrementally.
+//!
+//! Each run opens one read-only, repeatable-read transaction, binds a portal (a server-side
+//! cursor) over the rows after the stored checkpoint, ordered by `("startTime", request_id)`
+//! (LiteLLM indexes exactly that pair), and fetches it in batches. Every batch goes through the
+//! spend-log source module, pricing and the store like a file line would; after a batch is
+//! committed the checkpoint (its last `startTime` + `request_id`) is saved in SQLite. A crash
+//! between the two re-reads one batch next time, which the dedupe key absorbs.
+//!
+//! Rows are read as `to_jsonb(row)` minus `messages`, `response` and `proxy_server_request`, so
+//! prompt and response text never leave the server and tables of older LiteLLM versions (fewer
+//! columns) read the same way.
+//!
+//! Limit: LiteLLM writes spend logs from an in-memory queue, so a row can be committed after a
+//! row with a later `startTime`; one that lands behind the checkpoint is not read by later runs.
+
+use super::{flush, IngestOptions, IngestSummary};
+use crate::error::{Error, Result};
+use crate::pricing::Pricer;
+use crate::record::{SourceFormat, TraceRecord};
+use crate::sinks::dead_letter::DeadLetterWriter;
+use crate::sinks::RecordSink;
+use crate::sources::{self, LineOutcome};
+use crate::store::runs::RunCounts;
+use crate::store::Store;
+use postgres::{Client, Config, IsolationLevel, NoTls};
+use rusqlite::{params, OptionalExtension};
+use std::time::Instant;
+
+/// The rows after a checkpoint, in checkpoint order, with the checkpoint columns as text.
+const SELECT: &str = r#"SELECT
+    (to_jsonb(t) - 'messages' - 'response' - 'proxy_server_request')::text,
+    to_char(t."startTime", 'YYYY-MM-DD HH24:MI:SS.US'),
+    t.request_id
+  FROM "LiteLLM_SpendLogs" t
+  WHERE $1::text IS NULL
+     OR (t."startTime", t.request_id) > ($1::text::timestamp, $2::text)
+  ORDER BY t."startTime", t.request_id"#;
+
+/// Where a run resumes: the last `startTime` (text, microseconds) and `request_id` committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// `startTime` as `YYYY-MM-DD HH:MM:SS.ffffff`.
+    pub start_time: String,
+    /// `request_id` of that row.
+    pub request_id: String,
+}
+
+/// A connection URL's identity without its password: `postgres://user@host:port/dbname`.
+pub fn source_name(url: &str) -> Result<String> {
+    let cfg: Config = url
+        .parse()
+        .map_err(|e: postgres::Error| Error::InvalidArgument(format!("--database-url: {e}")))?;
+    let host = cfg
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(s) => s.clone(),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    Ok(format!(
+        "postgres://{}@{host}:{port}/{}",
+        cfg.get_user().unwrap_or(""),
+        cfg.get_dbname().unwrap_or("")
+    ))
+}
+
+/// Opens a connection (no TLS).
+pub fn connect(url: &str) -> Result<Client> {
+    Client::connect(url, NoTls).map_err(pg)
+}
+
+fn pg(e: postgres::Error) -> Error {
+    Error::Postgres(e.to_string())
+}
+
+impl Store {
+    /// The saved checkpoint of a PostgreSQL source.
+    pub fn litellm_checkpoint(&self, source: &str) -> Result<Option<Checkpoint>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT start_time, request_id FROM litellm_checkpoints WHERE source = ?1",
+                params![source],
+                |r| {
+                    Ok(Checkpoint {
+                        start_time: r.get(0)?,
+                        request_id: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Saves the checkpoint of a PostgreSQL source.
+    pub fn set_litellm_checkpoint(&self, source: &str, c: &Checkpoint) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO litellm_checkpoints (source, start_time, request_id, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(source) DO UPDATE SET start_time = excluded.start_time,
+                 request_id = excluded.request_id, updated_at = excluded.updated_at",
+            params![
+                source,
+                c.start_time,
+                c.request_id,
+                chrono::Utc::now().to_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// Reads every spend-log row after the checkpoint of `source` into the store (and `sinks`),
+/// `batch_rows` at a time, recording the run in `etl_runs` (job `ingest-litellm`).
+pub fn ingest_spend_logs(
+    store: &mut Store,
+    client: &mut Client,
+    source: &str,
+    opts: &IngestOptions,
+    batch_rows: usize,
+    sinks: &mut [&mut dyn RecordSink],
+) -> Result<IngestSummary> {
+    let started = Instant::now();
+    let run_id = store.start_run("ingest-litellm", source)?;
+    let mut summary = IngestSummary {
+        run_id,
+        inputs: 1,
+        ..Default::default()
+    };
+    let mut dead = DeadLetterWriter::new(&opts.dead_letter_dir, "litellm-spend-logs", source);
+    let result = read_all(
+        store,
+        client,
+        source,
+        opts,
+        batch_rows.max(1),
+        sinks,
+        &mut dead,
+        &mut summary,
+    )
+    .and_then(|()| sinks.iter_mut().try_for_each(|s| s.finish()));
+    if dead.written() > 0 {
+        summary
+            .dead_letter_files
+            .push(dead.path().display().to_string());
+    }
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    summary.records_per_second = summary.read as f64 / summary.elapsed_seconds.max(1e-9);
+    let outcome = match &result {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    let counts = RunCounts {
+        read: summary.read,
+        inserted: summary.inserted,
+        duplicates: summary.duplicates,
+        dead_lettered: summary.dead_lettered,
+        skipped: summary.skipped,
+        cost_unknown: summary.cost_unknown,
+    };
+    let details = serde_json::to_string(&summary)?;
+    store.finish_run(run_id, &counts, &outcome, Some(&details))?;
+    result.map(|()| summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_all(
+    store: &mut Store,
+    client: &mut Client,
+    source: &str,
+    opts: &IngestOptions,
+    batch_rows: usize,
+    sinks: &mut [&mut dyn RecordSink],
+    dead: &mut DeadLetterWriter,
+    summary: &mut IngestSummary,
+) -> Result<()> {
+    let checkpoint = store.litellm_checkpoint(source)?;
+    let (p1, p2) = match &checkpoint {
+        Some(c) => (Some(c.start_time.clone()), Some(c.request_id.clone())),
+        None => (None, None),
+    };
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
+        .map_err(pg)?;
+    let stmt = tx.prepare(SELECT).map_err(pg)?;
+    let portal = tx.bind(&stmt, &[&p1, &p2]).map_err(pg)?;
+    let mut pricer = Pricer::new(opts.prices.clone(), opts.default_price);
+    let max_rows = i32::try_from(batch_rows).unwrap_or(i32::MAX);
+    loop {
+        let rows = tx.query_portal(&portal, max_rows).map_err(pg)?;
+        let Some(last) = rows.last() else { break };
+        let next = Checkpoint {
+            start_time: last.try_get(1).map_err(pg)?,
+            request_id: last.try_get(2).map_err(pg)?,
+        };
+        let mut batch: Vec<TraceRecord> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            summary.read += 1;
+            let json: String = row.try_get(0).map_err(pg)?;
+            match sources::parse_line(json.as_bytes(), Some(SourceFormat::LitellmSpendLogs)) {
+                LineOutcome::Record(mut r) => {
+                    if r.repo_slug.is_none() {
+                        r.repo_slug = opts.default_repo.as_ref().map(|s| s.as_str().to_string());
+                    }
+                    pricer.apply(&mut r);
+                    batch.push(*r);
+                }
+                LineOutcome::Skipped(_) => summary.skipped += 1,
+                LineOutcome::Dead(reason) => {
+                    dead.write(summary.read, &reason, json.as_bytes())?;
+                    summary.dead_lettered += 1;
+                }
+            }
+        }
+        flush(store, &mut batch, sinks, summary, summary.run_id)?;
+        store.set_litellm_checkpoint(source, &next)?;
+    }
+    tx.commit().map_err(pg)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_name_never_holds_the_password() {
+        let s =
+            source_name("postgres://llm:s3cret@db.internal:6543/litellm?sslmode=disable").unwrap();
+        assert_eq!(s, "postgres://llm@db.internal:6543/litellm");
+        assert!(source_name("not a url").is_err());
+    }
+
+    #[test]
+    fn checkpoints_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(&tmp.path().join("x.db")).unwrap();
+        assert_eq!(store.litellm_checkpoint("a").unwrap(), None);
+        let c = Checkpoint {
+            start_time: "2025-07-10 10:00:00.123000".into(),
+            request_id: "r-1".into(),
+        };
+        store.set_litellm_checkpoint("a", &c).unwrap();
+        let c2 = Checkpoint {
+            request_id: "r-2".into(),
+            ..c
+        };
+        store.set_litellm_checkpoint("a", &c2).unwrap();
+        assert_eq!(store.litellm_checkpoint("a").unwrap(), Some(c2));
+        assert_eq!(store.litellm_checkpoint("b").unwrap(), None);
+    }
+}
