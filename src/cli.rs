@@ -50,6 +50,14 @@ pub enum FormatArg {
     LitellmLogger,
     /// LiteLLM's StandardLoggingPayload.
     LitellmPayload,
+    /// OTLP/JSON export requests, one per line (Collector file exporter).
+    OtlpJson,
+    /// One OTel span per line (SDK console exporter shape).
+    OtelSpan,
+    /// Phoenix/Arize span dataframe rows.
+    PhoenixSpan,
+    /// Claude Code's OTel log events and metrics (OTLP/JSON).
+    ClaudeCodeOtel,
 }
 
 /// Arguments of `ingest-traces`.

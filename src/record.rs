@@ -13,11 +13,23 @@ pub enum SourceFormat {
     LitellmLogger,
     /// LiteLLM's own `StandardLoggingPayload`.
     LitellmPayload,
+    /// An OTLP/JSON export request per line (Collector file exporter): LLM spans.
+    OtlpJson,
+    /// One span per line as SDK console exporters print it.
+    OtelSpan,
+    /// A Phoenix/Arize span dataframe row (`attributes.*` columns).
+    PhoenixSpan,
+    /// Claude Code's own OTel log events (`claude_code.api_request`, …).
+    ClaudeCodeOtel,
 }
 
 impl SourceFormat {
     /// Every format, in detection order.
-    pub const ALL: [SourceFormat; 3] = [
+    pub const ALL: [SourceFormat; 7] = [
+        SourceFormat::OtlpJson,
+        SourceFormat::ClaudeCodeOtel,
+        SourceFormat::PhoenixSpan,
+        SourceFormat::OtelSpan,
         SourceFormat::LitellmPayload,
         SourceFormat::SeedSpan,
         SourceFormat::LitellmLogger,
@@ -29,6 +41,10 @@ impl SourceFormat {
             SourceFormat::SeedSpan => "seed-span",
             SourceFormat::LitellmLogger => "litellm-logger",
             SourceFormat::LitellmPayload => "litellm-payload",
+            SourceFormat::OtlpJson => "otlp-json",
+            SourceFormat::OtelSpan => "otel-span",
+            SourceFormat::PhoenixSpan => "phoenix-span",
+            SourceFormat::ClaudeCodeOtel => "claude-code-otel",
         }
     }
 

@@ -30,6 +30,10 @@ pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptio
         FormatArg::SeedSpan => Some(SourceFormat::SeedSpan),
         FormatArg::LitellmLogger => Some(SourceFormat::LitellmLogger),
         FormatArg::LitellmPayload => Some(SourceFormat::LitellmPayload),
+        FormatArg::OtlpJson => Some(SourceFormat::OtlpJson),
+        FormatArg::OtelSpan => Some(SourceFormat::OtelSpan),
+        FormatArg::PhoenixSpan => Some(SourceFormat::PhoenixSpan),
+        FormatArg::ClaudeCodeOtel => Some(SourceFormat::ClaudeCodeOtel),
     };
     if let Some(path) = &args.pricing {
         let text = std::fs::read_to_string(path).map_err(|source| prod_lens::Error::Input {
