@@ -69,7 +69,7 @@ pub enum Mapped {
     /// A canonical call.
     Call(Box<TraceRecord>),
     /// An activity row.
-    Activity(ActivityRow),
+    Activity(Box<ActivityRow>),
 }
 
 /// Whether a log record comes from Claude Code (by event name or service name).
@@ -164,7 +164,7 @@ pub fn map_log(log: &LogView) -> Result<Mapped, Reject> {
                     "tool_decision decision must be accept or reject, got {decision:?}"
                 )));
             }
-            Ok(Mapped::Activity(activity(ActivityRow {
+            Ok(Mapped::Activity(Box::new(activity(ActivityRow {
                 dedupe_key: [0; 16],
                 session_id: s.lenient_string(&["session.id"]),
                 timestamp: ts,
@@ -178,7 +178,7 @@ pub fn map_log(log: &LogView) -> Result<Mapped, Reject> {
                 value: 1.0,
                 cumulative: false,
                 developer_id: developer(&s),
-            })))
+            }))))
         }
         other => Err(Reject::Skip(format!("log event {other:?} is not used"))),
     }

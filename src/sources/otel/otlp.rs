@@ -140,7 +140,7 @@ pub fn logs(req: &ExportLogsServiceRequest) -> Batch {
                 }
                 match claude_code::map_log(&v) {
                     Ok(Mapped::Call(r)) => b.records.push(*r),
-                    Ok(Mapped::Activity(a)) => b.activity.push(a),
+                    Ok(Mapped::Activity(a)) => b.activity.push(*a),
                     Err(Reject::Skip(_)) => b.skipped += 1,
                     Err(Reject::Dead(d)) => b.dead.push(format!("log record: {d}")),
                 }
