@@ -36,6 +36,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Generate the bundled sample into a fresh folder, ingest it and show the status.
     Demo(DemoArgs),
+    /// Receive OTLP/HTTP traces, logs and metrics (Claude Code, Collectors) into the store.
+    Collect(CollectArgs),
     /// Maintain the Parquet lake (compact, check, repair).
     #[command(subcommand)]
     Lake(LakeCommand),
@@ -56,6 +58,37 @@ pub enum FormatArg {
     ClaudeCode,
     /// LiteLLM spend-log rows (`/spend/logs` API JSON or a table dump).
     LitellmSpendLogs,
+    /// OTLP/JSON export requests, one per line (Collector file exporter).
+    OtlpJson,
+    /// One OTel span per line (SDK console exporter shape).
+    OtelSpan,
+    /// Phoenix/Arize span dataframe rows.
+    PhoenixSpan,
+    /// Claude Code's OTel log events and metrics (OTLP/JSON).
+    ClaudeCodeOtel,
+}
+
+/// Arguments of `collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Address to listen on (loopback unless --allow-remote).
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    pub listen: String,
+    /// Accept a non-loopback --listen address.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Largest accepted body, before and after gzip (larger bodies get 413).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: u64,
+    /// Repository (owner/name) for records that do not name one.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Folder for dead letters [default: `dead-letter/` next to the database].
+    #[arg(long)]
+    pub dead_letter_dir: Option<PathBuf>,
+    /// Fallback price for unknown models: IN,OUT in USD per million tokens (e.g. 3,15).
+    #[arg(long, value_name = "IN,OUT")]
+    pub default_price: Option<String>,
 }
 
 /// Arguments of `ingest-traces`.

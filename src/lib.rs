@@ -7,6 +7,7 @@
 //! `stats` holds the pure statistics behind reports (checked against scipy/numpy).
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
 
+pub mod collect;
 pub mod error;
 pub mod github;
 pub mod ingest;

@@ -17,13 +17,25 @@ pub enum SourceFormat {
     ClaudeCode,
     /// Rows of LiteLLM's `LiteLLM_SpendLogs` table (`/spend/logs` API or a table dump).
     LitellmSpendLogs,
+    /// An OTLP/JSON export request per line (Collector file exporter): LLM spans.
+    OtlpJson,
+    /// One span per line as SDK console exporters print it.
+    OtelSpan,
+    /// A Phoenix/Arize span dataframe row (`attributes.*` columns).
+    PhoenixSpan,
+    /// Claude Code's own OTel log events (`claude_code.api_request`, …).
+    ClaudeCodeOtel,
 }
 
 impl SourceFormat {
     /// Every format, in detection order.
-    pub const ALL: [SourceFormat; 5] = [
+    pub const ALL: [SourceFormat; 9] = [
         SourceFormat::LitellmSpendLogs,
         SourceFormat::ClaudeCode,
+        SourceFormat::OtlpJson,
+        SourceFormat::ClaudeCodeOtel,
+        SourceFormat::PhoenixSpan,
+        SourceFormat::OtelSpan,
         SourceFormat::LitellmPayload,
         SourceFormat::SeedSpan,
         SourceFormat::LitellmLogger,
@@ -37,6 +49,10 @@ impl SourceFormat {
             SourceFormat::LitellmPayload => "litellm-payload",
             SourceFormat::ClaudeCode => "claude-code",
             SourceFormat::LitellmSpendLogs => "litellm-spend-logs",
+            SourceFormat::OtlpJson => "otlp-json",
+            SourceFormat::OtelSpan => "otel-span",
+            SourceFormat::PhoenixSpan => "phoenix-span",
+            SourceFormat::ClaudeCodeOtel => "claude-code-otel",
         }
     }
 

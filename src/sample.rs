@@ -372,6 +372,7 @@ mod tests {
                 crate::sources::LineOutcome::Record(_) => ok += 1,
                 crate::sources::LineOutcome::Dead(_) => dead += 1,
                 crate::sources::LineOutcome::Skipped(s) => panic!("unexpected skip {s}"),
+                crate::sources::LineOutcome::Batch(_) => panic!("unexpected batch"),
             }
         }
         assert_eq!((ok, dead), (stats.valid, stats.malformed));

@@ -88,6 +88,12 @@ fn check_line(bytes: &[u8]) -> Result<(), TestCaseError> {
             }
             LineOutcome::Dead(reason) => prop_assert!(!reason.is_empty()),
             LineOutcome::Skipped(reason) => prop_assert!(!reason.is_empty()),
+            LineOutcome::Batch(b) => {
+                for r in &b.records {
+                    check_record(r, &mut pricers)?;
+                }
+                prop_assert!(b.dead.iter().all(|d| !d.is_empty()));
+            }
         }
     }
     Ok(())
@@ -512,7 +518,7 @@ fn mutations_still_reach_the_record_invariants() {
         match parse_line(&serde_json::to_vec(&v).unwrap(), None) {
             LineOutcome::Record(_) => records += 1,
             LineOutcome::Dead(_) => dead += 1,
-            LineOutcome::Skipped(_) => skipped += 1,
+            LineOutcome::Skipped(_) | LineOutcome::Batch(_) => skipped += 1,
         }
     }
     eprintln!("records {records}, dead {dead}, skipped {skipped}");

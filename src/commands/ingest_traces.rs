@@ -32,6 +32,10 @@ pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptio
         FormatArg::LitellmPayload => Some(SourceFormat::LitellmPayload),
         FormatArg::ClaudeCode => Some(SourceFormat::ClaudeCode),
         FormatArg::LitellmSpendLogs => Some(SourceFormat::LitellmSpendLogs),
+        FormatArg::OtlpJson => Some(SourceFormat::OtlpJson),
+        FormatArg::OtelSpan => Some(SourceFormat::OtelSpan),
+        FormatArg::PhoenixSpan => Some(SourceFormat::PhoenixSpan),
+        FormatArg::ClaudeCodeOtel => Some(SourceFormat::ClaudeCodeOtel),
     };
     if let Some(path) = &args.repo_map {
         let text = std::fs::read_to_string(path).map_err(|source| prod_lens::Error::Input {

@@ -1,6 +1,7 @@
 //! Command implementations at the binary edge: flags → library calls → output, with `anyhow`
 //! context naming the file or flag involved.
 
+mod collect;
 mod demo;
 mod ingest_github;
 mod ingest_litellm;
@@ -21,6 +22,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(&cli.db, args),
         Command::Demo(args) => demo::run(args),
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
+        Command::Collect(args) => collect::run(&cli.db, args),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::record::{CostSource, SourceFormat, TraceRecord};
 use crate::sinks::dead_letter::DeadLetterWriter;
 use crate::sinks::RecordSink;
 use crate::slug::RepoSlug;
+use crate::sources::otel::claude_code::ActivityRow;
 use crate::sources::{self, LineOutcome};
 use crate::store::runs::RunCounts;
 use crate::store::traces::Written;
@@ -106,6 +107,8 @@ pub struct IngestSummary {
     pub cost_unknown: u64,
     /// Valid lines that are not LLM calls.
     pub skipped: u64,
+    /// Claude Code activity rows inserted (`code_activity`).
+    pub activity: u64,
     /// Sum of `tokens_in` over inserted rows.
     pub tokens_in: i64,
     /// Sum of `tokens_out` over inserted rows.
@@ -166,6 +169,7 @@ struct Parsed {
     read: u64,
     skipped: u64,
     records: Vec<TraceRecord>,
+    activity: Vec<ActivityRow>,
     dead: Vec<(u64, String, Vec<u8>)>,
 }
 
@@ -175,6 +179,7 @@ fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parse
         read: 0,
         skipped: 0,
         records: Vec::new(),
+        activity: Vec::new(),
         dead: Vec::new(),
     };
     if let Some((line, head)) = &chunk.oversized {
@@ -203,6 +208,23 @@ fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parse
             }
             LineOutcome::Skipped(_) => p.skipped += 1,
             LineOutcome::Dead(reason) => p.dead.push((line, reason, bytes.to_vec())),
+            LineOutcome::Batch(b) => {
+                let b = *b;
+                for mut r in b.records {
+                    if r.repo_slug.is_none() {
+                        r.repo_slug = opts.default_repo.as_ref().map(|s| s.as_str().to_string());
+                    }
+                    pricer.apply(&mut r);
+                    p.records.push(r);
+                }
+                p.activity.extend(b.activity);
+                p.skipped += b.skipped;
+                if !b.dead.is_empty() {
+                    // The good items of the line are kept; the line is dead-lettered once with
+                    // every reason, so that its bad items can be replayed.
+                    p.dead.push((line, b.dead.join("; "), bytes.to_vec()));
+                }
+            }
         }
     }
     p
@@ -330,6 +352,7 @@ fn write_all(
     let mut pending: BTreeMap<u64, Parsed> = BTreeMap::new();
     let mut next = 0u64;
     let mut batch: Vec<TraceRecord> = Vec::with_capacity(opts.batch_size);
+    let mut activity: Vec<ActivityRow> = Vec::new();
     for parsed in rx.iter() {
         pending.insert(parsed.seq, parsed);
         while let Some(p) = pending.remove(&next) {
@@ -341,13 +364,29 @@ fn write_all(
                 summary.dead_lettered += 1;
             }
             batch.extend(p.records);
-            if batch.len() >= opts.batch_size {
+            activity.extend(p.activity);
+            if batch.len() >= opts.batch_size || activity.len() >= opts.batch_size {
                 flush(store, &mut batch, sinks, summary, run_id)?;
+                flush_activity(store, &mut activity, summary, run_id)?;
             }
             progress.update(bytes.load(Ordering::Relaxed), summary.read);
         }
     }
-    flush(store, &mut batch, sinks, summary, run_id)
+    flush(store, &mut batch, sinks, summary, run_id)?;
+    flush_activity(store, &mut activity, summary, run_id)
+}
+
+fn flush_activity(
+    store: &mut Store,
+    rows: &mut Vec<ActivityRow>,
+    summary: &mut IngestSummary,
+    run_id: i64,
+) -> Result<()> {
+    if !rows.is_empty() {
+        summary.activity += store.insert_activity(rows, Some(run_id))?;
+        rows.clear();
+    }
+    Ok(())
 }
 
 /// Writes a batch of parsed records to the store and the sinks, adding to the summary.

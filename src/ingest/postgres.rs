@@ -215,6 +215,15 @@ fn read_all(
                     dead.write(summary.read, &reason, json.as_bytes())?;
                     summary.dead_lettered += 1;
                 }
+                // A spend-log row is one call; the forced format never yields a batch.
+                LineOutcome::Batch(_) => {
+                    dead.write(
+                        summary.read,
+                        "unexpected batch in a spend-log row",
+                        json.as_bytes(),
+                    )?;
+                    summary.dead_lettered += 1;
+                }
             }
         }
         flush(store, &mut batch, sinks, summary, summary.run_id)?;

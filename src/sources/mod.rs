@@ -10,6 +10,7 @@ pub mod fields;
 pub mod litellm_logger;
 pub mod litellm_payload;
 pub mod litellm_spend_logs;
+pub mod otel;
 pub mod scope;
 pub mod seed_span;
 pub mod usage;
@@ -28,6 +29,9 @@ pub enum LineOutcome {
     Skipped(String),
     /// An unusable line, with the reason.
     Dead(String),
+    /// A line holding several items (an OTLP export request): calls, activity rows, skips and
+    /// the reasons of unusable items.
+    Batch(Box<otel::Batch>),
 }
 
 /// Why a source module did not produce a record.
@@ -58,6 +62,21 @@ pub fn parse_line(bytes: &[u8], forced: Option<SourceFormat>) -> LineOutcome {
         }
         Err(e) => return LineOutcome::Dead(format!("invalid JSON: {e}")),
     };
+    let format = forced.or_else(|| detect(&obj));
+    if matches!(
+        format,
+        Some(SourceFormat::OtlpJson | SourceFormat::ClaudeCodeOtel)
+    ) {
+        return match otel::otlp::parse_json(&obj) {
+            Ok(mut b) => {
+                for r in &mut b.records {
+                    r.dedupe_key = normalise::dedupe_key(r);
+                }
+                LineOutcome::Batch(Box::new(b))
+            }
+            Err(e) => LineOutcome::Dead(e),
+        };
+    }
     match parse_object(&obj, forced) {
         Ok(mut r) => {
             r.dedupe_key = normalise::dedupe_key(&r);
@@ -75,8 +94,8 @@ pub fn parse_object(obj: &Obj, forced: Option<SourceFormat>) -> Result<TraceReco
         None => detect(obj).ok_or_else(|| {
             Reject::Dead(
                 "unrecognised record shape: expected a LiteLLM StandardLoggingPayload or spend-log \
-                 row, a LiteLLM logger record (model + usage), a Claude Code log line or a span \
-                 (timestamp + usage + attributes)"
+                 row, a LiteLLM logger record (model + usage), a Claude Code log line, a span \
+                 (timestamp + usage + attributes), an OTLP request, an OTel span or a Phoenix span row"
                     .to_string(),
             )
         })?,
@@ -87,6 +106,27 @@ pub fn parse_object(obj: &Obj, forced: Option<SourceFormat>) -> Result<TraceReco
         SourceFormat::LitellmPayload => litellm_payload::parse(obj),
         SourceFormat::ClaudeCode => claude_code::parse(obj),
         SourceFormat::LitellmSpendLogs => litellm_spend_logs::parse(obj),
+        SourceFormat::OtelSpan => {
+            otel::llm_span::map(&otel::flat::console_span(obj)?, SourceFormat::OtelSpan)
+        }
+        SourceFormat::PhoenixSpan => {
+            otel::llm_span::map(&otel::flat::phoenix_row(obj)?, SourceFormat::PhoenixSpan)
+        }
+        SourceFormat::OtlpJson | SourceFormat::ClaudeCodeOtel => {
+            let b = otel::otlp::parse_json(obj)?;
+            match (b.records.len(), b.dead.first()) {
+                (_, Some(d)) => Err(Reject::Dead(d.clone())),
+                (1, None) => b
+                    .records
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Reject::Skip(String::new())),
+                (0, None) => Err(Reject::Skip("OTLP request without LLM calls".into())),
+                _ => Err(Reject::Dead(
+                    "OTLP request holds several calls: read it with parse_line".into(),
+                )),
+            }
+        }
     }
 }
 
@@ -94,6 +134,10 @@ pub fn parse_object(obj: &Obj, forced: Option<SourceFormat>) -> Result<TraceReco
 ///
 /// * LiteLLM spend log row: `request_id` with `spend` or `api_key`.
 /// * Claude Code log line: `sessionId` with `type`, or a `summary` line (`leafUuid`).
+/// * OTLP/JSON request: `resourceSpans`, `resourceLogs` or `resourceMetrics`.
+/// * Phoenix row: `context.span_id`, `context.trace_id` or `attributes.llm.model_name` /
+///   `attributes.openinference.span.kind` columns.
+/// * Console span: `name`, `start_time` and `context.span_id` or `span_id`.
 /// * LiteLLM payload: `litellm_call_id`, or `startTime` with `prompt_tokens`, `response_cost`,
 ///   `model_group` or `call_type` at the top level.
 /// * Seed span: `attributes` (or the flattened `"attributes.metadata"`), or `usage.input_tokens`.
@@ -105,6 +149,15 @@ pub fn detect(obj: &Obj) -> Option<SourceFormat> {
     }
     if (has("sessionId") && has("type")) || has("leafUuid") {
         return Some(SourceFormat::ClaudeCode);
+    }
+    if otel::otlp::signal_key(obj).is_some() {
+        return Some(SourceFormat::OtlpJson);
+    }
+    if otel::flat::is_phoenix_row(obj) {
+        return Some(SourceFormat::PhoenixSpan);
+    }
+    if otel::flat::is_console_span(obj) {
+        return Some(SourceFormat::OtelSpan);
     }
     if has("litellm_call_id")
         || (has("startTime")

@@ -202,6 +202,41 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     "#,
+    // OpenTelemetry sources: Claude Code activity (tool decisions, line/commit/PR counts) keyed
+    // by session, and the per-turn acceptance rule as a view (see sources::otel::claude_code).
+    r#"
+    CREATE TABLE code_activity (
+        id            INTEGER PRIMARY KEY,
+        dedupe_key    BLOB    NOT NULL UNIQUE,
+        session_id    TEXT,
+        timestamp_us  INTEGER NOT NULL,
+        event_date    TEXT    NOT NULL,
+        kind          TEXT    NOT NULL,
+        tool_name     TEXT,
+        decision      TEXT,
+        source        TEXT,
+        prompt_id     TEXT,
+        line_type     TEXT,
+        language      TEXT,
+        value         REAL    NOT NULL,
+        cumulative    INTEGER NOT NULL,
+        developer_id  TEXT,
+        ingested_run  INTEGER
+    );
+    CREATE INDEX code_activity_session ON code_activity(session_id, kind);
+
+    CREATE VIEW code_turn_acceptance AS
+      SELECT session_id,
+             COALESCE(prompt_id, '') AS prompt_id,
+             MIN(timestamp_us)       AS first_us,
+             MAX(decision = 'accept') AS accepted,
+             COUNT(*)                AS edit_decisions
+        FROM code_activity
+       WHERE kind = 'tool_decision'
+         AND tool_name IN ('Edit', 'MultiEdit', 'Write', 'NotebookEdit')
+         AND decision IN ('accept', 'reject')
+       GROUP BY session_id, COALESCE(prompt_id, '');
+    "#,
 ];
 
 /// The schema version this build writes.

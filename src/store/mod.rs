@@ -4,6 +4,7 @@
 //! and the `gh_*` tables of GitHub delivery data (see `github`).
 //! The connection is owned by [`Store`] and closed when it is dropped, on every path.
 
+pub mod activity;
 pub mod github;
 mod migrations;
 pub mod runs;
