@@ -423,7 +423,7 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
     // Human mode: one summary line, the dead-letter file and the lake line; still nothing on stderr.
     let out = w
         .cmd()
-        .args(["--db", "y.db", "ingest-traces", "--no-parquet", "in.jsonl"])
+        .args(["--db", "y.db", "ingest-traces", "in.jsonl"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
