@@ -16,6 +16,7 @@ pub mod normalise;
 pub mod pricing;
 pub mod record;
 pub mod sample;
+pub mod sample_shapes;
 pub mod sinks;
 pub mod slug;
 pub mod sources;

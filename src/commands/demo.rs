@@ -70,9 +70,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     enc.write_all(&all[cut..])?;
     enc.finish()?.flush()?;
+    // A few calls in every other input shape (Claude Code logs, spend logs, OTel), 40 of each.
+    for f in prod_lens::sample_shapes::other_shapes(&spec, 40) {
+        let path = dir.join("traces").join(f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, &f.bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
 
     let db = dir.join("cache.db");
-    let opts = IngestOptions::new(dir.join("dead-letter"));
+    let mut opts = IngestOptions::new(dir.join("dead-letter"));
+    // Claude Code logs carry their working folder; the demo's folders map to the demo repos.
+    opts.repos = std::sync::Arc::new(prod_lens::ingest::repo::RepoResolver::new(
+        spec.repos
+            .iter()
+            .filter_map(|r| prod_lens::slug::RepoSlug::parse(r).ok())
+            .map(|s| (std::path::PathBuf::from(format!("/work/{s}")), s))
+            .collect(),
+    ));
     let inputs = input::discover(&[dir.join("traces")])?;
     let mut store = Store::open(&db)?;
     let mut lake = LakeSink::open(LakeOptions {
