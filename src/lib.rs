@@ -11,6 +11,7 @@ pub mod error;
 pub mod github;
 pub mod ingest;
 pub mod lake;
+pub mod metrics;
 pub mod normalise;
 pub mod pricing;
 pub mod record;
