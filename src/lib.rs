@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod normalise;
 pub mod pricing;
 pub mod record;
+pub mod render;
 pub mod sample;
 pub mod sinks;
 pub mod slug;

@@ -6,6 +6,7 @@
 
 pub mod github;
 mod migrations;
+pub mod report_data;
 pub mod runs;
 pub mod status;
 pub mod traces;
