@@ -6,6 +6,7 @@ mod ingest_github;
 mod ingest_traces;
 mod lake;
 mod progress;
+mod report;
 mod status;
 
 use crate::cli::{Cli, Command};
@@ -19,6 +20,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(&cli.db, args),
         Command::Demo(args) => demo::run(args),
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
+        Command::Report(args) => report::run(&cli.db, args),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{human, label, mark, notable, Renderer};
+use super::{human, human_p, label, mark, notable, Renderer};
 use crate::error::Result;
 use crate::metrics::Report;
 
@@ -84,9 +84,9 @@ impl Renderer for MarkdownRenderer {
                     human(a.pearson.r),
                     human(a.pearson.ci_low),
                     human(a.pearson.ci_high),
-                    human(a.adjusted_p.pearson),
+                    human_p(a.adjusted_p.pearson),
                     human(a.spearman.r),
-                    human(a.adjusted_p.spearman)
+                    human_p(a.adjusted_p.spearman)
                 );
             }
             s.push('\n');

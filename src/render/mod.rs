@@ -28,6 +28,14 @@ pub fn human(v: Option<f64>) -> String {
     }
 }
 
+/// Formats a p-value: scientific notation below 0.0001, so small p never reads as 0.
+pub fn human_p(v: Option<f64>) -> String {
+    match v {
+        Some(p) if p > 0.0 && p < 1e-4 => format!("{p:.1e}"),
+        other => human(other),
+    }
+}
+
 /// The mark of a threshold status.
 pub fn mark(s: Status) -> &'static str {
     match s {
@@ -55,11 +63,19 @@ pub fn label(metric: &str) -> &str {
     }
 }
 
-/// The associations worth a line in human formats: significant after BH, else none.
+/// The associations worth a line in human formats: significant after BH, strongest first.
 pub fn notable(report: &Report) -> Vec<&crate::metrics::association::Association> {
-    report
+    let mut v: Vec<_> = report
         .associations
         .iter()
         .filter(|a| a.significant.pearson || a.significant.spearman)
-        .collect()
+        .collect();
+    let key = |a: &crate::metrics::association::Association| {
+        a.adjusted_p
+            .pearson
+            .unwrap_or(1.0)
+            .min(a.adjusted_p.spearman.unwrap_or(1.0))
+    };
+    v.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    v
 }

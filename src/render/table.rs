@@ -3,7 +3,10 @@
 
 use std::fmt::Write;
 
-use super::{human, label, mark, notable, Renderer};
+use super::{human, human_p, label, mark, notable, Renderer};
+
+/// Most association rows the table lists.
+const MAX_ROWS: usize = 12;
 use crate::error::Result;
 use crate::metrics::thresholds::Status;
 use crate::metrics::Report;
@@ -22,6 +25,24 @@ fn cut(s: &str, width: usize) -> String {
         t.push('…');
         t
     }
+}
+
+/// Splits `text` into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let cur = lines.last_mut().map_or(0, |l| l.chars().count());
+        if cur > 0 && cur + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        if let Some(l) = lines.last_mut() {
+            if !l.is_empty() {
+                l.push(' ');
+            }
+            l.push_str(word);
+        }
+    }
+    lines
 }
 
 impl TableRenderer {
@@ -65,7 +86,7 @@ impl Renderer for TableRenderer {
             let _ = writeln!(
                 s,
                 "\n── {repo} {}",
-                "─".repeat(96usize.saturating_sub(repo.len()))
+                "─".repeat(95usize.saturating_sub(repo.chars().count()))
             );
             let _ = writeln!(
                 s,
@@ -85,13 +106,20 @@ impl Renderer for TableRenderer {
             let v = &x.velocity;
             let _ = writeln!(
                 s,
-                "AI calls {} · developers {} · sessions {} · tokens {} · p95 latency {} ms · TTFT median {} ms",
-                v.requests, v.developers, v.sessions, v.tokens,
-                human(v.latency_p95_ms), human(v.ttft_median_ms)
+                "AI calls {} · developers {} · sessions {} · tokens {}",
+                v.requests, v.developers, v.sessions, v.tokens
             );
             let _ = writeln!(
                 s,
-                "Acceptance n {} (no signal {}) · diff ratio mean {} (≥0.7: {}) · errors {} of {}",
+                "Latency p95 {} ms · TTFT median {} ms (n {}) · requests per active dev-hour {}",
+                human(v.latency_p95_ms),
+                human(v.ttft_median_ms),
+                v.ttft_n,
+                human(v.requests_per_active_developer_hour)
+            );
+            let _ = writeln!(
+                s,
+                "Acceptance n {} (no signal {}) · diff ratio mean {} (≥ 0.7: {}) · errors {}/{}",
                 x.acceptance.n,
                 x.acceptance.no_signal,
                 human(x.acceptance_quality.mean_diff_ratio),
@@ -102,10 +130,20 @@ impl Renderer for TableRenderer {
             let mt = &x.merge_time;
             let _ = writeln!(
                 s,
-                "Merged PRs {} · merge h p75 {} p90 {} mean {} · commits {} on {} days · reverted {} reopened {}",
-                x.pr_throughput.merged, human(mt.p75_hours), human(mt.p90_hours),
-                human(mt.mean_hours), x.commit_frequency.commits, x.commit_frequency.active_days,
-                x.rework.reverted, x.rework.reopened
+                "Merged PRs {} · merge hours p75 {} p90 {} mean {} · reverted {} · reopened {}",
+                x.pr_throughput.merged,
+                human(mt.p75_hours),
+                human(mt.p90_hours),
+                human(mt.mean_hours),
+                x.rework.reverted,
+                x.rework.reopened
+            );
+            let _ = writeln!(
+                s,
+                "Commits {} on {} active days · {} per active day",
+                x.commit_frequency.commits,
+                x.commit_frequency.active_days,
+                human(x.commit_frequency.per_active_day)
             );
             let _ = writeln!(
                 s,
@@ -117,13 +155,16 @@ impl Renderer for TableRenderer {
         let mc = &r.multiple_comparison;
         let _ = writeln!(
             s,
-            "\nAI → outcome associations: {} tests, BH over m = {} (q = {}), {} significant",
+            "\nAI → outcome associations: {} rows; BH over m = {} tests (q = {}): {} significant",
             r.associations.len(),
             mc.m,
             mc.q,
             mc.significant
         );
-        let sig = notable(r);
+        let mut sig = notable(r);
+        let shown = sig.len().min(MAX_ROWS);
+        let hidden = sig.len() - shown;
+        sig.truncate(shown);
         if !sig.is_empty() {
             let _ = writeln!(
                 s,
@@ -141,28 +182,36 @@ impl Renderer for TableRenderer {
                 a.lag,
                 a.n,
                 human(a.pearson.r),
-                human(a.adjusted_p.pearson),
+                human_p(a.adjusted_p.pearson),
                 human(a.spearman.r),
-                human(a.adjusted_p.spearman)
+                human_p(a.adjusted_p.spearman)
+            );
+        }
+        if hidden > 0 {
+            let _ = writeln!(
+                s,
+                "… and {hidden} more significant (strongest shown); every test is in --format json/csv"
             );
         }
         if let Some(seed) = &r.ai_outcome_association {
             let _ = writeln!(
                 s,
-                "Requests vs commits at lag {} ({}): Pearson r {} (p {}), Spearman {} (p {}), n {}",
+                "Requests vs commits, lag {} ({}): r {} (p {}), rho {} (p {}), n {}",
                 seed.lag_days,
                 seed.repo,
                 human(seed.pearson.r),
-                human(seed.pearson.p_value),
+                human_p(seed.pearson.p_value),
                 human(seed.spearman.r),
-                human(seed.spearman.p_value),
+                human_p(seed.spearman.p_value),
                 seed.pearson.count
             );
         }
         if !r.warnings.is_empty() {
             let _ = writeln!(s, "\nWarnings:");
             for w in &r.warnings {
-                let _ = writeln!(s, "  ! {w}");
+                for (i, line) in wrap(w, 94).iter().enumerate() {
+                    let _ = writeln!(s, "  {} {line}", if i == 0 { "!" } else { " " });
+                }
             }
         }
         let _ = writeln!(
