@@ -136,6 +136,11 @@ pub fn build(
         runtime_profile,
     };
     let mut report = metrics::compute(&data, &req.options, metadata)?;
+    if !req.exact {
+        report.warnings.push(
+            "rollups are not kept by this version: every row was scanned (same as --exact)".into(),
+        );
+    }
     if repos.is_empty() {
         report
             .warnings

@@ -216,13 +216,18 @@ pub fn compute(
     let mut associations = Vec::new();
     let mut warnings = Vec::new();
     for repo in data {
-        let delivery = delivery::compute(
+        let mut delivery = delivery::compute(
             &repo.pulls,
             &repo.commits,
             &repo.rework,
             &opts.window,
             opts.tz,
         );
+        if !repo.has_github {
+            // No GitHub data at all: zero merges would be a false "fail", not a measurement.
+            delivery.pr_throughput.mean_per_week = None;
+            delivery.pr_throughput.median_per_week = None;
+        }
         let usage = usage::compute(
             &repo.traces,
             opts.tz,

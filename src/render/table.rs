@@ -90,8 +90,8 @@ impl Renderer for TableRenderer {
             );
             let _ = writeln!(
                 s,
-                "{:<34} {:>14} {:>12}  {}",
-                "Indicator", "Value", "Target", "Status"
+                "{:<34} {:>14} {:>12}  Status",
+                "Indicator", "Value", "Target"
             );
             for t in r.thresholds.iter().filter(|t| &t.repo == repo) {
                 let _ = writeln!(
