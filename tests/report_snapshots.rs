@@ -213,3 +213,16 @@ fn repos_do_not_mix() {
     assert_eq!(both.metrics["acme/web"].velocity.requests, 45 + 10);
     assert_eq!(both.metrics["acme/api"].velocity.requests, 45);
 }
+
+#[test]
+fn readme_states_every_definition() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    for (key, text) in prod_lens::metrics::definitions::DEFINITIONS {
+        assert!(
+            readme.contains(&format!("- **`{key}`** — {text}")),
+            "README lacks the definition of {key}"
+        );
+    }
+}
