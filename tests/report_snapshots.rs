@@ -39,8 +39,8 @@ fn data() -> Vec<RepoData> {
                 for j in 0..n + k as u32 {
                     r.traces.push(TraceRow {
                         timestamp: at(day, 9 + j % 8),
-                        developer: Some(format!("dev-{}", j % 3)),
-                        session: Some(format!("s-{i}-{}", j % 2)),
+                        developer: Some(format!("dev-{}", j % 3).into()),
+                        session: Some(format!("s-{i}-{}", j % 2).into()),
                         model: Some(
                             if j % 4 == 0 {
                                 "gpt-4o"

@@ -1,7 +1,7 @@
 //! Indicators 12 and 13: AI → outcome associations over lagged, calendar-complete daily series,
 //! and the Benjamini–Hochberg adjustment over every test actually run.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -131,7 +131,7 @@ pub fn repo_series(
     tz: Tz,
     business: bool,
 ) -> Result<RepoSeries, StatsError> {
-    let mut sessions: BTreeSet<(chrono::NaiveDate, &str)> = BTreeSet::new();
+    let mut sessions: HashSet<(chrono::NaiveDate, &str)> = HashSet::new();
     let mut requests = Vec::with_capacity(data.traces.len());
     let mut tokens = Vec::with_capacity(data.traces.len());
     let mut cost = Vec::new();
@@ -143,7 +143,7 @@ pub fn repo_series(
             cost.push((day, c));
         }
         if let Some(s) = &t.session {
-            sessions.insert((day, s.as_str()));
+            sessions.insert((day, &**s));
         }
     }
     let sessions = sessions.into_iter().map(|(d, _)| (d, 1.0)).collect();

@@ -1,5 +1,7 @@
 //! Inputs of the report: the rows of one repo over the window, as the store hands them over.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 /// One LLM call, reduced to the fields the indicators read.
@@ -8,11 +10,11 @@ pub struct TraceRow {
     /// When the call started, UTC.
     pub timestamp: DateTime<Utc>,
     /// Who made the call.
-    pub developer: Option<String>,
+    pub developer: Option<Arc<str>>,
     /// The coding session.
-    pub session: Option<String>,
+    pub session: Option<Arc<str>>,
     /// Model name as reported.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// Prompt plus completion tokens.
     pub tokens: i64,
     /// End-to-end latency in milliseconds.

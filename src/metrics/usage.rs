@@ -1,7 +1,7 @@
 //! AI-side indicators from trace rows: velocity (1), acceptance (2), model selection (3),
 //! errors (4), token efficiency (5), acceptance quality (6) and cost (11).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::Timelike;
 use chrono_tz::Tz;
@@ -157,23 +157,23 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
     let n = rows.len() as u64;
     let latencies = finite(rows.iter().map(|r| r.latency_ms));
     let ttfts = finite(rows.iter().map(|r| r.ttft_ms));
-    let mut dev_hours = BTreeSet::new();
-    let mut session_hours = BTreeSet::new();
-    let mut developers = BTreeSet::new();
-    let mut sessions = BTreeSet::new();
+    let mut dev_hours = HashSet::new();
+    let mut session_hours = HashSet::new();
+    let mut developers = HashSet::new();
+    let mut sessions = HashSet::new();
     let mut with_dev = 0u64;
     for r in rows {
         if let Some(s) = &r.session {
-            sessions.insert(s.as_str());
+            sessions.insert(&**s);
         }
         if let Some(d) = &r.developer {
-            developers.insert(d.as_str());
+            developers.insert(&**d);
             with_dev += 1;
             let local = r.timestamp.with_timezone(&tz);
             let hour = (local.date_naive(), local.hour());
-            dev_hours.insert((d.as_str(), hour));
+            dev_hours.insert((&**d, hour));
             if let Some(s) = &r.session {
-                session_hours.insert((d.as_str(), s.as_str(), hour));
+                session_hours.insert((&**d, &**s, hour));
             }
         }
     }
@@ -277,9 +277,9 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
         match r.cost_usd.filter(|c| c.is_finite()) {
             Some(c) => {
                 cost.total_usd += c;
-                let model = r.model.clone().unwrap_or_else(|| "unknown".into());
+                let model = r.model.as_deref().unwrap_or("unknown").to_string();
                 *cost.per_model.entry(model).or_insert(0.0) += c;
-                let dev = r.developer.clone().unwrap_or_else(|| "unknown".into());
+                let dev = r.developer.as_deref().unwrap_or("unknown").to_string();
                 *cost.per_developer.entry(dev).or_insert(0.0) += c;
                 let day = local_day(r.timestamp, tz).to_string();
                 *cost.per_day.entry(day).or_insert(0.0) += c;

@@ -1,5 +1,8 @@
 //! Reading the report's rows: one repo and one UTC instant range per query, parameterised SQL.
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
@@ -16,6 +19,13 @@ fn gh_time(t: DateTime<Utc>) -> String {
 fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// Borrows a TEXT-or-NULL column without copying it.
+fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    row.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 impl Store {
@@ -50,28 +60,41 @@ impl Store {
                     accepted_lines, cost_usd
              FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3",
         )?;
-        let rows = stmt.query_map(
-            params![repo, start.timestamp_micros(), end.timestamp_micros()],
-            |r| {
-                Ok(TraceRow {
-                    timestamp: DateTime::from_timestamp_micros(r.get(0)?).unwrap_or_default(),
-                    developer: r.get(1)?,
-                    session: r.get(2)?,
-                    model: r.get(3)?,
-                    tokens: r.get(4)?,
-                    latency_ms: r.get(5)?,
-                    ttft_ms: r.get(6)?,
-                    status_code: r.get(7)?,
-                    is_error: r.get(8)?,
-                    error_class: r.get(9)?,
-                    accepted: r.get(10)?,
-                    diff_ratio: r.get(11)?,
-                    accepted_lines: r.get(12)?,
-                    cost_usd: r.get(13)?,
-                })
-            },
-        )?;
-        data.traces = rows.collect::<std::result::Result<_, _>>()?;
+        // Developer, session and model repeat across rows: one shared copy of each.
+        let mut names: HashSet<Arc<str>> = HashSet::new();
+        let mut intern = |v: Option<&str>| -> Option<Arc<str>> {
+            let v = v?;
+            if let Some(hit) = names.get(v) {
+                return Some(hit.clone());
+            }
+            let a: Arc<str> = Arc::from(v);
+            names.insert(a.clone());
+            Some(a)
+        };
+        let mut rows = stmt.query(params![
+            repo,
+            start.timestamp_micros(),
+            end.timestamp_micros()
+        ])?;
+        while let Some(r) = rows.next()? {
+            data.traces.push(TraceRow {
+                timestamp: DateTime::from_timestamp_micros(r.get(0)?).unwrap_or_default(),
+                developer: intern(text(r, 1)?),
+                session: intern(text(r, 2)?),
+                model: intern(text(r, 3)?),
+                tokens: r.get(4)?,
+                latency_ms: r.get(5)?,
+                ttft_ms: r.get(6)?,
+                status_code: r.get(7)?,
+                is_error: r.get(8)?,
+                error_class: r.get(9)?,
+                accepted: r.get(10)?,
+                diff_ratio: r.get(11)?,
+                accepted_lines: r.get(12)?,
+                cost_usd: r.get(13)?,
+            });
+        }
+        drop(rows);
         if !self.gh_tables_exist()? {
             return Ok(data);
         }
