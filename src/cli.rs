@@ -224,7 +224,7 @@ pub struct ReportArgs {
     /// Drop Saturdays and Sundays from the association series.
     #[arg(long)]
     pub business_days: bool,
-    /// Output format [default: table on a terminal, json when piped].
+    /// Output format [default: table on a terminal, json when piped or with --output].
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,
     /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt).

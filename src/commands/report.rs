@@ -187,7 +187,8 @@ pub fn emit(
         let text = render(report, format_of_file(path), false)?;
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+    // As in the seed, `--output` adds a file and stdout keeps the JSON.
+    let format = format.unwrap_or(if output.is_none() && std::io::stdout().is_terminal() {
         ReportFormat::Table
     } else {
         ReportFormat::Json
