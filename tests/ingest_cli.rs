@@ -434,7 +434,8 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    // Summary, dead-letter file, and the Parquet lake line (the lake is on by default).
+    assert_eq!(lines.len(), 3, "{text}");
     for part in [
         "read 22",
         "inserted 6",
@@ -445,6 +446,7 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
         assert!(lines[0].contains(part), "{part:?} not in {:?}", lines[0]);
     }
     assert!(lines[1].starts_with("dead letters: ") && lines[1].ends_with("in.deadletter.jsonl"));
+    assert!(lines[2].starts_with("parquet lake: 6 rows"), "{text}");
 }
 
 #[test]

@@ -244,8 +244,17 @@ fn no_prompt_or_response_text_reaches_the_database() {
     assert_eq!(texts.len(), 13, "{texts:?}");
     // Every file the store left behind (the database, and a WAL if one remained).
     let mut bytes = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        bytes.extend(std::fs::read(e.unwrap().path()).unwrap());
+    // Folders next to the database (dead letters, the Parquet lake) are searched too.
+    let mut pending = vec![dir.clone()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                bytes.extend(std::fs::read(path).unwrap());
+            }
+        }
     }
     assert!(bytes.len() > 4096);
     for t in texts.iter().map(String::as_bytes).chain([&b"\"role\""[..]]) {
