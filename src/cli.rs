@@ -41,6 +41,8 @@ pub enum Command {
     /// Maintain the Parquet lake (compact, check, repair).
     #[command(subcommand)]
     Lake(LakeCommand),
+    /// The pilot indicators and AI → outcome statistics per repo over a window.
+    Report(ReportArgs),
 }
 
 /// Input format choice for `--format`.
@@ -254,4 +256,55 @@ pub struct LakeCheckArgs {
     /// Warn about partitions larger than this many megabytes.
     #[arg(long, default_value_t = 100)]
     pub max_partition_mb: u64,
+}
+
+/// Output format of `report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for a terminal (100 columns).
+    Table,
+    /// One JSON object.
+    Json,
+    /// Flat `metric,value` rows.
+    Csv,
+    /// Markdown for a PR or wiki.
+    Md,
+}
+
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Repository (owner/name); repeat for several; omit for every repo in the store.
+    #[arg(long = "repo")]
+    pub repos: Vec<String>,
+    /// First day of the window (YYYY-MM-DD, in --timezone).
+    #[arg(long, value_name = "DATE")]
+    pub since: String,
+    /// Last day of the window, included [default: today in --timezone].
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Lag of the `ai_outcome_association` block (outcome day = AI day + lag).
+    #[arg(long, default_value_t = 1)]
+    pub lag_days: usize,
+    /// Largest lag tested in `associations` (lags 0..=max-lag).
+    #[arg(long, default_value_t = 3)]
+    pub max_lag: usize,
+    /// Models allowed by policy (globs, e.g. 'claude-3-*'); repeat for several.
+    #[arg(long = "policy-model", value_name = "GLOB")]
+    pub policy_models: Vec<String>,
+    /// IANA timezone of the daily buckets.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Drop Saturdays and Sundays from the association series.
+    #[arg(long)]
+    pub business_days: bool,
+    /// Output format [default: table on a terminal, json when piped or with --output].
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Scan every row instead of reading the daily rollups.
+    #[arg(long)]
+    pub exact: bool,
 }

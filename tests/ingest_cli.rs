@@ -447,6 +447,7 @@ fn json_summary_is_one_object_with_every_key_and_nothing_else() {
         assert!(lines[0].contains(part), "{part:?} not in {:?}", lines[0]);
     }
     assert!(lines[1].starts_with("dead letters: ") && lines[1].ends_with("in.deadletter.jsonl"));
+    assert!(lines[2].starts_with("parquet lake: 6 rows"), "{text}");
 }
 
 #[test]

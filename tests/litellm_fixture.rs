@@ -242,13 +242,18 @@ fn no_prompt_or_response_text_reaches_the_database() {
     let texts = texts(&fx);
     // "Say hi." plus the answers of the 12 successful calls.
     assert_eq!(texts.len(), 13, "{texts:?}");
-    // Every file the store left behind (the database, and a WAL if one remained); the lake is
-    // a folder beside it.
+    // Every file the store left behind (the database, a WAL if one remained) and the folders
+    // next to it (dead letters, the Parquet lake).
     let mut bytes = Vec::new();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_file() {
-            bytes.extend(std::fs::read(p).unwrap());
+    let mut pending = vec![dir.clone()];
+    while let Some(d) = pending.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                bytes.extend(std::fs::read(path).unwrap());
+            }
         }
     }
     assert!(bytes.len() > 4096);

@@ -177,7 +177,19 @@ fn demo_runs_twice_in_its_own_folder() {
     let (s2, st2) = demo(&w, "demo");
     assert_eq!(counts(&s2), counts(&s1));
     assert_eq!(st2["traces"]["total"], inserted);
-    assert_eq!(st2["runs"].as_array().unwrap().len(), 1, "a fresh database");
+    // A fresh database: one trace ingest, and one GitHub import per demo repo.
+    let jobs: Vec<&str> = st2["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        jobs.iter().filter(|j| **j == "ingest-traces").count(),
+        1,
+        "{jobs:?}"
+    );
+    assert_eq!(jobs.len(), 3, "a fresh database: {jobs:?}");
     assert_eq!(
         query_i64(&open_db(&db), "SELECT COUNT(*) FROM traces"),
         inserted

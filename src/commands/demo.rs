@@ -4,9 +4,12 @@ use super::progress::Bar;
 use crate::cli::DemoArgs;
 use anyhow::Context;
 use flate2::{write::GzEncoder, Compression};
+use prod_lens::github::import;
+use prod_lens::github::sample::{write_gh_sample, GhSampleStats};
 use prod_lens::ingest::{self, input, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::sample::{self, SampleSpec};
+use prod_lens::slug::RepoSlug;
 use prod_lens::store::Store;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -27,7 +30,7 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
                 dir.display()
             )));
         }
-        for sub in ["traces", "dead-letter", "parquet"] {
+        for sub in ["traces", "dead-letter", "parquet", "github"] {
             let p = dir.join(sub);
             if p.exists() {
                 std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
@@ -44,6 +47,57 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join(MARKER), "made by prod-lens demo\n")?;
     Ok(())
+}
+
+/// Writes the bundled GitHub sample as `gh api --paginate` files and imports them offline.
+fn import_github(
+    dir: &Path,
+    spec: &SampleSpec,
+    store: &mut Store,
+) -> anyhow::Result<(GhSampleStats, Vec<prod_lens::github::sync::RepoSummary>)> {
+    let repos = spec
+        .repos
+        .iter()
+        .map(|r| RepoSlug::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gh_dir = dir.join("github");
+    let stats = write_gh_sample(
+        &gh_dir,
+        &repos,
+        spec.start,
+        spec.days,
+        spec.developers,
+        spec.seed,
+    )
+    .with_context(|| format!("writing {}", gh_dir.display()))?;
+    let files = import::discover(&[gh_dir])?;
+    let summaries = import::import(store, &repos, &files)?;
+    Ok((stats, summaries))
+}
+
+/// The report over the sample's whole window, every repo, default lags.
+fn demo_report(store: &Store, spec: &SampleSpec) -> anyhow::Result<prod_lens::metrics::Report> {
+    let until = spec.start + chrono::Duration::days(i64::from(spec.days.max(1)) - 1);
+    let args = crate::cli::ReportArgs {
+        repos: spec.repos.clone(),
+        since: spec.start.to_string(),
+        until: Some(until.to_string()),
+        lag_days: 1,
+        max_lag: 3,
+        policy_models: vec!["claude-*".into()],
+        timezone: "UTC".into(),
+        business_days: false,
+        format: None,
+        output: None,
+        exact: true,
+    };
+    let req = super::report::request(&args)?;
+    super::report::build(
+        store,
+        &req,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        super::report::runtime_profile(),
+    )
 }
 
 /// Runs the command.
@@ -105,11 +159,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &Bar::new(args.json),
     )?;
     let lake = lake.report();
+    let (gh_stats, gh_summaries) = import_github(dir, &spec, &mut store)?;
     let status = store.status(5)?;
+    let report = demo_report(&store, &spec)?;
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"ingest": summary, "lake": lake, "status": status})
+            serde_json::json!({
+                "ingest": summary, "lake": lake, "github": gh_summaries,
+                "status": status, "report": report
+            })
         );
         return Ok(());
     }
@@ -128,10 +187,25 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     print!("{}", super::status::render(&status));
     println!(
-        "\nTry: prod-lens --db {} status    (dead letters are in {})\n     prod-lens --db {} lake check",
+        "\ngithub: imported {} PRs, {} commits, {} events ({} reverts, {} reopens) from {}\n",
+        gh_stats.pulls,
+        gh_stats.commits,
+        gh_stats.events,
+        gh_stats.reverts,
+        gh_stats.reopens,
+        dir.join("github").display()
+    );
+    print!(
+        "{}",
+        super::report::render(&report, crate::cli::ReportFormat::Table, false)?
+    );
+    println!(
+        "\nTry: prod-lens --db {} status    (dead letters are in {})\n     prod-lens --db {} lake check\n     prod-lens --db {} report --since {} --format md",
         db.display(),
         dir.join("dead-letter").display(),
-        db.display()
+        db.display(),
+        db.display(),
+        spec.start
     );
     Ok(())
 }

@@ -8,6 +8,7 @@ mod ingest_litellm;
 mod ingest_traces;
 mod lake;
 mod progress;
+mod report;
 mod status;
 
 use crate::cli::{Cli, Command};
@@ -23,6 +24,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
         Command::Collect(args) => collect::run(&cli.db, args),
+        Command::Report(args) => report::run(&cli.db, args),
     }
 }
 

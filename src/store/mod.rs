@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod github;
 mod migrations;
+pub mod report_data;
 pub mod runs;
 pub mod status;
 pub mod traces;

@@ -1,0 +1,301 @@
+//! Delivery-side indicators from GitHub rows: PR throughput (7), commit frequency (8),
+//! PR merge time (9) and rework rate (10).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Datelike;
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::input::{CommitRow, PullRow, ReworkKind, ReworkRow};
+use super::ratio;
+use crate::stats::calendar::{local_day, DayWindow, IsoWeek};
+use crate::stats::quantile::{mean, percentile};
+
+/// Indicator 7: merged PRs per ISO week.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrThroughput {
+    /// Merged PRs in the window.
+    pub merged: u64,
+    /// Merged PRs per ISO week touching the window (`YYYY-Www`), zero weeks included.
+    pub per_week: BTreeMap<String, u64>,
+    /// Mean over those weeks.
+    pub mean_per_week: Option<f64>,
+    /// Median over those weeks.
+    pub median_per_week: Option<f64>,
+    /// True when the window starts or ends mid-week (edge weeks are partial).
+    pub partial_weeks: bool,
+}
+
+/// Indicator 8: commits per active day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommitFrequency {
+    /// Commits in the window.
+    pub commits: u64,
+    /// Days with ≥ 1 commit.
+    pub active_days: u64,
+    /// commits / active_days.
+    pub per_active_day: Option<f64>,
+    /// Per author: commits / that author's active days.
+    pub per_developer: BTreeMap<String, f64>,
+    /// commits / Σ over authors of their active days.
+    pub per_developer_active_day: Option<f64>,
+}
+
+/// Indicator 9: hours from PR creation to merge, over PRs merged in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MergeTime {
+    /// PRs merged in the window.
+    pub n: u64,
+    /// Median hours.
+    pub median_hours: Option<f64>,
+    /// 75th percentile hours.
+    pub p75_hours: Option<f64>,
+    /// 90th percentile hours.
+    pub p90_hours: Option<f64>,
+    /// Mean hours.
+    pub mean_hours: Option<f64>,
+    /// PR counts per bucket: `<1h`, `1-4h`, `4-24h`, `1-3d`, `3-7d`, `>7d`.
+    pub distribution: BTreeMap<String, u64>,
+}
+
+/// Indicator 10: rework rate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rework {
+    /// PRs merged in the window.
+    pub merged: u64,
+    /// Of those, reverted within 21 days of merge.
+    pub reverted: u64,
+    /// PRs reopened after a close, the reopen inside the window, not already counted as reverted.
+    pub reopened: u64,
+    /// (reverted + reopened) / merged.
+    pub rate: Option<f64>,
+}
+
+/// The delivery-side indicators of one repo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    /// Indicator 7.
+    pub pr_throughput: PrThroughput,
+    /// Indicator 8.
+    pub commit_frequency: CommitFrequency,
+    /// Indicator 9.
+    pub merge_time: MergeTime,
+    /// Indicator 10.
+    pub rework: Rework,
+}
+
+/// Merge time of a merged PR in hours (never negative).
+pub fn merge_hours(p: &PullRow) -> Option<f64> {
+    let merged = p.merged_at?;
+    let secs = (merged - p.created_at).num_seconds();
+    (secs >= 0).then(|| secs as f64 / 3600.0)
+}
+
+const BUCKETS: [(&str, f64); 6] = [
+    ("<1h", 1.0),
+    ("1-4h", 4.0),
+    ("4-24h", 24.0),
+    ("1-3d", 72.0),
+    ("3-7d", 168.0),
+    (">7d", f64::INFINITY),
+];
+
+/// Computes the delivery indicators over PRs merged and commits authored in `window`.
+pub fn compute(
+    pulls: &[PullRow],
+    commits: &[CommitRow],
+    rework: &[ReworkRow],
+    window: &DayWindow,
+    tz: Tz,
+) -> Delivery {
+    let merged: Vec<&PullRow> = pulls
+        .iter()
+        .filter(|p| {
+            p.merged_at
+                .is_some_and(|m| window.contains(local_day(m, tz)))
+        })
+        .collect();
+
+    let mut per_week: BTreeMap<String, u64> = BTreeMap::new();
+    for day in window.days() {
+        per_week.entry(IsoWeek::of(day).to_string()).or_insert(0);
+    }
+    for p in &merged {
+        if let Some(m) = p.merged_at {
+            *per_week
+                .entry(IsoWeek::of(local_day(m, tz)).to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    let weekly: Vec<f64> = per_week.values().map(|&v| v as f64).collect();
+    let pr_throughput = PrThroughput {
+        merged: merged.len() as u64,
+        mean_per_week: mean(&weekly),
+        median_per_week: percentile(&weekly, 50.0).ok().flatten(),
+        partial_weeks: IsoWeek::of(window.since()).monday() != Some(window.since())
+            || window.until().weekday().num_days_from_monday() != 6,
+        per_week,
+    };
+
+    let mut days = BTreeSet::new();
+    let mut author_days: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+    let mut author_commits: BTreeMap<String, u64> = BTreeMap::new();
+    let mut in_window = 0u64;
+    for c in commits {
+        let day = local_day(c.authored_at, tz);
+        if !window.contains(day) {
+            continue;
+        }
+        in_window += 1;
+        days.insert(day);
+        let who = c.author.clone().unwrap_or_else(|| "unknown".into());
+        author_days.entry(who.clone()).or_default().insert(day);
+        *author_commits.entry(who).or_insert(0) += 1;
+    }
+    let dev_days: usize = author_days.values().map(BTreeSet::len).sum();
+    let commit_frequency = CommitFrequency {
+        commits: in_window,
+        active_days: days.len() as u64,
+        per_active_day: ratio(in_window as f64, days.len() as f64),
+        per_developer: author_commits
+            .iter()
+            .filter_map(|(who, &n)| {
+                let d = author_days.get(who).map_or(0, BTreeSet::len);
+                ratio(n as f64, d as f64).map(|r| (who.clone(), r))
+            })
+            .collect(),
+        per_developer_active_day: ratio(in_window as f64, dev_days as f64),
+    };
+
+    let hours: Vec<f64> = merged.iter().filter_map(|p| merge_hours(p)).collect();
+    let mut distribution: BTreeMap<String, u64> =
+        BUCKETS.iter().map(|(k, _)| (k.to_string(), 0)).collect();
+    for h in &hours {
+        if let Some((k, _)) = BUCKETS.iter().find(|(_, hi)| h < hi) {
+            *distribution.entry(k.to_string()).or_insert(0) += 1;
+        }
+    }
+    let merge_time = MergeTime {
+        n: hours.len() as u64,
+        median_hours: percentile(&hours, 50.0).ok().flatten(),
+        p75_hours: percentile(&hours, 75.0).ok().flatten(),
+        p90_hours: percentile(&hours, 90.0).ok().flatten(),
+        mean_hours: mean(&hours),
+        distribution,
+    };
+
+    let merged_numbers: BTreeSet<i64> = merged.iter().map(|p| p.number).collect();
+    let reverted: BTreeSet<i64> = rework
+        .iter()
+        .filter(|r| r.kind == ReworkKind::Revert && r.within_window)
+        .map(|r| r.pr_number)
+        .filter(|n| merged_numbers.contains(n))
+        .collect();
+    let reopened: BTreeSet<i64> = rework
+        .iter()
+        .filter(|r| r.kind == ReworkKind::Reopened && window.contains(local_day(r.at, tz)))
+        .map(|r| r.pr_number)
+        .filter(|n| !reverted.contains(n))
+        .collect();
+    let rework = Rework {
+        merged: merged.len() as u64,
+        reverted: reverted.len() as u64,
+        reopened: reopened.len() as u64,
+        rate: ratio(
+            (reverted.len() + reopened.len()) as f64,
+            merged.len() as f64,
+        ),
+    };
+
+    Delivery {
+        pr_throughput,
+        commit_frequency,
+        merge_time,
+        rework,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, NaiveDate, Utc};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn pr(n: i64, created: &str, merged: Option<&str>) -> PullRow {
+        PullRow {
+            number: n,
+            author: Some("a".into()),
+            created_at: at(created),
+            merged_at: merged.map(at),
+        }
+    }
+
+    #[test]
+    fn weeks_merge_time_and_rework() {
+        // Mon 2025-09-29 .. Sun 2025-10-12: two full ISO weeks.
+        let w = DayWindow::new(d("2025-09-29"), d("2025-10-12")).unwrap();
+        let pulls = vec![
+            pr(1, "2025-09-29T08:00:00Z", Some("2025-09-29T10:00:00Z")),
+            pr(2, "2025-09-29T08:00:00Z", Some("2025-10-01T08:00:00Z")),
+            pr(3, "2025-09-20T08:00:00Z", Some("2025-10-06T08:00:00Z")),
+            pr(4, "2025-09-20T08:00:00Z", Some("2025-10-20T08:00:00Z")), // outside
+        ];
+        let rework = vec![
+            ReworkRow {
+                kind: ReworkKind::Revert,
+                pr_number: 2,
+                at: at("2025-10-02T08:00:00Z"),
+                within_window: true,
+            },
+            ReworkRow {
+                kind: ReworkKind::Reopened,
+                pr_number: 9,
+                at: at("2025-10-03T08:00:00Z"),
+                within_window: false,
+            },
+        ];
+        let out = compute(&pulls, &[], &rework, &w, chrono_tz::UTC);
+        assert_eq!(out.pr_throughput.merged, 3);
+        assert_eq!(out.pr_throughput.per_week.get("2025-W40"), Some(&2));
+        assert_eq!(out.pr_throughput.per_week.get("2025-W41"), Some(&1));
+        assert_eq!(out.pr_throughput.mean_per_week, Some(1.5));
+        assert!(!out.pr_throughput.partial_weeks);
+        assert_eq!(out.merge_time.n, 3);
+        assert_eq!(out.merge_time.median_hours, Some(48.0));
+        assert_eq!(out.merge_time.distribution.get("1-4h"), Some(&1));
+        assert_eq!(out.rework.reverted, 1);
+        assert_eq!(out.rework.reopened, 1);
+        assert_eq!(out.rework.rate, Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn commits_per_active_day_and_developer() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-05")).unwrap();
+        let c = |who: &str, ts: &str| CommitRow {
+            author: Some(who.into()),
+            authored_at: at(ts),
+        };
+        let commits = vec![
+            c("a", "2025-10-01T09:00:00Z"),
+            c("a", "2025-10-01T10:00:00Z"),
+            c("a", "2025-10-02T10:00:00Z"),
+            c("b", "2025-10-02T10:00:00Z"),
+            c("b", "2025-10-09T10:00:00Z"), // outside
+        ];
+        let out = compute(&[], &commits, &[], &w, chrono_tz::UTC);
+        let f = out.commit_frequency;
+        assert_eq!(f.commits, 4);
+        assert_eq!(f.active_days, 2);
+        assert_eq!(f.per_active_day, Some(2.0));
+        assert_eq!(f.per_developer.get("a"), Some(&1.5));
+        assert_eq!(f.per_developer_active_day, Some(4.0 / 3.0));
+    }
+}

@@ -1,0 +1,333 @@
+//! The report's indicators: pure functions from one repo's rows (see [`input`]) to numbers
+//! with their definitions, thresholds and warnings. No I/O; the store loads the rows and the
+//! renderers print the [`Report`].
+//!
+//! - [`usage`]: indicators 1–6 and 11 (traces).
+//! - [`delivery`]: indicators 7–10 (GitHub).
+//! - [`association`]: indicators 12–13 (lagged correlations, Benjamini–Hochberg).
+//! - [`thresholds`]: targets with pass / fail / no data, and warnings.
+//! - [`definitions`]: the exact definition text of every indicator.
+
+pub mod association;
+pub mod definitions;
+pub mod delivery;
+pub mod input;
+pub mod thresholds;
+pub mod usage;
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::stats::calendar::DayWindow;
+use crate::stats::StatsError;
+use association::{Association, MultipleComparison};
+use input::RepoData;
+use thresholds::Threshold;
+
+/// Version of the report's JSON layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `a / b`, or `None` when `b` is 0 (no data is not zero).
+pub fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b != 0.0).then(|| a / b).filter(|v| v.is_finite())
+}
+
+/// Matches `text` against a glob where `*` is any run of characters and `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// What the report is asked for.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// The day window.
+    pub window: DayWindow,
+    /// Timezone for day buckets.
+    pub tz: Tz,
+    /// Monday–Friday only for the association series.
+    pub business_days: bool,
+    /// Lag of the seed's `ai_outcome_association` block.
+    pub lag_days: usize,
+    /// Largest lag in `associations`.
+    pub max_lag: usize,
+    /// `--policy-model` globs.
+    pub policy_models: Vec<String>,
+    /// False-discovery rate for BH flags.
+    pub q: f64,
+}
+
+/// Data freshness of one repo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Freshness {
+    /// The repo.
+    pub repo: String,
+    /// When the last trace ingest run finished (any repo).
+    pub last_trace_ingest: Option<String>,
+    /// The newest trace day stored for this repo.
+    pub latest_trace_day: Option<String>,
+    /// When GitHub data of the repo was last synced or imported.
+    pub last_github_sync: Option<String>,
+}
+
+/// Whether a local service answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    /// Service name.
+    pub name: String,
+    /// Port on 127.0.0.1.
+    pub port: u16,
+    /// A TCP connection succeeded.
+    pub answering: bool,
+}
+
+/// Report metadata (what, when, from which data).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metadata {
+    /// Repos reported.
+    pub repos: Vec<String>,
+    /// First day.
+    pub since: String,
+    /// Last day (inclusive).
+    pub until: String,
+    /// IANA timezone of the day buckets.
+    pub timezone: String,
+    /// Weekends dropped from association series.
+    pub business_days: bool,
+    /// Lag of `ai_outcome_association`.
+    pub lag_days: usize,
+    /// Lags 0..=max_lag in `associations`.
+    pub max_lag: usize,
+    /// `rollups` or `exact`.
+    pub mode: String,
+    /// When the report was made (RFC 3339).
+    pub generated_at: String,
+    /// prod-lens version.
+    pub tool_version: String,
+    /// Data freshness per repo.
+    pub freshness: Vec<Freshness>,
+    /// Which local LLM-tooling services answer.
+    pub runtime_profile: Vec<Service>,
+}
+
+/// Every indicator of one repo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoMetrics {
+    /// Indicator 1.
+    pub velocity: usage::Velocity,
+    /// Indicator 2.
+    pub acceptance: usage::Acceptance,
+    /// Indicator 3.
+    pub model_selection: usage::ModelSelection,
+    /// Indicator 4.
+    pub errors: usage::Errors,
+    /// Indicator 5.
+    pub token_efficiency: usage::TokenEfficiency,
+    /// Indicator 6.
+    pub acceptance_quality: usage::AcceptanceQuality,
+    /// Indicator 7.
+    pub pr_throughput: delivery::PrThroughput,
+    /// Indicator 8.
+    pub commit_frequency: delivery::CommitFrequency,
+    /// Indicator 9.
+    pub merge_time: delivery::MergeTime,
+    /// Indicator 10.
+    pub rework: delivery::Rework,
+    /// Indicator 11.
+    pub cost: usage::Cost,
+}
+
+/// One statistic of the seed's block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedStat {
+    /// Coefficient.
+    pub r: Option<f64>,
+    /// Two-sided p-value.
+    pub p_value: Option<f64>,
+    /// Pairs.
+    pub count: usize,
+}
+
+/// The seed's `ai_outcome_association` block: requests vs commits at `--lag-days`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedAssociation {
+    /// Repo it describes.
+    pub repo: String,
+    /// Pearson.
+    pub pearson: SeedStat,
+    /// Spearman.
+    pub spearman: SeedStat,
+    /// The lag.
+    pub lag_days: usize,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Layout version.
+    pub schema_version: u32,
+    /// What and when.
+    pub metadata: Metadata,
+    /// Indicators per repo.
+    pub metrics: BTreeMap<String, RepoMetrics>,
+    /// Indicator 12, every repo.
+    pub associations: Vec<Association>,
+    /// Indicator 13.
+    pub multiple_comparison: MultipleComparison,
+    /// Seed block (first repo when several; per repo in `ai_outcome_association_by_repo`).
+    pub ai_outcome_association: Option<SeedAssociation>,
+    /// Seed block per repo.
+    pub ai_outcome_association_by_repo: BTreeMap<String, SeedAssociation>,
+    /// Targets with pass / fail / no data.
+    pub thresholds: Vec<Threshold>,
+    /// Definition text per indicator.
+    pub definitions: BTreeMap<String, String>,
+    /// Things the reader must know.
+    pub warnings: Vec<String>,
+}
+
+/// Computes the report from every repo's rows; `metadata` comes from the caller.
+pub fn compute(
+    data: &[RepoData],
+    opts: &ReportOptions,
+    metadata: Metadata,
+) -> Result<Report, StatsError> {
+    let mut metrics = BTreeMap::new();
+    let mut associations = Vec::new();
+    let mut warnings = Vec::new();
+    for repo in data {
+        let mut delivery = delivery::compute(
+            &repo.pulls,
+            &repo.commits,
+            &repo.rework,
+            &opts.window,
+            opts.tz,
+        );
+        if !repo.has_github {
+            // No GitHub data at all: zero merges would be a false "fail", not a measurement.
+            delivery.pr_throughput.mean_per_week = None;
+            delivery.pr_throughput.median_per_week = None;
+        }
+        let usage = usage::compute(
+            &repo.traces,
+            opts.tz,
+            &opts.policy_models,
+            delivery.pr_throughput.merged,
+        );
+        let series = association::repo_series(repo, &opts.window, opts.tz, opts.business_days)?;
+        associations.extend(association::associations(
+            &repo.repo,
+            &series,
+            opts.max_lag.max(opts.lag_days),
+        ));
+        let m = RepoMetrics {
+            velocity: usage.velocity,
+            acceptance: usage.acceptance,
+            model_selection: usage.model_selection,
+            errors: usage.errors,
+            token_efficiency: usage.token_efficiency,
+            acceptance_quality: usage.acceptance_quality,
+            pr_throughput: delivery.pr_throughput,
+            commit_frequency: delivery.commit_frequency,
+            merge_time: delivery.merge_time,
+            rework: delivery.rework,
+            cost: usage.cost,
+        };
+        warnings.extend(thresholds::warnings(&repo.repo, repo.has_github, &m));
+        metrics.insert(repo.repo.clone(), m);
+    }
+    let multiple_comparison = association::adjust(&mut associations, opts.q);
+    let low = associations.iter().filter(|a| a.low_sample).count();
+    if low > 0 {
+        warnings.push(format!(
+            "{low} associations have fewer than 6 pairs (low_sample) and are not tested"
+        ));
+    }
+    warnings.push(
+        "associations are correlations over one window, not causation: a trend shared by AI use and delivery inflates r"
+            .into(),
+    );
+    let by_repo: BTreeMap<String, SeedAssociation> = data
+        .iter()
+        .filter_map(|r| seed_block(&r.repo, &associations, opts.lag_days))
+        .map(|s| (s.repo.clone(), s))
+        .collect();
+    let thresholds = metrics
+        .iter()
+        .flat_map(|(repo, m)| thresholds::evaluate(repo, m))
+        .collect();
+    Ok(Report {
+        schema_version: SCHEMA_VERSION,
+        metadata,
+        metrics,
+        ai_outcome_association: data.first().and_then(|r| by_repo.get(&r.repo)).cloned(),
+        ai_outcome_association_by_repo: by_repo,
+        associations,
+        multiple_comparison,
+        thresholds,
+        definitions: definitions::definitions(),
+        warnings,
+    })
+}
+
+fn seed_block(repo: &str, assocs: &[Association], lag: usize) -> Option<SeedAssociation> {
+    let a = assocs.iter().find(|a| {
+        a.repo == repo && a.ai_series == "requests" && a.outcome_series == "commits" && a.lag == lag
+    })?;
+    Some(SeedAssociation {
+        repo: repo.to_string(),
+        pearson: SeedStat {
+            r: a.pearson.r,
+            p_value: a.pearson.p_value,
+            count: a.n,
+        },
+        spearman: SeedStat {
+            r: a.spearman.r,
+            p_value: a.spearman.p_value,
+            count: a.n,
+        },
+        lag_days: lag,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("claude-3-*", "claude-3-opus"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("gpt-4?", "gpt-4o"));
+        assert!(!glob_match("gpt-4?", "gpt-4o-mini"));
+        assert!(glob_match("*-mini", "gpt-4o-mini"));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+        assert!(!glob_match("a*b*c", "axxbyy"));
+    }
+
+    #[test]
+    fn ratio_of_nothing_is_no_data() {
+        assert_eq!(ratio(1.0, 0.0), None);
+        assert_eq!(ratio(1.0, 4.0), Some(0.25));
+    }
+}

@@ -1,0 +1,81 @@
+//! Report renderers: one trait, one file per format (JSON, CSV, table, Markdown).
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+use crate::error::Result;
+use crate::metrics::thresholds::Status;
+use crate::metrics::Report;
+
+/// Turns a [`Report`] into text in one format.
+pub trait Renderer {
+    /// Renders the whole report.
+    fn render(&self, report: &Report) -> Result<String>;
+}
+
+/// Formats an optional number for people: `–` for no data, at most 4 decimals.
+pub fn human(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 100.0 => format!("{x:.1}"),
+        Some(x) => {
+            let s = format!("{x:.4}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+    }
+}
+
+/// Formats a p-value: scientific notation below 0.0001, so small p never reads as 0.
+pub fn human_p(v: Option<f64>) -> String {
+    match v {
+        Some(p) if p > 0.0 && p < 1e-4 => format!("{p:.1e}"),
+        other => human(other),
+    }
+}
+
+/// The mark of a threshold status.
+pub fn mark(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✓ pass",
+        Status::Fail => "✗ fail",
+        Status::NoData => "· no data",
+    }
+}
+
+/// Short labels of the thresholded metrics.
+pub fn label(metric: &str) -> &str {
+    match metric {
+        "velocity.sessions_per_active_developer_hour" => "Sessions per active dev-hour",
+        "velocity.latency_median_ms" => "Median latency (ms)",
+        "acceptance.rate" => "Acceptance rate",
+        "model_selection.share" => "Model selection accuracy",
+        "errors.rate" => "Error rate",
+        "token_efficiency.tokens_per_accepted_line" => "Tokens per accepted line",
+        "pr_throughput.mean_per_week" => "Merged PRs per week (mean)",
+        "commit_frequency.per_developer_active_day" => "Commits per dev active day",
+        "merge_time.median_hours" => "PR merge time, median (h)",
+        "rework.rate" => "Rework rate",
+        "cost.per_merged_pr_usd" => "Cost per merged PR (USD)",
+        other => other,
+    }
+}
+
+/// The associations worth a line in human formats: significant after BH, strongest first.
+pub fn notable(report: &Report) -> Vec<&crate::metrics::association::Association> {
+    let mut v: Vec<_> = report
+        .associations
+        .iter()
+        .filter(|a| a.significant.pearson || a.significant.spearman)
+        .collect();
+    let key = |a: &crate::metrics::association::Association| {
+        a.adjusted_p
+            .pearson
+            .unwrap_or(1.0)
+            .min(a.adjusted_p.spearman.unwrap_or(1.0))
+    };
+    v.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    v
+}

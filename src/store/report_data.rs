@@ -1,0 +1,216 @@
+//! Reading the report's rows: one repo and one UTC instant range per query, parameterised SQL.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::Store;
+use crate::error::Result;
+use crate::metrics::input::{CommitRow, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow};
+use crate::metrics::Freshness;
+
+/// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
+fn gh_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Borrows a TEXT-or-NULL column without copying it.
+fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    row.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl Store {
+    /// Every repo named by traces or GitHub rows, sorted.
+    pub fn report_repos(&self) -> Result<Vec<String>> {
+        let sql = if self.gh_tables_exist()? {
+            "SELECT DISTINCT repo_slug FROM traces WHERE repo_slug IS NOT NULL
+             UNION SELECT repo FROM gh_pull_requests UNION SELECT repo FROM gh_commits
+             ORDER BY 1"
+        } else {
+            "SELECT DISTINCT repo_slug FROM traces WHERE repo_slug IS NOT NULL ORDER BY 1"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Loads one repo's traces, merged PRs, commits and rework inside `[start, end)` (UTC).
+    pub fn report_data(
+        &self,
+        repo: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<RepoData> {
+        let mut data = RepoData {
+            repo: repo.to_string(),
+            ..RepoData::default()
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT timestamp_us, developer_id, session_id, model, tokens_in + tokens_out,
+                    latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
+                    accepted_lines, cost_usd
+             FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3",
+        )?;
+        // Developer, session and model repeat across rows: one shared copy of each.
+        let mut names: HashSet<Arc<str>> = HashSet::new();
+        let mut intern = |v: Option<&str>| -> Option<Arc<str>> {
+            let v = v?;
+            if let Some(hit) = names.get(v) {
+                return Some(hit.clone());
+            }
+            let a: Arc<str> = Arc::from(v);
+            names.insert(a.clone());
+            Some(a)
+        };
+        let mut rows = stmt.query(params![
+            repo,
+            start.timestamp_micros(),
+            end.timestamp_micros()
+        ])?;
+        while let Some(r) = rows.next()? {
+            data.traces.push(TraceRow {
+                timestamp: DateTime::from_timestamp_micros(r.get(0)?).unwrap_or_default(),
+                developer: intern(text(r, 1)?),
+                session: intern(text(r, 2)?),
+                model: intern(text(r, 3)?),
+                tokens: r.get(4)?,
+                latency_ms: r.get(5)?,
+                ttft_ms: r.get(6)?,
+                status_code: r.get(7)?,
+                is_error: r.get(8)?,
+                error_class: r.get(9)?,
+                accepted: r.get(10)?,
+                diff_ratio: r.get(11)?,
+                accepted_lines: r.get(12)?,
+                cost_usd: r.get(13)?,
+            });
+        }
+        drop(rows);
+        if !self.gh_tables_exist()? {
+            return Ok(data);
+        }
+        data.has_github = self
+            .conn
+            .query_row(
+                "SELECT 1 WHERE EXISTS (SELECT 1 FROM gh_pull_requests WHERE repo = ?1)
+                    OR EXISTS (SELECT 1 FROM gh_commits WHERE repo = ?1)
+                    OR EXISTS (SELECT 1 FROM gh_repos WHERE repo = ?1)",
+                [repo],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        let (s, e) = (gh_time(start), gh_time(end));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT number, author, created_at, merged_at FROM gh_pull_requests
+             WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3",
+        )?;
+        let rows = stmt.query_map(params![repo, s, e], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (number, author, created, merged) = row?;
+            if let Some(created_at) = parse_ts(created) {
+                data.pulls.push(PullRow {
+                    number,
+                    author,
+                    created_at,
+                    merged_at: parse_ts(merged),
+                });
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(author_login, author_name), authored_at FROM gh_commits
+             WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3",
+        )?;
+        let rows = stmt.query_map(params![repo, s, e], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+            ))
+        })?;
+        for row in rows {
+            let (author, at) = row?;
+            if let Some(authored_at) = parse_ts(at) {
+                data.commits.push(CommitRow {
+                    author,
+                    authored_at,
+                });
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, pr_number, at, within_window FROM gh_rework WHERE repo = ?1",
+        )?;
+        let rows = stmt.query_map([repo], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (kind, pr_number, at, within_window) = row?;
+            let kind = match kind.as_str() {
+                "revert" => ReworkKind::Revert,
+                "reopened" => ReworkKind::Reopened,
+                _ => continue,
+            };
+            if let Some(at) = parse_ts(at) {
+                data.rework.push(ReworkRow {
+                    kind,
+                    pr_number,
+                    at,
+                    within_window,
+                });
+            }
+        }
+        Ok(data)
+    }
+
+    /// Data freshness of one repo: last trace ingest, newest trace day, last GitHub sync.
+    pub fn report_freshness(&self, repo: &str) -> Result<Freshness> {
+        let last_trace_ingest: Option<String> = self.conn.query_row(
+            "SELECT MAX(finished_at) FROM etl_runs WHERE job = 'ingest-traces'",
+            [],
+            |r| r.get(0),
+        )?;
+        let latest_trace_day: Option<String> = self.conn.query_row(
+            "SELECT MAX(event_date) FROM traces WHERE repo_slug = ?1",
+            [repo],
+            |r| r.get(0),
+        )?;
+        let last_github_sync = if self.gh_tables_exist()? {
+            self.conn
+                .query_row(
+                    "SELECT last_sync FROM gh_repos WHERE repo = ?1",
+                    [repo],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten()
+        } else {
+            None
+        };
+        Ok(Freshness {
+            repo: repo.to_string(),
+            last_trace_ingest,
+            latest_trace_day,
+            last_github_sync,
+        })
+    }
+}
