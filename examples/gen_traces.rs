@@ -2,7 +2,8 @@
 //!
 //! Writes realistic JSONL traces in all three input shapes (seed span, LiteLLM logger, LiteLLM
 //! StandardLoggingPayload) with ~0.5 % malformed lines, using `prod_lens::sample`. `--gzip` writes
-//! gzip. The same arguments always give the same bytes.
+//! gzip; `--demo-layout` uses the demo's team, 2 repos, 42 days and 1 % malformed lines. The same
+//! arguments always give the same bytes.
 
 use chrono::NaiveDate;
 use prod_lens::sample::{write_sample, SampleSpec};
@@ -21,6 +22,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut gzip = false;
     let mut seed = 7u64;
     let mut developers = 200usize;
+    let mut demo_layout = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -37,22 +39,31 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 developers = args.next().ok_or("--developers needs a value")?.parse()?
             }
             "--gzip" => gzip = true,
+            "--demo-layout" => demo_layout = true,
             "-h" | "--help" => {
-                println!("gen_traces --n N --out FILE [--gzip] [--seed S] [--developers D]");
+                println!("gen_traces --n N --out FILE [--gzip] [--seed S] [--developers D] [--demo-layout]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let out = out.ok_or("--out FILE is required")?;
-    let spec = SampleSpec {
-        lines: n,
-        developers,
-        start: NaiveDate::from_ymd_opt(2025, 6, 2).ok_or("bad date")?,
-        days: 120,
-        repos: (0..20).map(|i| format!("acme/service-{i:02}")).collect(),
-        malformed_per_mille: 5,
-        seed,
+    let spec = if demo_layout {
+        // The demo's team, repos, window and 1 % malformed lines, at size N.
+        SampleSpec {
+            lines: n,
+            ..SampleSpec::demo()
+        }
+    } else {
+        SampleSpec {
+            lines: n,
+            developers,
+            start: NaiveDate::from_ymd_opt(2025, 6, 2).ok_or("bad date")?,
+            days: 120,
+            repos: (0..20).map(|i| format!("acme/service-{i:02}")).collect(),
+            malformed_per_mille: 5,
+            seed,
+        }
     };
     let file = BufWriter::with_capacity(1 << 20, std::fs::File::create(&out)?);
     let stats = if gzip {
