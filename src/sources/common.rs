@@ -102,3 +102,24 @@ pub fn session(
         fallback,
     })
 }
+
+/// Status of a LiteLLM call: the HTTP code from `error_information.error_code` (else
+/// `fallback_code`), error when that code is ≥ 400 or the call failed, and the error class from
+/// `error_class` (else `http_<code>`, else `failure`). Returns `(status_code, is_error, class)`.
+pub fn litellm_status(
+    err: &Scope,
+    fallback_code: Option<i64>,
+    failure: bool,
+) -> (Option<i64>, bool, Option<String>) {
+    let code = err
+        .lenient_string(&["error_code"])
+        .and_then(|c| c.parse::<i64>().ok())
+        .filter(|c| (100..=599).contains(c));
+    let (code, is_error) = normalise::status(code.or(fallback_code), failure);
+    let class = is_error.then(|| {
+        err.lenient_string(&["error_class"])
+            .or_else(|| code.map(|c| format!("http_{c}")))
+            .unwrap_or_else(|| "failure".into())
+    });
+    (code, is_error, class)
+}

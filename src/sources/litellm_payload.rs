@@ -119,19 +119,11 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
         .unwrap_or(&empty);
     let err_objs = [err];
     let e = Scope::new(&err_objs);
-    let code = e
-        .lenient_string(&["error_code"])
-        .and_then(|c| c.parse::<i64>().ok())
-        .filter(|c| (100..=599).contains(c));
-    let (code, is_error) = normalise::status(code.or(t.status_code(&["status_code"])?), failure);
+    let (code, is_error, class) =
+        common::litellm_status(&e, t.status_code(&["status_code"])?, failure);
     r.status_code = code;
     r.is_error = is_error;
-    if is_error {
-        r.error_class = e
-            .lenient_string(&["error_class"])
-            .or_else(|| code.map(|c| format!("http_{c}")))
-            .or_else(|| Some("failure".into()));
-    }
+    r.error_class = class;
 
     // Identity, repo and acceptance may be sent by the client in requester or spend-logs metadata.
     let id_objs = [obj, &metadata, &requester, &spend_meta];

@@ -96,19 +96,10 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
 
     let err_objs = [&err];
     let e = Scope::new(&err_objs);
-    let code = e
-        .lenient_string(&["error_code"])
-        .and_then(|c| c.parse::<i64>().ok())
-        .filter(|c| (100..=599).contains(c));
-    let (code, is_error) = normalise::status(code, failure);
+    let (code, is_error, class) = common::litellm_status(&e, None, failure);
     r.status_code = code;
     r.is_error = is_error;
-    if is_error {
-        r.error_class = e
-            .lenient_string(&["error_class"])
-            .or_else(|| code.map(|c| format!("http_{c}")))
-            .or_else(|| Some("failure".into()));
-    }
+    r.error_class = class;
 
     let id_objs = [obj, &metadata, &requester, &spend_meta];
     let ids = Scope::new(&id_objs);
