@@ -64,21 +64,14 @@ fn daily_store(db: &Path) -> Daily {
 }
 
 fn ingest_claude_code(w: &Work, db: &Path, config_dirs: &str, extra: &[&str]) -> Value {
-    let out = w
-        .cmd()
-        .env("CLAUDE_CONFIG_DIR", config_dirs)
-        .env("HOME", w.path("home"))
-        .arg("--db")
-        .arg(db)
-        .args(["ingest-traces", "--json", "--claude-code", "--no-parquet"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        w.cmd()
+            .env("CLAUDE_CONFIG_DIR", config_dirs)
+            .env("HOME", w.path("home"))
+            .arg("--db")
+            .arg(db)
+            .args(["ingest-traces", "--json", "--claude-code", "--no-parquet"])
+            .args(extra),
     );
     common::single_json_object(&String::from_utf8(out.stdout).unwrap())
 }

@@ -325,16 +325,7 @@ fn database_is_chosen_by_flag_env_or_default() {
         if let Some(f) = flag_db {
             c.args(["--db", f]);
         }
-        let out = c
-            .args(["ingest-traces", "in.jsonl", "--json"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = common::run_ok(c.args(["ingest-traces", "in.jsonl", "--json"]));
         single_json_object(&String::from_utf8(out.stdout).unwrap())
     };
 

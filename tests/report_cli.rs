@@ -7,36 +7,13 @@ use serde_json::Value;
 
 /// Runs the demo into `<work>/demo` and returns its JSON output.
 fn demo(w: &Work) -> Value {
-    let out = w
-        .cmd()
-        .args(["demo", "--json", "--dir", "demo"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(w.cmd().args(["demo", "--json", "--dir", "demo"]));
     single_json_object(&String::from_utf8(out.stdout).unwrap())
 }
 
 fn report(w: &Work, args: &[&str]) -> (Value, String) {
     let db = w.path("demo/cache.db");
-    let out = w
-        .cmd()
-        .arg("--db")
-        .arg(&db)
-        .arg("report")
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(w.cmd().arg("--db").arg(&db).arg("report").args(args));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let v = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     (v, stdout)

@@ -6,17 +6,7 @@ use common::*;
 use serde_json::{json, Value};
 
 fn status_json(w: &Work, db: &str) -> Value {
-    let out = w
-        .cmd()
-        .args(["--db", db, "status", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(w.cmd().args(["--db", db, "status", "--json"]));
     assert!(out.stderr.is_empty());
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -124,17 +114,7 @@ fn status_without_a_database_exits_2_and_creates_nothing() {
 
 /// Runs `demo --json --dir <dir>` and returns (ingest summary, status).
 fn demo(w: &Work, dir: &str) -> (Value, Value) {
-    let out = w
-        .cmd()
-        .args(["demo", "--json", "--dir", dir])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_ok(w.cmd().args(["demo", "--json", "--dir", dir]));
     let v = single_json_object(&String::from_utf8(out.stdout).unwrap());
     (v["ingest"].clone(), v["status"].clone())
 }

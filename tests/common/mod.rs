@@ -120,6 +120,18 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
+/// Runs a command and asserts it exited 0, showing its stderr otherwise.
+pub fn run_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Parses stdout that must be exactly one JSON object on one line, and returns it.
 pub fn single_json_object(stdout: &str) -> Value {
     let lines: Vec<&str> = stdout.lines().collect();
