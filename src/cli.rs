@@ -307,4 +307,10 @@ pub struct ReportArgs {
     /// Scan every row instead of reading the daily rollups.
     #[arg(long)]
     pub exact: bool,
+    /// Only this developer's calls, commits and merged PRs (developer id / GitHub login, any case).
+    #[arg(long, value_name = "ID")]
+    pub developer: Option<String>,
+    /// Only calls of this model (exact name); commits and PRs are not narrowed.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
 }

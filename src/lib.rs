@@ -17,6 +17,7 @@ pub mod normalise;
 pub mod pricing;
 pub mod record;
 pub mod render;
+pub mod report;
 pub mod sample;
 pub mod sample_shapes;
 pub mod sinks;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use prod_lens::stats::calendar::DayWindow;
+use prod_lens::store::report_data::TraceFilter;
 use prod_lens::store::Store;
 use rusqlite::params;
 
@@ -60,17 +61,23 @@ fn rows_stay_in_their_repo_and_window() {
     let day = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
     let w = DayWindow::new(day, day).unwrap();
     let (start, end) = w.utc_bounds(chrono_tz::UTC).unwrap();
-    let api = s.report_data("acme/api", start, end).unwrap();
+    let api = s
+        .report_data("acme/api", start, end, &TraceFilter::default())
+        .unwrap();
     assert_eq!(api.traces.len(), 2);
     assert_eq!(api.pulls.len(), 1);
     assert!(api.commits.is_empty());
     assert!(api.has_github);
-    let web = s.report_data("acme/web", start, end).unwrap();
+    let web = s
+        .report_data("acme/web", start, end, &TraceFilter::default())
+        .unwrap();
     assert_eq!(
         (web.traces.len(), web.pulls.len(), web.commits.len()),
         (1, 1, 1)
     );
-    let none = s.report_data("acme/none", start, end).unwrap();
+    let none = s
+        .report_data("acme/none", start, end, &TraceFilter::default())
+        .unwrap();
     assert!(none.traces.is_empty() && !none.has_github);
 }
 
@@ -80,7 +87,9 @@ fn timezone_moves_the_window_bounds() {
     let day = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
     let w = DayWindow::new(day, day).unwrap();
     let (start, end) = w.utc_bounds(chrono_tz::Europe::Berlin).unwrap();
-    let api = s.report_data("acme/api", start, end).unwrap();
+    let api = s
+        .report_data("acme/api", start, end, &TraceFilter::default())
+        .unwrap();
     let mut got: Vec<String> = api
         .traces
         .iter()
@@ -93,4 +102,40 @@ fn timezone_moves_the_window_bounds() {
     );
     let f = s.report_freshness("acme/api").unwrap();
     assert_eq!(f.latest_trace_day.as_deref(), Some("2025-10-01"));
+}
+
+#[test]
+fn developer_and_model_filters_narrow_the_rows() {
+    let (_d, s) = store();
+    let day = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
+    let (start, end) = DayWindow::new(day, day)
+        .unwrap()
+        .utc_bounds(chrono_tz::UTC)
+        .unwrap();
+    let dev = TraceFilter {
+        developer: Some("DEV-A".into()),
+        model: None,
+    };
+    let web = s.report_data("acme/web", start, end, &dev).unwrap();
+    assert_eq!((web.traces.len(), web.commits.len()), (1, 1));
+    // The PR has no author: a developer filter leaves it out.
+    assert!(web.pulls.is_empty());
+    let nobody = TraceFilter {
+        developer: Some("nobody".into()),
+        model: None,
+    };
+    let web = s.report_data("acme/web", start, end, &nobody).unwrap();
+    assert_eq!((web.traces.len(), web.commits.len()), (0, 0));
+    let model = |m: &str| TraceFilter {
+        developer: None,
+        model: Some(m.into()),
+    };
+    let api = s
+        .report_data("acme/api", start, end, &model("gpt-4o"))
+        .unwrap();
+    assert_eq!((api.traces.len(), api.pulls.len()), (2, 1));
+    let api = s
+        .report_data("acme/api", start, end, &model("other"))
+        .unwrap();
+    assert_eq!((api.traces.len(), api.pulls.len()), (0, 1));
 }

@@ -113,6 +113,8 @@ fn report() -> Report {
         business_days: false,
         lag_days: 1,
         max_lag: 3,
+        developer: None,
+        model: None,
         mode: "exact".into(),
         generated_at: "2025-10-09T08:00:00Z".into(),
         tool_version: "0.0.0-snapshot".into(),

@@ -78,25 +78,20 @@ fn import_github(
 /// The report over the sample's whole window, every repo, default lags.
 fn demo_report(store: &Store, spec: &SampleSpec) -> anyhow::Result<prod_lens::metrics::Report> {
     let until = spec.start + chrono::Duration::days(i64::from(spec.days.max(1)) - 1);
-    let args = crate::cli::ReportArgs {
+    let params = prod_lens::report::ReportParams {
         repos: spec.repos.clone(),
         since: spec.start.to_string(),
         until: Some(until.to_string()),
-        lag_days: 1,
-        max_lag: 3,
         policy_models: vec!["claude-*".into()],
-        timezone: "UTC".into(),
-        business_days: false,
-        format: None,
-        output: None,
         exact: true,
+        ..prod_lens::report::ReportParams::default()
     };
-    let req = super::report::request(&args)?;
+    let req = prod_lens::report::ReportRequest::from_params(&params, "--")?;
     super::report::build(
         store,
         &req,
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        super::report::runtime_profile(),
+        prod_lens::report::runtime_profile(),
     )
 }
 

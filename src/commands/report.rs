@@ -2,151 +2,49 @@
 
 use crate::cli::{ReportArgs, ReportFormat};
 use anyhow::Context;
-use chrono::{NaiveDate, Utc};
-use prod_lens::metrics::{self, Metadata, Report, ReportOptions, Service};
+use chrono::Utc;
+use prod_lens::metrics::{Report, Service};
 use prod_lens::render::{
     csv::CsvRenderer, json::JsonRenderer, markdown::MarkdownRenderer, table::TableRenderer,
     Renderer,
 };
-use prod_lens::slug::RepoSlug;
-use prod_lens::stats::calendar::{local_day, parse_timezone, DayWindow};
+use prod_lens::report::{runtime_profile, ReportParams, ReportRequest};
 use prod_lens::store::Store;
 use prod_lens::Error;
 use std::io::IsTerminal;
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::Duration;
 
-/// Local services whose presence is reported in `metadata.runtime_profile`.
-const SERVICES: [(&str, u16); 3] = [("litellm", 4000), ("phoenix", 6006), ("arize", 8080)];
-
-fn invalid(msg: String) -> anyhow::Error {
-    Error::InvalidArgument(msg).into()
-}
-
-fn parse_day(flag: &str, raw: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|e| invalid(format!("{flag} {raw:?}: {e} (use YYYY-MM-DD)")))
-}
-
-/// Which of the local LLM-tooling services accept a TCP connection on 127.0.0.1.
-pub fn runtime_profile() -> Vec<Service> {
-    SERVICES
-        .iter()
-        .map(|&(name, port)| Service {
-            name: name.to_string(),
-            port,
-            answering: TcpStream::connect_timeout(
-                &SocketAddr::from(([127, 0, 0, 1], port)),
-                Duration::from_millis(150),
-            )
-            .is_ok(),
-        })
-        .collect()
-}
-
-/// What `report` needs besides the store: the options and metadata that are not data.
-pub struct Request {
-    /// Repos (empty: all).
-    pub repos: Vec<String>,
-    /// Computation options.
-    pub options: ReportOptions,
-    /// Timezone name as given.
-    pub timezone: String,
-    /// Scan rows instead of rollups.
-    pub exact: bool,
-}
-
-/// Parses the flags into a request.
-pub fn request(args: &ReportArgs) -> anyhow::Result<Request> {
-    let tz = parse_timezone(&args.timezone).map_err(|e| invalid(format!("--timezone: {e}")))?;
-    let since = parse_day("--since", &args.since)?;
-    let until = match &args.until {
-        Some(u) => parse_day("--until", u)?,
-        None => local_day(Utc::now(), tz),
-    };
-    let window = DayWindow::new(since, until).map_err(|e| invalid(format!("window: {e}")))?;
-    anyhow::ensure!(
-        args.max_lag <= 60 && args.lag_days <= 60,
-        Error::InvalidArgument("--max-lag and --lag-days: use 0 to 60".into())
-    );
-    let mut repos = Vec::new();
-    for raw in &args.repos {
-        let slug = RepoSlug::parse(raw)?.as_str().to_string();
-        if !repos.contains(&slug) {
-            repos.push(slug);
-        }
-    }
-    Ok(Request {
-        repos,
-        options: ReportOptions {
-            window,
-            tz,
-            business_days: args.business_days,
-            lag_days: args.lag_days,
-            max_lag: args.max_lag,
-            policy_models: args.policy_models.clone(),
-            q: prod_lens::stats::multiple::DEFAULT_Q,
-        },
-        timezone: tz.name().to_string(),
+/// Turns the flags into report parameters.
+pub fn params(args: &ReportArgs) -> ReportParams {
+    ReportParams {
+        repos: args.repos.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        timezone: args.timezone.clone(),
+        lag_days: args.lag_days,
+        max_lag: args.max_lag,
+        policy_models: args.policy_models.clone(),
+        business_days: args.business_days,
         exact: args.exact,
-    })
+        developer: args.developer.clone(),
+        model: args.model.clone(),
+    }
+}
+
+/// Parses the flags into a validated request.
+pub fn request(args: &ReportArgs) -> anyhow::Result<ReportRequest> {
+    Ok(ReportRequest::from_params(&params(args), "--")?)
 }
 
 /// Builds the report from the store; `generated_at` and `runtime_profile` are injected.
 pub fn build(
     store: &Store,
-    req: &Request,
+    req: &ReportRequest,
     generated_at: String,
     runtime_profile: Vec<Service>,
 ) -> anyhow::Result<Report> {
-    let repos = if req.repos.is_empty() {
-        store.report_repos()?
-    } else {
-        req.repos.clone()
-    };
-    let (start, end) = req
-        .options
-        .window
-        .utc_bounds(req.options.tz)
-        .ok_or_else(|| invalid("the window lies outside the supported date range".into()))?;
-    let mut data = Vec::with_capacity(repos.len());
-    let mut freshness = Vec::with_capacity(repos.len());
-    for repo in &repos {
-        data.push(
-            store
-                .report_data(repo, start, end)
-                .with_context(|| format!("reading {repo}"))?,
-        );
-        freshness.push(store.report_freshness(repo)?);
-    }
-    let w = &req.options.window;
-    let metadata = Metadata {
-        repos: repos.clone(),
-        since: w.since().to_string(),
-        until: w.until().to_string(),
-        timezone: req.timezone.clone(),
-        business_days: req.options.business_days,
-        lag_days: req.options.lag_days,
-        max_lag: req.options.max_lag,
-        mode: "exact".into(),
-        generated_at,
-        tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        freshness,
-        runtime_profile,
-    };
-    let mut report = metrics::compute(&data, &req.options, metadata)?;
-    if !req.exact {
-        report.warnings.push(
-            "rollups are not kept by this version: every row was scanned (same as --exact)".into(),
-        );
-    }
-    if repos.is_empty() {
-        report
-            .warnings
-            .insert(0, "the store holds no repo data yet".into());
-    }
-    Ok(report)
+    prod_lens::report::build(store, req, generated_at, runtime_profile)
+        .context("building the report")
 }
 
 fn color_wanted() -> bool {

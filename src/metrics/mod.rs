@@ -9,6 +9,7 @@
 //! - [`definitions`]: the exact definition text of every indicator.
 
 pub mod association;
+pub mod breakdown;
 pub mod definitions;
 pub mod delivery;
 pub mod input;
@@ -118,6 +119,10 @@ pub struct Metadata {
     pub lag_days: usize,
     /// Lags 0..=max_lag in `associations`.
     pub max_lag: usize,
+    /// Only this developer's calls, commits and PRs, when set.
+    pub developer: Option<String>,
+    /// Only this model's calls, when set.
+    pub model: Option<String>,
     /// `rollups` or `exact`.
     pub mode: String,
     /// When the report was made (RFC 3339).
@@ -155,6 +160,10 @@ pub struct RepoMetrics {
     pub rework: delivery::Rework,
     /// Indicator 11.
     pub cost: usage::Cost,
+    /// Every day of the window, for charts.
+    pub daily: Vec<breakdown::DailyPoint>,
+    /// One line per developer, for the per-developer table.
+    pub developers: Vec<breakdown::DeveloperSummary>,
 }
 
 /// One statistic of the seed's block.
@@ -252,6 +261,8 @@ pub fn compute(
             merge_time: delivery.merge_time,
             rework: delivery.rework,
             cost: usage.cost,
+            daily: breakdown::daily(repo, &opts.window, opts.tz),
+            developers: breakdown::developers(repo),
         };
         warnings.extend(thresholds::warnings(&repo.repo, repo.has_github, &m));
         metrics.insert(repo.repo.clone(), m);

@@ -39,6 +39,8 @@ pub struct Velocity {
     pub requests_per_active_developer_hour: Option<f64>,
     /// Distinct (developer, session, local hour) / active developer-hours.
     pub sessions_per_active_developer_hour: Option<f64>,
+    /// Calls per latency bucket (see [`super::breakdown::LATENCY_BUCKETS`]).
+    pub latency_distribution: Vec<super::breakdown::Bucket>,
 }
 
 /// Indicator 2: acceptance rate.
@@ -178,6 +180,10 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
         }
     }
     let active = dev_hours.len() as u64;
+    let mut buckets = [0u64; 7];
+    for &l in &latencies {
+        buckets[super::breakdown::latency_bucket(l)] += 1;
+    }
     let velocity = Velocity {
         requests: n,
         developers: developers.len() as u64,
@@ -191,6 +197,7 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
         active_developer_hours: active,
         requests_per_active_developer_hour: ratio(with_dev as f64, active as f64),
         sessions_per_active_developer_hour: ratio(session_hours.len() as f64, active as f64),
+        latency_distribution: super::breakdown::latency_distribution(&buckets),
     };
 
     let signal = rows.iter().filter(|r| r.accepted.is_some()).count() as u64;

@@ -2,8 +2,9 @@
 //! (`ai_outcome_association.pearson.r`, `metrics.acme/api.errors.rate`, …).
 //!
 //! Arrays of associations and thresholds are keyed by what identifies a row
-//! (`associations.<repo>.<ai>.<outcome>.lag<k>.…`, `thresholds.<repo>.<metric>.…`); other
-//! arrays by position. Null is an empty value.
+//! (`associations.<repo>.<ai>.<outcome>.lag<k>.…`, `thresholds.<repo>.<metric>.…`, daily rows by
+//! date, developer rows by developer, histogram buckets by label); other arrays by position.
+//! Null is an empty value.
 
 use serde_json::Value;
 
@@ -35,8 +36,10 @@ fn element_key(v: &Value, i: usize) -> String {
     if let (Some(repo), Some(metric)) = (s("repo"), s("metric")) {
         return format!("{repo}.{metric}");
     }
-    if let Some(name) = s("name") {
-        return name.to_string();
+    for key in ["name", "date", "developer", "label"] {
+        if let Some(id) = s(key) {
+            return id.to_string();
+        }
     }
     i.to_string()
 }

@@ -28,6 +28,15 @@ fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a
     })
 }
 
+/// Which rows of a repo a report reads: all, or one developer's and/or one model's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceFilter {
+    /// Only calls whose developer id equals this (ignoring case), and commits / PRs authored by it.
+    pub developer: Option<String>,
+    /// Only calls of this model (exact name).
+    pub model: Option<String>,
+}
+
 impl Store {
     /// Every repo named by traces or GitHub rows, sorted.
     pub fn report_repos(&self) -> Result<Vec<String>> {
@@ -43,12 +52,14 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Loads one repo's traces, merged PRs, commits and rework inside `[start, end)` (UTC).
+    /// Loads one repo's traces, merged PRs, commits and rework inside `[start, end)` (UTC),
+    /// narrowed by `filter`.
     pub fn report_data(
         &self,
         repo: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        filter: &TraceFilter,
     ) -> Result<RepoData> {
         let mut data = RepoData {
             repo: repo.to_string(),
@@ -58,7 +69,9 @@ impl Store {
             "SELECT timestamp_us, developer_id, session_id, model, tokens_in + tokens_out,
                     latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
                     accepted_lines, cost_usd
-             FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3",
+             FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3
+               AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
+               AND (?5 IS NULL OR model = ?5)",
         )?;
         // Developer, session and model repeat across rows: one shared copy of each.
         let mut names: HashSet<Arc<str>> = HashSet::new();
@@ -74,7 +87,9 @@ impl Store {
         let mut rows = stmt.query(params![
             repo,
             start.timestamp_micros(),
-            end.timestamp_micros()
+            end.timestamp_micros(),
+            filter.developer,
+            filter.model
         ])?;
         while let Some(r) = rows.next()? {
             data.traces.push(TraceRow {
@@ -112,9 +127,10 @@ impl Store {
         let (s, e) = (gh_time(start), gh_time(end));
         let mut stmt = self.conn.prepare_cached(
             "SELECT number, author, created_at, merged_at FROM gh_pull_requests
-             WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3",
+             WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3
+               AND (?4 IS NULL OR author = ?4 COLLATE NOCASE)",
         )?;
-        let rows = stmt.query_map(params![repo, s, e], |r| {
+        let rows = stmt.query_map(params![repo, s, e, filter.developer], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Option<String>>(1)?,
@@ -135,9 +151,10 @@ impl Store {
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT COALESCE(author_login, author_name), authored_at FROM gh_commits
-             WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3",
+             WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3
+               AND (?4 IS NULL OR COALESCE(author_login, author_name) = ?4 COLLATE NOCASE)",
         )?;
-        let rows = stmt.query_map(params![repo, s, e], |r| {
+        let rows = stmt.query_map(params![repo, s, e, filter.developer], |r| {
             Ok((
                 r.get::<_, Option<String>>(0)?,
                 r.get::<_, Option<String>>(1)?,
