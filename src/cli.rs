@@ -43,6 +43,8 @@ pub enum Command {
     Lake(LakeCommand),
     /// The pilot indicators and AI → outcome statistics per repo over a window.
     Report(ReportArgs),
+    /// Recompute the hourly rollups the report reads, exactly, from the stored traces.
+    RebuildRollups(RebuildRollupsArgs),
 }
 
 /// Input format choice for `--format`.
@@ -304,7 +306,7 @@ pub struct ReportArgs {
     /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Scan every row instead of reading the daily rollups.
+    /// Scan every trace row of the window instead of reading the hourly rollups.
     #[arg(long)]
     pub exact: bool,
     /// Only this developer's calls, commits and merged PRs (developer id / GitHub login, any case).
@@ -313,4 +315,15 @@ pub struct ReportArgs {
     /// Only calls of this model (exact name); commits and PRs are not narrowed.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+}
+
+/// Arguments of `rebuild-rollups`.
+#[derive(Debug, Args)]
+pub struct RebuildRollupsArgs {
+    /// Only this repository (owner/name); repeat for several (one transaction each).
+    #[arg(long = "repo")]
+    pub repos: Vec<String>,
+    /// Print what was rebuilt as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
