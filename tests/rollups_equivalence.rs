@@ -10,7 +10,7 @@
 mod rollups_support;
 
 use chrono::{Duration, TimeZone, Utc};
-use prod_lens::metrics::aggregate::PERCENTILE_RELATIVE_ERROR;
+use prod_lens::metrics::distribution::PERCENTILE_RELATIVE_ERROR;
 use prod_lens::record::{CostSource, SourceFormat, TraceRecord};
 use prod_lens::report::{build, ReportParams, ReportRequest};
 use prod_lens::sample::Rng;

@@ -7,8 +7,10 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::aggregate::{percentiles, Counters, TraceAggregate};
+use super::aggregate::TraceAggregate;
+use super::counters::Counters;
 use super::delivery::merge_hours;
+use super::distribution::percentiles;
 use super::input::RepoData;
 use super::ratio;
 use super::usage::count;

@@ -2,7 +2,8 @@
 //! with their definitions, thresholds and warnings. No I/O; the store loads the rows and the
 //! renderers print the [`Report`].
 //!
-//! - [`aggregate`]: the trace side as hourly cells, built from rows (exact) or rollups.
+//! - [`aggregate`]: the trace side as hourly cells, built from rows (exact) or rollups, with
+//!   [`counters`] (additive counts and sums) and [`distribution`] (values or sketches).
 //! - [`usage`]: indicators 1–6 and 11 (traces).
 //! - [`delivery`]: indicators 7–10 (GitHub).
 //! - [`association`]: indicators 12–13 (lagged correlations, Benjamini–Hochberg).
@@ -12,8 +13,10 @@
 pub mod aggregate;
 pub mod association;
 pub mod breakdown;
+pub mod counters;
 pub mod definitions;
 pub mod delivery;
+pub mod distribution;
 pub mod input;
 pub mod thresholds;
 pub mod usage;
@@ -126,7 +129,7 @@ pub struct Metadata {
     pub developer: Option<String>,
     /// Only this model's calls, when set.
     pub model: Option<String>,
-    /// `rollups` or `exact`.
+    /// `rollups`, `exact` (asked with `--exact`) or `exact-fallback` (rollups cannot answer).
     pub mode: String,
     /// When the report was made (RFC 3339).
     pub generated_at: String,

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::aggregate::{percentiles, Slot, TraceAggregate};
+use super::aggregate::{Slot, TraceAggregate};
+use super::distribution::percentiles;
 use super::{glob_match, ratio};
 
 /// Indicator 1: AI interaction velocity.

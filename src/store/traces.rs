@@ -3,7 +3,7 @@
 use super::rollups::{rollup_row, RollupDelta, RollupRow};
 use super::Store;
 use crate::error::Result;
-use crate::metrics::aggregate::CallMeasures;
+use crate::metrics::counters::CallMeasures;
 use crate::record::{SourceFormat, TraceRecord};
 use rusqlite::params;
 

@@ -1,6 +1,9 @@
 //! One batch's change to the rollups: aggregated in memory, then one upsert per key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// Per-row hashing of names and keys is on the single writer thread: a fast hash, not SipHash.
+use foldhash::HashMap;
 use std::sync::OnceLock;
 
 use rusqlite::functions::FunctionFlags;
@@ -8,7 +11,7 @@ use rusqlite::{params, Connection};
 
 use super::CELL_COUNTERS;
 use crate::error::Result;
-use crate::metrics::aggregate::{present, status_of, utc_hour, CallMeasures, Counters};
+use crate::metrics::counters::{present, status_of, utc_hour, CallMeasures, Counters};
 use crate::stats::sketch::QuantileSketch;
 
 /// One stored call as the rollups see it.

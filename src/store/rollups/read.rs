@@ -9,9 +9,8 @@ use rusqlite::{params, OptionalExtension};
 
 use super::delta::{counters_at, models_of};
 use crate::error::{Error, Result};
-use crate::metrics::aggregate::{
-    present, status_of, utc_hour, ErrorCount, HourAggregator, HourSession, TraceAggregate,
-};
+use crate::metrics::aggregate::{ErrorCount, HourAggregator, HourSession, TraceAggregate};
+use crate::metrics::counters::{present, status_of, utc_hour};
 use crate::stats::sketch::QuantileSketch;
 use crate::stats::StatsError;
 use crate::store::report_data::TraceFilter;

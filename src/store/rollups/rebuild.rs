@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{RollupDelta, RollupRow, TABLES};
 use crate::error::Result;
-use crate::metrics::aggregate::CallMeasures;
+use crate::metrics::counters::CallMeasures;
 
 /// Rows aggregated in memory before they are written (bounds memory on big stores).
 const CHUNK_ROWS: usize = 50_000;
