@@ -275,7 +275,7 @@ fn receives_json_protobuf_and_gzip_and_rejects_bad_bodies() {
 fn an_acknowledged_batch_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db.sqlite");
-    let mut r = start(&db, &[]);
+    let mut r = start(&db, &["--repo", "acme/api"]);
     let (s, _) = post(
         &format!("{}/v1/traces", r.url),
         "application/x-protobuf",
@@ -291,6 +291,21 @@ fn an_acknowledged_batch_survives_sigkill() {
             "SELECT COUNT(*) FROM traces WHERE call_id = 'kill-1' AND tokens_in = 42"
         ),
         1
+    );
+    // The hourly rollups were committed with the row.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT SUM(requests) FROM rollup_cells WHERE repo = 'acme/api'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT SUM(tokens) FROM rollup_cells WHERE repo = 'acme/api'"
+        ),
+        count(&db, "SELECT tokens_in + tokens_out FROM traces")
     );
 }
 
