@@ -1,11 +1,10 @@
 //! One batch's change to the rollups: aggregated in memory, then one upsert per key.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 // Per-row hashing of names and keys is on the single writer thread: a fast hash, not SipHash.
 use foldhash::HashMap;
-use std::sync::OnceLock;
-
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection};
 
