@@ -9,6 +9,7 @@ mod ingest_traces;
 mod lake;
 mod progress;
 mod report;
+mod serve;
 mod status;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
         Command::Collect(args) => collect::run(&cli.db, args),
         Command::Report(args) => report::run(&cli.db, args),
+        Command::Serve(args) => serve::run(&cli.db, args),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod github;
 mod migrations;
 pub mod report_data;
 pub mod runs;
+pub mod sessions;
 pub mod status;
 pub mod traces;
 

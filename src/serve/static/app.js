@@ -1,0 +1,40 @@
+// ProdLens dashboard: reload the page when the store changes.
+// The server streams server-sent events from /api/events: "hello" with the current data
+// generation on every (re)connection, "change" when new data was committed.
+(function () {
+  "use strict";
+  var status = document.getElementById("live-status");
+  var meta = document.querySelector('meta[name="prodlens-generation"]');
+  var shown = meta ? meta.getAttribute("content") : null;
+  function say(text) {
+    if (status) status.textContent = text;
+  }
+  if (!window.EventSource) {
+    say("no live updates");
+    return;
+  }
+  var source = new EventSource("/api/events");
+  function reload() {
+    say("updating…");
+    source.close();
+    window.location.reload();
+  }
+  source.addEventListener("hello", function (e) {
+    var g = null;
+    try {
+      g = String(JSON.parse(e.data).generation);
+    } catch (err) {
+      g = null;
+    }
+    // Data changed while the connection was down: show the new data.
+    if (shown !== null && g !== null && g !== shown) {
+      reload();
+      return;
+    }
+    say("live");
+  });
+  source.addEventListener("change", reload);
+  source.onerror = function () {
+    say("reconnecting…");
+  };
+})();
