@@ -271,6 +271,8 @@ pub enum ReportFormat {
     Csv,
     /// Markdown for a PR or wiki.
     Md,
+    /// One self-contained HTML page with charts (no network needed to view it).
+    Html,
 }
 
 /// Arguments of `report`.
@@ -303,7 +305,7 @@ pub struct ReportArgs {
     /// Output format [default: table on a terminal, json when piped or with --output].
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,
-    /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt).
+    /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt, .html).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Scan every row instead of reading the daily rollups.
