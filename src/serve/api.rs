@@ -206,6 +206,12 @@ pub struct Profile {
     /// The whole report narrowed to the developer.
     #[serde(serialize_with = "shared")]
     pub report: Arc<Report>,
+    /// The data generation of the report.
+    #[serde(skip)]
+    pub generation: u64,
+    /// The window, as a value.
+    #[serde(skip)]
+    pub window: DayWindow,
 }
 
 fn shared<S: serde::Serializer>(r: &Arc<Report>, s: S) -> Result<S::Ok, S::Error> {
@@ -213,7 +219,13 @@ fn shared<S: serde::Serializer>(r: &Arc<Report>, s: S) -> Result<S::Ok, S::Error
 }
 
 /// Builds a profile from the report narrowed to `id` and their latest sessions.
-pub fn profile(id: &str, report: Arc<Report>, recent_sessions: Vec<SessionRow>) -> Profile {
+pub fn profile(
+    id: &str,
+    report: Arc<Report>,
+    recent_sessions: Vec<SessionRow>,
+    generation: u64,
+    window: DayWindow,
+) -> Profile {
     let mut totals = Totals::default();
     let mut repos = BTreeMap::new();
     for (repo, m) in &report.metrics {
@@ -252,6 +264,8 @@ pub fn profile(id: &str, report: Arc<Report>, recent_sessions: Vec<SessionRow>) 
         repos,
         recent_sessions,
         report: Arc::clone(&report),
+        generation,
+        window,
     }
 }
 
@@ -275,6 +289,8 @@ pub fn load_profile(
     id: &str,
     f: &Filters,
 ) -> Result<Profile, ApiError> {
+    // Bad filters are answered before an unknown developer.
+    AppState::window(store, f)?;
     if !store.developer_known(id)? {
         return Err(ApiError::not_found(format!(
             "no calls, commits or pull requests of developer {id:?} are stored"
@@ -292,7 +308,7 @@ pub fn load_profile(
         order: SortOrder::Desc,
     };
     let recent = store.sessions_page(&session_query(&f, &c.window, paging)?)?;
-    Ok(profile(id, c.report, recent.items))
+    Ok(profile(id, c.report, recent.items, c.generation, c.window))
 }
 
 /// Query keys a profile accepts: the report's filters except `developer` (it is in the path).

@@ -3,6 +3,7 @@
 //! - [`params`]: query strings → validated filters (400 naming the bad parameter).
 //! - [`api`]: `/api/status`, `/api/report`, `/api/daily`, `/api/sessions`, `/api/developers/{id}`.
 //! - [`events`]: `/api/events`, server-sent events when the store changes.
+//! - [`dashboard`]: `/` and `/developers/{id}`, the HTML report with filters on top.
 //! - [`pages`], [`html`]: the sessions page, login and error pages, the filter form.
 //! - [`auth`]: loopback-only without a token; bearer token or session cookie with one.
 //! - [`state`]: read-only connections, change detection, the report cache.
@@ -11,6 +12,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod html;
@@ -106,7 +108,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api_method_not_allowed);
     Router::new()
+        .route("/", get(dashboard::dashboard))
         .route("/sessions", get(pages::sessions))
+        .route("/developers/{id}", get(dashboard::developer))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/static/{name}", get(assets::asset))

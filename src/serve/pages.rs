@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::html::{document, esc, filter_form, head_html, nav, path_segment, FormOptions, Page};
 use super::params::{Filters, Paging, QueryPairs, DEFAULT_PER_PAGE, FILTER_KEYS, PAGE_KEYS};
 use super::state::AppState;
-use crate::store::sessions::{SessionPage, SessionSort, SortOrder};
+use crate::store::sessions::{SessionPage, SessionRow, SessionSort, SortOrder};
 
 /// An error as an HTML page (bad filters on a page answer 400 with the message).
 pub fn error_page(e: &ApiError, logout: bool) -> Response {
@@ -35,8 +35,11 @@ pub fn error_page(e: &ApiError, logout: bool) -> Response {
     (e.status, Html(document("ProdLens: error", head, &body))).into_response()
 }
 
-/// Any other path: 404 (JSON under `/api`, which has its own fallback; HTML elsewhere).
+/// Any other path: 404, JSON under `/api` and an HTML page elsewhere.
 pub async fn not_found(State(state): State<Arc<AppState>>, uri: Uri) -> Response {
+    if uri.path() == "/api" || uri.path().starts_with("/api/") {
+        return super::api::not_found(uri).await.into_response();
+    }
     let path: String = uri
         .path()
         .chars()
@@ -139,7 +142,7 @@ fn sessions_link(f: &Filters, p: Paging) -> String {
 }
 
 /// The sessions table with sortable headers and pagination links.
-pub fn sessions_table(page: &SessionPage, f: &Filters, p: Paging, sortable: bool) -> String {
+pub fn sessions_table(items: &[SessionRow], f: &Filters, p: Paging, sortable: bool) -> String {
     let cols: [(&str, Option<SessionSort>, bool); 9] = [
         ("Repo", None, false),
         ("Session", None, false),
@@ -192,7 +195,7 @@ pub fn sessions_table(page: &SessionPage, f: &Filters, p: Paging, sortable: bool
     }
     s += "</tr></thead>\n<tbody>\n";
     let dev_q = f.to_query(false);
-    for r in &page.items {
+    for r in items {
         let dev = match &r.developer {
             Some(d) => {
                 let mut href = format!("/developers/{}", path_segment(d));
@@ -217,7 +220,7 @@ pub fn sessions_table(page: &SessionPage, f: &Filters, p: Paging, sortable: bool
             r.errors
         );
     }
-    if page.items.is_empty() {
+    if items.is_empty() {
         s += "<tr><td colspan=\"9\">No sessions on this page.</td></tr>\n";
     }
     s += "</tbody></table>\n";
@@ -286,7 +289,6 @@ async fn sessions_html(state: Arc<AppState>, raw: Option<String>) -> Result<Stri
         hidden.push(("per_page", p.per_page.to_string()));
     }
     let mut body = nav(Page::Sessions, &f, state.auth.is_some());
-    body += "<main class=\"pl-main\">\n<h1>Sessions</h1>\n";
     body += &filter_form(
         &f,
         &FormOptions {
@@ -300,8 +302,9 @@ async fn sessions_html(state: Arc<AppState>, raw: Option<String>) -> Result<Stri
             window: Some(&window),
         },
     );
+    body += "<main class=\"pl-main\">\n<h1>Sessions</h1>\n";
     body += &pager(&page, &f, p);
-    body += &sessions_table(&page, &f, p, true);
+    body += &sessions_table(&page.items, &f, p, true);
     body += "</main>\n";
     Ok(document(
         "ProdLens: sessions",

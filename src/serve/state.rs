@@ -46,6 +46,8 @@ pub struct Computed {
     pub report: Arc<Report>,
     /// Its window.
     pub window: DayWindow,
+    /// The data generation it was computed at (pages reload when the server's moves on).
+    pub generation: u64,
 }
 
 impl AppState {
@@ -117,18 +119,26 @@ impl AppState {
     pub fn report(&self, store: &Store, f: &Filters) -> Result<Computed, ApiError> {
         let window = Self::window(store, f)?;
         let req = f.request(&window)?;
-        let report = self.cached_report(store, &req)?;
-        Ok(Computed { report, window })
+        let (report, generation) = self.cached_report(store, &req)?;
+        Ok(Computed {
+            report,
+            window,
+            generation,
+        })
     }
 
-    fn cached_report(&self, store: &Store, req: &ReportRequest) -> Result<Arc<Report>, ApiError> {
+    fn cached_report(
+        &self,
+        store: &Store,
+        req: &ReportRequest,
+    ) -> Result<(Arc<Report>, u64), ApiError> {
         let generation = self.changes.check();
         let key = format!("{req:?}");
         if let Some((_, _, r)) = lock(&self.cache)
             .iter()
             .find(|(k, g, _)| *g == generation && *k == key)
         {
-            return Ok(Arc::clone(r));
+            return Ok((Arc::clone(r), generation));
         }
         let generated_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let report = Arc::new(crate::report::build(
@@ -143,6 +153,6 @@ impl AppState {
             cache.remove(0);
         }
         cache.push((key, generation, Arc::clone(&report)));
-        Ok(report)
+        Ok((report, generation))
     }
 }
