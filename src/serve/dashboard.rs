@@ -30,11 +30,6 @@ fn suggestions(report: &Report) -> (Vec<String>, Vec<String>) {
     (devs.into_iter().collect(), models.into_iter().collect())
 }
 
-fn head(generation: u64) -> String {
-    head_html(generation)
-        + "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n"
-}
-
 /// `GET /`: the report of the filters with the filter form.
 pub async fn dashboard(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> Response {
     let logout = state.auth.is_some();
@@ -73,7 +68,7 @@ async fn dashboard_html(state: Arc<AppState>, raw: Option<String>) -> Result<Str
             c.window.since(),
             c.window.until()
         ),
-        head_html: head(c.generation),
+        head_html: head_html(c.generation),
         top_html: top,
     };
     Ok(render_document(&c.report, &chrome))
@@ -175,7 +170,7 @@ async fn developer_html(
     top += &profile_html(&p, &f);
     let chrome = PageChrome {
         title: format!("ProdLens: {id} {} → {}", window.since(), window.until()),
-        head_html: head(p.generation),
+        head_html: head_html(p.generation),
         top_html: top,
     };
     Ok(render_document(&p.report, &chrome))

@@ -34,10 +34,14 @@ pub fn path_segment(s: &str) -> String {
 pub fn head_html(generation: u64) -> String {
     format!(
         "<meta name=\"prodlens-generation\" content=\"{generation}\">\n\
-         <link rel=\"stylesheet\" href=\"/static/app.css\">\n\
+         {BASE_HEAD}\
          <script src=\"/static/app.js\" defer></script>\n"
     )
 }
+
+/// `<head>` additions of every page: the stylesheet and the icon.
+pub const BASE_HEAD: &str = "<link rel=\"stylesheet\" href=\"/static/app.css\">\n\
+    <link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\">\n";
 
 /// A whole page (for the server's own pages; the report pages use the report renderer).
 pub fn document(title: &str, head: &str, body: &str) -> String {
@@ -204,7 +208,7 @@ pub fn filter_form(f: &Filters, o: &FormOptions) -> String {
     if let Some(w) = o.window {
         let _ = writeln!(
             s,
-            "<p class=\"pl-window\" data-testid=\"window\">Showing {} to {} ({})</p>",
+            "<p class=\"pl-window\" data-testid=\"filter-window\">Showing {} to {} ({})</p>",
             w.since(),
             w.until(),
             esc(f.tz.name())

@@ -12,7 +12,9 @@ use axum::response::{Html, IntoResponse, Response};
 use super::api::sessions_in;
 use super::auth::{clear_cookie, set_cookie};
 use super::error::ApiError;
-use super::html::{document, esc, filter_form, head_html, nav, path_segment, FormOptions, Page};
+use super::html::{
+    document, esc, filter_form, head_html, nav, path_segment, FormOptions, Page, BASE_HEAD,
+};
 use super::params::{Filters, Paging, QueryPairs, DEFAULT_PER_PAGE, FILTER_KEYS, PAGE_KEYS};
 use super::state::AppState;
 use crate::store::sessions::{SessionPage, SessionRow, SessionSort, SortOrder};
@@ -31,8 +33,11 @@ pub fn error_page(e: &ApiError, logout: bool) -> Response {
         let _ = writeln!(body, "<p>Parameter: <code>{}</code></p>", esc(p));
     }
     body += "<p><a href=\"/\">Back to the dashboard</a></p></main>\n";
-    let head = "<link rel=\"stylesheet\" href=\"/static/app.css\">\n";
-    (e.status, Html(document("ProdLens: error", head, &body))).into_response()
+    (
+        e.status,
+        Html(document("ProdLens: error", BASE_HEAD, &body)),
+    )
+        .into_response()
 }
 
 /// Any other path: 404, JSON under `/api` and an HTML page elsewhere.
@@ -65,8 +70,7 @@ pub fn login_page(error: Option<&str>) -> Html<String> {
     body += "<form method=\"post\" action=\"/login\" data-testid=\"login\">\n\
              <label>Access token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" required autofocus></label>\n\
              <button type=\"submit\">Log in</button>\n</form></main>\n";
-    let head = "<link rel=\"stylesheet\" href=\"/static/app.css\">\n";
-    Html(document("ProdLens: log in", head, &body))
+    Html(document("ProdLens: log in", BASE_HEAD, &body))
 }
 
 /// `GET /login`.
