@@ -46,8 +46,8 @@ pub async fn status(
             }
         },
     };
-    let status = state.with_store(move |_, s| Ok(s.status(runs)?)).await?;
-    json(&status)
+    let status = state.with_store(move |st, s| st.status(s, runs)).await?;
+    json(&*status)
 }
 
 /// `GET /api/report`: the report JSON of `prod-lens report --format json` for the filters.
@@ -128,12 +128,13 @@ pub fn session_query(
 
 /// One page of sessions with the window it covers.
 pub fn sessions_in(
+    st: &AppState,
     store: &Store,
     f: &Filters,
     paging: Paging,
-) -> Result<(SessionPage, DayWindow), ApiError> {
+) -> Result<(Arc<SessionPage>, DayWindow), ApiError> {
     let window = AppState::window(store, f)?;
-    let page = store.sessions_page(&session_query(f, &window, paging)?)?;
+    let page = st.sessions_page(store, &session_query(f, &window, paging)?)?;
     Ok((page, window))
 }
 
@@ -147,9 +148,9 @@ pub async fn sessions(
     let f = Filters::parse(&q)?;
     let paging = Paging::parse(&q)?;
     let (page, _) = state
-        .with_store(move |_, s| sessions_in(s, &f, paging))
+        .with_store(move |st, s| sessions_in(st, s, &f, paging))
         .await?;
-    json(&page)
+    json(&*page)
 }
 
 /// A developer's numbers summed over repos.
@@ -307,8 +308,14 @@ pub fn load_profile(
         sort: SessionSort::LastSeen,
         order: SortOrder::Desc,
     };
-    let recent = store.sessions_page(&session_query(&f, &c.window, paging)?)?;
-    Ok(profile(id, c.report, recent.items, c.generation, c.window))
+    let recent = st.sessions_page(store, &session_query(&f, &c.window, paging)?)?;
+    Ok(profile(
+        id,
+        c.report,
+        recent.items.clone(),
+        c.generation,
+        c.window,
+    ))
 }
 
 /// Query keys a profile accepts: the report's filters except `developer` (it is in the path).

@@ -278,7 +278,7 @@ async fn sessions_html(state: Arc<AppState>, raw: Option<String>) -> Result<Stri
     let f2 = f.clone();
     let (page, window, repos, generation) = state
         .with_store(move |st, s| {
-            let (page, window) = sessions_in(s, &f2, p)?;
+            let (page, window) = sessions_in(st, s, &f2, p)?;
             Ok((page, window, s.report_repos()?, st.changes.generation()))
         })
         .await?;

@@ -1,5 +1,5 @@
-//! Shared server state: read-only store connections, the data generation and a small cache of
-//! computed reports.
+//! Shared server state: read-only store connections, the data generation, and small caches of
+//! computed answers (reports, session pages, status) that hold until the data changes.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -13,13 +13,55 @@ use super::params::Filters;
 use crate::metrics::Report;
 use crate::report::{runtime_profile, ReportRequest};
 use crate::stats::calendar::{local_day, DayWindow};
+use crate::store::sessions::{SessionPage, SessionQuery};
+use crate::store::status::Status;
 use crate::store::Store;
 
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 4;
 
-/// Reports kept (keyed by request and data generation).
+/// Answers kept per cache (keyed by request and data generation).
 const CACHE_SIZE: usize = 16;
+
+/// A few computed answers of one kind, valid for the data generation they were computed at.
+pub struct Memo<V> {
+    entries: Mutex<Vec<(String, u64, Arc<V>)>>,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<V> Memo<V> {
+    /// The answer for `key` at `generation`, computed by `f` unless kept. Entries of older
+    /// generations are dropped; the oldest entry goes when the cache is full.
+    pub fn get_or_try(
+        &self,
+        key: String,
+        generation: u64,
+        f: impl FnOnce() -> Result<V, ApiError>,
+    ) -> Result<Arc<V>, ApiError> {
+        if let Some((_, _, v)) = lock(&self.entries)
+            .iter()
+            .find(|(k, g, _)| *g == generation && *k == key)
+        {
+            return Ok(Arc::clone(v));
+        }
+        // Computed without the lock: two requests may compute the same answer once each.
+        let v = Arc::new(f()?);
+        let mut entries = lock(&self.entries);
+        entries.retain(|(_, g, _)| *g == generation);
+        if entries.len() >= CACHE_SIZE {
+            entries.remove(0);
+        }
+        entries.push((key, generation, Arc::clone(&v)));
+        Ok(v)
+    }
+}
 
 /// Locks a mutex, taking over its data if a holder panicked (the data stays consistent: every
 /// holder below only pushes or pops whole values).
@@ -31,7 +73,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct AppState {
     db: PathBuf,
     idle: Mutex<Vec<Store>>,
-    cache: Mutex<Vec<(String, u64, Arc<Report>)>>,
+    reports: Memo<Report>,
+    sessions: Memo<SessionPage>,
+    status: Memo<Status>,
     /// Access control (None: open, loopback only).
     pub auth: Option<Auth>,
     /// Store change detection, for refresh events.
@@ -62,7 +106,9 @@ impl AppState {
         Ok(Self {
             db,
             idle: Mutex::new(vec![first]),
-            cache: Mutex::new(Vec::new()),
+            reports: Memo::default(),
+            sessions: Memo::default(),
+            status: Memo::default(),
             auth,
             changes,
             shutdown,
@@ -133,26 +179,35 @@ impl AppState {
         req: &ReportRequest,
     ) -> Result<(Arc<Report>, u64), ApiError> {
         let generation = self.changes.check();
-        let key = format!("{req:?}");
-        if let Some((_, _, r)) = lock(&self.cache)
-            .iter()
-            .find(|(k, g, _)| *g == generation && *k == key)
-        {
-            return Ok((Arc::clone(r), generation));
-        }
-        let generated_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let report = Arc::new(crate::report::build(
-            store,
-            req,
-            generated_at,
-            runtime_profile(),
-        )?);
-        let mut cache = lock(&self.cache);
-        cache.retain(|(_, g, _)| *g == generation);
-        if cache.len() >= CACHE_SIZE {
-            cache.remove(0);
-        }
-        cache.push((key, generation, Arc::clone(&report)));
+        let report = self
+            .reports
+            .get_or_try(format!("{req:?}"), generation, || {
+                let generated_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                Ok(crate::report::build(
+                    store,
+                    req,
+                    generated_at,
+                    runtime_profile(),
+                )?)
+            })?;
         Ok((report, generation))
+    }
+
+    /// One page of sessions (kept until the data changes).
+    pub fn sessions_page(
+        &self,
+        store: &Store,
+        q: &SessionQuery,
+    ) -> Result<Arc<SessionPage>, ApiError> {
+        let generation = self.changes.check();
+        self.sessions
+            .get_or_try(format!("{q:?}"), generation, || Ok(store.sessions_page(q)?))
+    }
+
+    /// What `status` shows with the last `runs` runs (kept until the data changes).
+    pub fn status(&self, store: &Store, runs: usize) -> Result<Arc<Status>, ApiError> {
+        let generation = self.changes.check();
+        self.status
+            .get_or_try(runs.to_string(), generation, || Ok(store.status(runs)?))
     }
 }

@@ -195,14 +195,18 @@ fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
 }
 
 /// Rows of `traces` that a query covers (parameters ?1 repos JSON, ?2 start, ?3 end,
-/// ?4 developer, ?5 model).
+/// ?4 developer, ?5 model). `{ts}` is `timestamp_us`, or `+timestamp_us` to keep SQLite off the
+/// timestamp index when the window holds most rows (a table scan is then about twice as fast).
 const MATCHING: &str = "FROM traces
      WHERE repo_slug IS NOT NULL AND session_id IS NOT NULL
-       AND timestamp_us >= ?2 AND timestamp_us < ?3
+       AND {ts} >= ?2 AND {ts} < ?3
        AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
        AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
        AND (?5 IS NULL OR model = ?5)
      GROUP BY repo_slug, session_id";
+
+/// Share of the stored time span above which a window is read by a table scan.
+const SCAN_SHARE: f64 = 0.25;
 
 impl Store {
     /// One page of the sessions matching `q`, sorted by `q.sort` then repo and session.
@@ -223,6 +227,14 @@ impl Store {
         let start = q.start_us.unwrap_or(i64::MIN);
         let end = q.end_us.unwrap_or(i64::MAX);
         let offset = i64::from(q.page - 1) * i64::from(q.per_page);
+        let matching = MATCHING.replace(
+            "{ts}",
+            if self.wide_window(start, end)? {
+                "+timestamp_us"
+            } else {
+                "timestamp_us"
+            },
+        );
         // The sort column and direction come from the enums above, never from input text.
         let sql = format!(
             "SELECT repo_slug, session_id, MIN(developer_id) AS developer,
@@ -230,7 +242,7 @@ impl Store {
                     COUNT(*) AS requests, SUM(tokens_in + tokens_out) AS tokens,
                     TOTAL(cost_usd) AS cost, SUM(cost_usd IS NULL) AS cost_unknown,
                     SUM(is_error) AS errors, COUNT(*) OVER () AS total
-             {MATCHING}
+             {matching}
              ORDER BY {col} {dir}, repo_slug ASC, session_id ASC
              LIMIT ?6 OFFSET ?7",
             col = q.sort.column(),
@@ -268,7 +280,7 @@ impl Store {
             Some(t) => t,
             // Past the last page: no row carried the total, count separately.
             None => self.conn.query_row(
-                &format!("SELECT COUNT(*) FROM (SELECT 1 {MATCHING})"),
+                &format!("SELECT COUNT(*) FROM (SELECT 1 {matching})"),
                 params![repos, start, end, q.developer, q.model],
                 |r| r.get(0),
             )?,
@@ -279,6 +291,21 @@ impl Store {
             per_page: q.per_page,
             items,
         })
+    }
+
+    /// Whether `[start, end)` covers more than [`SCAN_SHARE`] of the stored calls' time span.
+    fn wide_window(&self, start: i64, end: i64) -> Result<bool> {
+        let (min, max): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT MIN(timestamp_us), MAX(timestamp_us) FROM traces",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (Some(min), Some(max)) = (min, max) else {
+            return Ok(false);
+        };
+        let span = (max as f64 - min as f64).max(1.0);
+        let covered = (end.min(max) as f64 - start.max(min) as f64).max(0.0);
+        Ok(covered / span > SCAN_SHARE)
     }
 
     /// Whether `developer` (any case) made a stored call or authored a stored commit or PR.
@@ -475,6 +502,14 @@ mod tests {
             q.end_us = Some(at(5));
         });
         assert_eq!(p.total, 2);
+        // A narrow window (a ninth of the span) reads through the timestamp index: same rules.
+        assert!(!s.wide_window(at(9), at(10)).unwrap());
+        assert!(s.wide_window(at(1), at(5)).unwrap());
+        let p = q(&|q| {
+            q.start_us = Some(at(9));
+            q.end_us = Some(at(10));
+        });
+        assert_eq!(keys(&p), [k("acme/web", "s3")]);
         let p = q(&|q| q.repos = vec!["nobody/here".into()]);
         assert_eq!((p.total, p.items.len()), (0, 0));
     }
