@@ -275,6 +275,7 @@ impl Filters {
     }
 
     /// The validated report request over `window`.
+    #[allow(clippy::needless_update)]
     pub fn request(&self, window: &DayWindow) -> Result<ReportRequest, ApiError> {
         let params = ReportParams {
             repos: self.repos.clone(),
@@ -288,6 +289,8 @@ impl Filters {
             exact: self.exact,
             developer: self.developer.clone(),
             model: self.model.clone(),
+            // Fields added later keep their defaults.
+            ..ReportParams::default()
         };
         // Every field was checked above; a refusal here is a window the calendar cannot map.
         ReportRequest::from_params(&params, "")
