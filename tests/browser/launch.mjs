@@ -54,14 +54,16 @@ export async function launch({ viewport = { width: 1280, height: 800 } } = {}) {
 }
 
 /**
- * Records every request the page makes; `outside()` lists the URLs that are not `file:`,
- * `data:` or `about:` (for a self-contained page: none).
+ * Records every request the page makes; `outside(allowed)` lists the URLs that are not `file:`,
+ * `data:`, `about:` or `blob:` and start with none of the `allowed` prefixes (for a
+ * self-contained page: none; for a local server, pass its origin, e.g. 'http://127.0.0.1:8787/').
  */
 export function watchRequests(page) {
   const urls = [];
   page.on('request', (req) => urls.push(req.url()));
   return {
     all: () => [...urls],
-    outside: () => urls.filter((u) => !/^(file|data|about|blob):/.test(u)),
+    outside: (allowed = []) =>
+      urls.filter((u) => !/^(file|data|about|blob):/.test(u) && !allowed.some((p) => u.startsWith(p))),
   };
 }
