@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch } from './launch.mjs';
+import { launch, watchRequests } from './launch.mjs';
 
 const [base, outDir, bin, db, newTraces] = process.argv.slice(2);
 if (!base || !outDir || !bin || !db || !newTraces) {
@@ -38,12 +38,9 @@ async function api(path) {
 }
 
 const { page, close } = await launch({ viewport: { width: 1280, height: 900 } });
-const outside = [];
+const requests = watchRequests(page);
 const errors = [];
 const failed = [];
-page.on('request', (req) => {
-  if (!req.url().startsWith(base + '/')) outside.push(req.url());
-});
 page.on('requestfailed', (req) => {
   // Reloading cancels the open event stream; anything else is a failure.
   if (!req.url().endsWith('/api/events')) failed.push(req.url());
@@ -146,7 +143,7 @@ try {
   await reloaded;
   same('requests after the ingest', Number(await kpi('acme/api')), before + 1);
 
-  same('requests to other origins', JSON.stringify(outside), '[]');
+  same('requests to other origins', JSON.stringify(requests.outside([base + '/'])), '[]');
   same('failed requests', JSON.stringify(failed), '[]');
   same('page errors', JSON.stringify(errors), '[]');
 } catch (e) {

@@ -301,6 +301,11 @@ impl Drop for Server {
     }
 }
 
+/// A JSON integer.
+pub fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not an integer: {v}"))
+}
+
 /// `prod-lens report --format json` of `db` with `args`, as JSON.
 pub fn cli_report(w: &Work, db: &Path, args: &[&str]) -> Value {
     let out = run_ok(
