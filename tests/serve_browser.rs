@@ -2,7 +2,8 @@
 //! headless Chromium by `tests/browser/check_dashboard.mjs` (Node + playwright-core), which
 //! checks charts and tables against the API, uses the filter form, follows links, sorts the
 //! sessions page, sees the page reload after an ingest, and saves `dashboard.png` under
-//! `CARGO_TARGET_TMPDIR/serve_browser`.
+//! `CARGO_TARGET_TMPDIR/serve_browser` (copied to `docs/dashboard.png` when
+//! `PRODLENS_UPDATE_SCREENSHOTS=1`).
 //!
 //! Skips loudly when node, `tests/browser/node_modules` or Chromium are missing, unless
 //! `PRODLENS_REQUIRE_EXTERNAL=1`, which makes that a failure.
@@ -103,6 +104,11 @@ fn dashboard_renders_filters_and_refreshes_in_chromium() {
     let png = std::fs::read(outdir.join("dashboard.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
     assert!(png.len() > 50_000, "a real page, {} bytes", png.len());
+    if std::env::var("PRODLENS_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("dashboard.png"), &png).unwrap();
+    }
     let ended = s.terminate(Duration::from_secs(20));
     assert!(ended.status.success(), "{}", ended.stderr);
 }
