@@ -45,6 +45,8 @@ pub enum Command {
     Report(ReportArgs),
     /// A local dashboard and JSON API over the store (read-only; 127.0.0.1 unless --bind).
     Serve(ServeArgs),
+    /// Recompute the hourly rollups the report reads, exactly, from the stored traces.
+    RebuildRollups(RebuildRollupsArgs),
 }
 
 /// Input format choice for `--format`.
@@ -308,7 +310,7 @@ pub struct ReportArgs {
     /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt, .html).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Scan every row instead of reading the daily rollups.
+    /// Scan every trace row of the window instead of reading the hourly rollups.
     #[arg(long)]
     pub exact: bool,
     /// Only this developer's calls, commits and merged PRs (developer id / GitHub login, any case).
@@ -337,4 +339,15 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub auth_token: Option<String>,
+}
+
+/// Arguments of `rebuild-rollups`.
+#[derive(Debug, Args)]
+pub struct RebuildRollupsArgs {
+    /// Only this repository (owner/name); repeat for several (one transaction each).
+    #[arg(long = "repo")]
+    pub repos: Vec<String>,
+    /// Print what was rebuilt as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

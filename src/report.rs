@@ -4,9 +4,10 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
+use crate::metrics::aggregate::hour_aligned;
 use crate::metrics::{self, Metadata, Report, ReportOptions, Service};
 use crate::slug::RepoSlug;
 use crate::stats::calendar::{local_day, parse_timezone, DayWindow};
@@ -155,6 +156,54 @@ impl ReportRequest {
     }
 }
 
+/// Where the trace-side numbers come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceMode {
+    /// The hourly rollups (percentiles from sketches).
+    Rollups,
+    /// Every row of the window, as asked with `--exact`.
+    Exact,
+    /// Every row of the window because the rollups cannot answer (the reason).
+    Fallback(String),
+}
+
+impl TraceMode {
+    /// The `metadata.mode` value: `rollups`, `exact` or `exact-fallback`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceMode::Rollups => "rollups",
+            TraceMode::Exact => "exact",
+            TraceMode::Fallback(_) => "exact-fallback",
+        }
+    }
+}
+
+/// Chooses rollups unless `--exact` is asked, the store has none yet, or the timezone cannot
+/// be re-bucketed from UTC hours over `[start, end)`.
+pub fn trace_mode(
+    store: &Store,
+    req: &ReportRequest,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<TraceMode> {
+    if req.exact {
+        return Ok(TraceMode::Exact);
+    }
+    if !store.has_rollups()? {
+        return Ok(TraceMode::Fallback(format!(
+            "the store (schema version {}) has no rollups yet; open it once with a writing command (e.g. prod-lens rebuild-rollups) to add them",
+            store.schema_version()?
+        )));
+    }
+    if !hour_aligned(req.options.tz, start, end) {
+        return Ok(TraceMode::Fallback(format!(
+            "timezone {} is not a whole number of hours from UTC over the window, so hourly UTC rollups cannot be re-bucketed into its days",
+            req.timezone
+        )));
+    }
+    Ok(TraceMode::Rollups)
+}
+
 /// Builds the report from the store; `generated_at` and `runtime_profile` are injected.
 pub fn build(
     store: &Store,
@@ -174,10 +223,18 @@ pub fn build(
         .ok_or_else(|| {
             Error::InvalidArgument("the window lies outside the supported date range".into())
         })?;
+    let mode = trace_mode(store, req, start, end)?;
     let mut data = Vec::with_capacity(repos.len());
     let mut freshness = Vec::with_capacity(repos.len());
     for repo in &repos {
-        data.push(store.report_data(repo, start, end, &req.filter)?);
+        data.push(match mode {
+            TraceMode::Rollups => {
+                store.report_data_rollups(repo, start, end, &req.filter, req.options.tz)?
+            }
+            TraceMode::Exact | TraceMode::Fallback(_) => {
+                store.report_data(repo, start, end, &req.filter)?
+            }
+        });
         freshness.push(store.report_freshness(repo)?);
     }
     let w = &req.options.window;
@@ -191,17 +248,17 @@ pub fn build(
         max_lag: req.options.max_lag,
         developer: req.filter.developer.clone(),
         model: req.filter.model.clone(),
-        mode: "exact".into(),
+        mode: mode.name().into(),
         generated_at,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         freshness,
         runtime_profile,
     };
     let mut report = metrics::compute(&data, &req.options, metadata)?;
-    if !req.exact {
-        report.warnings.push(
-            "rollups are not kept by this version: every row was scanned (same as --exact)".into(),
-        );
+    if let TraceMode::Fallback(why) = &mode {
+        report.warnings.push(format!(
+            "{why}: every trace row of the window was scanned (mode exact-fallback, exact percentiles)"
+        ));
     }
     if req.filter.model.is_some() {
         report.warnings.push(

@@ -8,6 +8,7 @@ mod ingest_litellm;
 mod ingest_traces;
 mod lake;
 mod progress;
+mod rebuild_rollups;
 mod report;
 mod serve;
 mod status;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Collect(args) => collect::run(&cli.db, args),
         Command::Report(args) => report::run(&cli.db, args),
         Command::Serve(args) => serve::run(&cli.db, args),
+        Command::RebuildRollups(args) => rebuild_rollups::run(&cli.db, args),
     }
 }
 

@@ -1,11 +1,10 @@
 //! Indicators 12 and 13: AI → outcome associations over lagged, calendar-complete daily series,
 //! and the Benjamini–Hochberg adjustment over every test actually run.
 
-use std::collections::HashSet;
-
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::aggregate::TraceAggregate;
 use super::delivery::merge_hours;
 use super::input::RepoData;
 use crate::stats::calendar::{local_day, DayWindow};
@@ -127,26 +126,27 @@ fn series(
 /// Builds every series of one repo over the window (zero days included).
 pub fn repo_series(
     data: &RepoData,
+    agg: &TraceAggregate,
     window: &DayWindow,
     tz: Tz,
     business: bool,
 ) -> Result<RepoSeries, StatsError> {
-    let mut sessions: HashSet<(chrono::NaiveDate, &str)> = HashSet::new();
-    let mut requests = Vec::with_capacity(data.traces.len());
-    let mut tokens = Vec::with_capacity(data.traces.len());
+    let mut requests = Vec::with_capacity(agg.cells.len());
+    let mut tokens = Vec::with_capacity(agg.cells.len());
     let mut cost = Vec::new();
-    for t in &data.traces {
-        let day = local_day(t.timestamp, tz);
-        requests.push((day, 1.0));
-        tokens.push((day, t.tokens as f64));
-        if let Some(c) = t.cost_usd {
-            cost.push((day, c));
-        }
-        if let Some(s) = &t.session {
-            sessions.insert((day, &**s));
+    for c in &agg.cells {
+        let day = c.slot.day;
+        requests.push((day, c.counts.requests as f64));
+        tokens.push((day, c.counts.tokens as f64));
+        if c.counts.known_cost_calls() > 0 {
+            cost.push((day, c.counts.cost_usd));
         }
     }
-    let sessions = sessions.into_iter().map(|(d, _)| (d, 1.0)).collect();
+    let sessions = agg
+        .sessions_per_day()
+        .into_iter()
+        .map(|(d, n)| (d, n as f64))
+        .collect();
     let commits = data
         .commits
         .iter()
@@ -291,6 +291,16 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn series_of(
+        data: &RepoData,
+        w: &DayWindow,
+        tz: Tz,
+        business: bool,
+    ) -> Result<RepoSeries, StatsError> {
+        let agg = TraceAggregate::from_rows(&data.traces, tz);
+        repo_series(data, &agg, w, tz, business)
+    }
+
     #[test]
     fn series_are_calendar_complete_and_timezone_bucketed() {
         let w = DayWindow::new(d("2025-10-01"), d("2025-10-04")).unwrap();
@@ -308,14 +318,14 @@ mod tests {
             }],
             ..RepoData::default()
         };
-        let utc = repo_series(&data, &w, chrono_tz::UTC, false).unwrap();
+        let utc = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
         assert_eq!(utc.ai[0].values(), &[1.0, 0.0, 0.0, 0.0]);
         assert_eq!(utc.ai[2].values(), &[7.0, 0.0, 0.0, 0.0]);
         assert_eq!(utc.outcome[0].values(), &[0.0, 0.0, 1.0, 0.0]);
-        let berlin = repo_series(&data, &w, chrono_tz::Europe::Berlin, false).unwrap();
+        let berlin = series_of(&data, &w, chrono_tz::Europe::Berlin, false).unwrap();
         assert_eq!(berlin.ai[0].values(), &[0.0, 1.0, 0.0, 0.0]);
         // 2025-10-04 is a Saturday.
-        let business = repo_series(&data, &w, chrono_tz::UTC, true).unwrap();
+        let business = series_of(&data, &w, chrono_tz::UTC, true).unwrap();
         assert_eq!(business.ai[0].values().len(), 3);
     }
 
@@ -326,7 +336,7 @@ mod tests {
             repo: "a/b".into(),
             ..RepoData::default()
         };
-        let s = repo_series(&data, &w, chrono_tz::UTC, false).unwrap();
+        let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
         let mut a = associations("a/b", &s, 3);
         assert_eq!(a.len(), 4 * 3 * 4);
         assert!(a
@@ -357,7 +367,7 @@ mod tests {
                 });
             }
         }
-        let s = repo_series(&data, &w, chrono_tz::UTC, false).unwrap();
+        let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
         let mut a = associations("a/b", &s, 3);
         let mc = adjust(&mut a, 0.05);
         // requests/tokens vs commits at lags 0,1,2 have n ≥ 6 (8, 7, 6); lag 3 has n = 5.

@@ -7,9 +7,11 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use super::aggregate::{percentiles, Counters, TraceAggregate};
 use super::delivery::merge_hours;
 use super::input::RepoData;
 use super::ratio;
+use super::usage::count;
 use crate::stats::calendar::{local_day, DayWindow};
 use crate::stats::quantile::percentile;
 
@@ -106,13 +108,8 @@ pub fn latency_distribution(counts: &[u64; 7]) -> Vec<Bucket> {
 }
 
 #[derive(Default)]
-struct Day<'a> {
-    requests: u64,
-    sessions: HashSet<&'a str>,
-    tokens: i64,
-    cost: f64,
-    errors: u64,
-    latencies: Vec<f64>,
+struct Day {
+    counts: Counters,
     commits: u64,
     merged: u64,
     merge_hours: Vec<f64>,
@@ -123,25 +120,15 @@ fn pct(values: &[f64], q: f64) -> Option<f64> {
 }
 
 /// The daily table of one repo over every day of the window.
-pub fn daily(data: &RepoData, window: &DayWindow, tz: Tz) -> Vec<DailyPoint> {
+pub fn daily(data: &RepoData, agg: &TraceAggregate, window: &DayWindow, tz: Tz) -> Vec<DailyPoint> {
     let mut days: BTreeMap<NaiveDate, Day> = window.days().map(|d| (d, Day::default())).collect();
-    for t in &data.traces {
-        let Some(day) = days.get_mut(&local_day(t.timestamp, tz)) else {
+    for c in &agg.cells {
+        let Some(day) = days.get_mut(&c.slot.day) else {
             continue;
         };
-        day.requests += 1;
-        day.tokens += t.tokens;
-        if let Some(s) = &t.session {
-            day.sessions.insert(s);
-        }
-        if let Some(c) = t.cost_usd.filter(|c| c.is_finite()) {
-            day.cost += c;
-        }
-        day.errors += u64::from(t.is_error);
-        if let Some(l) = t.latency_ms.filter(|l| l.is_finite()) {
-            day.latencies.push(l);
-        }
+        day.counts.add(&c.counts);
     }
+    let sessions = agg.sessions_per_day();
     for c in &data.commits {
         if let Some(day) = days.get_mut(&local_day(c.authored_at, tz)) {
             day.commits += 1;
@@ -155,88 +142,102 @@ pub fn daily(data: &RepoData, window: &DayWindow, tz: Tz) -> Vec<DailyPoint> {
         }
     }
     days.into_iter()
-        .map(|(date, d)| DailyPoint {
-            date: date.to_string(),
-            requests: d.requests,
-            sessions: d.sessions.len() as u64,
-            tokens: d.tokens,
-            cost_usd: d.cost,
-            errors: d.errors,
-            latency_p50_ms: pct(&d.latencies, 50.0),
-            latency_p95_ms: pct(&d.latencies, 95.0),
-            commits: d.commits,
-            merged_prs: d.merged,
-            median_merge_hours: pct(&d.merge_hours, 50.0),
+        .map(|(date, d)| {
+            let lat = percentiles(agg.latency_by_day.get(&date), &[50.0, 95.0]);
+            DailyPoint {
+                date: date.to_string(),
+                requests: count(d.counts.requests),
+                sessions: sessions.get(&date).copied().unwrap_or(0),
+                tokens: d.counts.tokens,
+                cost_usd: d.counts.cost_usd,
+                errors: count(d.counts.errors),
+                latency_p50_ms: lat[0],
+                latency_p95_ms: lat[1],
+                commits: d.commits,
+                merged_prs: d.merged,
+                median_merge_hours: pct(&d.merge_hours, 50.0),
+            }
         })
         .collect()
 }
 
 #[derive(Default)]
 struct Dev<'a> {
-    name: String,
-    requests: u64,
+    /// Spellings of the id with their calls (traces) or items (GitHub).
+    spellings: BTreeMap<&'a str, (u64, u64)>,
+    counts: Counters,
     sessions: HashSet<&'a str>,
-    tokens: i64,
-    cost: f64,
-    signal: u64,
-    accepted: u64,
     commits: u64,
     merged: u64,
 }
 
+impl Dev<'_> {
+    /// The spelling with the most calls, else the most GitHub items; ties go to the first in
+    /// byte order, so the name does not depend on the order rows are read in.
+    fn name(&self) -> String {
+        let mut best: Option<(&str, (u64, u64))> = None;
+        for (&name, &n) in &self.spellings {
+            if best.is_none_or(|(_, b)| n > b) {
+                best = Some((name, n));
+            }
+        }
+        best.map(|(n, _)| n.to_string()).unwrap_or_default()
+    }
+}
+
 /// The per-developer table of one repo, sorted by calls (most first), then name.
 ///
-/// GitHub authors are matched to trace developers case-insensitively; an author with no calls
-/// still gets a line, so delivery without AI use stays visible.
-pub fn developers(data: &RepoData) -> Vec<DeveloperSummary> {
+/// Ids that differ only in case are one developer, shown with the spelling used by most calls;
+/// GitHub authors are matched to them the same way, and an author with no calls still gets a
+/// line, so delivery without AI use stays visible.
+pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary> {
     let mut devs: HashMap<String, Dev> = HashMap::new();
-    fn entry<'m, 'a>(devs: &'m mut HashMap<String, Dev<'a>>, name: &str) -> &'m mut Dev<'a> {
-        devs.entry(name.to_lowercase()).or_insert_with(|| Dev {
-            name: name.to_string(),
-            ..Dev::default()
-        })
-    }
-    for t in &data.traces {
-        let Some(name) = t.developer.as_deref() else {
+    for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
+        let Some(name) = c.developer.as_deref() else {
             continue;
         };
-        let d = entry(&mut devs, name);
-        d.requests += 1;
-        d.tokens += t.tokens;
-        if let Some(s) = &t.session {
-            d.sessions.insert(s);
-        }
-        if let Some(c) = t.cost_usd.filter(|c| c.is_finite()) {
-            d.cost += c;
-        }
-        if let Some(a) = t.accepted {
-            d.signal += 1;
-            d.accepted += u64::from(a);
+        let d = devs.entry(name.to_lowercase()).or_default();
+        d.spellings.entry(name).or_default().0 += count(c.counts.requests);
+        d.counts.add(&c.counts);
+    }
+    for s in &agg.sessions {
+        if let Some(name) = s.developer.as_deref() {
+            devs.entry(name.to_lowercase())
+                .or_default()
+                .sessions
+                .insert(&s.session);
         }
     }
     for c in &data.commits {
         if let Some(a) = c.author.as_deref() {
-            entry(&mut devs, a).commits += 1;
+            let d = devs.entry(a.to_lowercase()).or_default();
+            d.spellings.entry(a).or_default().1 += 1;
+            d.commits += 1;
         }
     }
     for p in data.pulls.iter().filter(|p| p.merged_at.is_some()) {
         if let Some(a) = p.author.as_deref() {
-            entry(&mut devs, a).merged += 1;
+            let d = devs.entry(a.to_lowercase()).or_default();
+            d.spellings.entry(a).or_default().1 += 1;
+            d.merged += 1;
         }
     }
     let mut out: Vec<DeveloperSummary> = devs
         .into_values()
-        .map(|d| DeveloperSummary {
-            developer: d.name,
-            requests: d.requests,
-            sessions: d.sessions.len() as u64,
-            tokens: d.tokens,
-            cost_usd: d.cost,
-            acceptance_n: d.signal,
-            accepted: d.accepted,
-            acceptance_rate: ratio(d.accepted as f64, d.signal as f64),
-            commits: d.commits,
-            merged_prs: d.merged,
+        .map(|d| {
+            let (signal, accepted) = (count(d.counts.signal), count(d.counts.accepted));
+            DeveloperSummary {
+                developer: d.name(),
+                requests: count(d.counts.requests),
+                sessions: d.sessions.len() as u64,
+                tokens: d.counts.tokens,
+                cost_usd: d.counts.cost_usd,
+                acceptance_n: signal,
+                accepted,
+                acceptance_rate: ratio(accepted as f64, signal as f64),
+                commits: d.commits,
+                merged_prs: d.merged,
+            }
         })
         .collect();
     out.sort_by(|a, b| {
@@ -295,7 +296,13 @@ mod tests {
     fn daily_is_calendar_complete_and_local() {
         let w =
             DayWindow::new("2025-10-01".parse().unwrap(), "2025-10-04".parse().unwrap()).unwrap();
-        let utc = daily(&data(), &w, chrono_tz::UTC);
+        let d = data();
+        let utc = daily(
+            &d,
+            &TraceAggregate::from_rows(&d.traces, chrono_tz::UTC),
+            &w,
+            chrono_tz::UTC,
+        );
         assert_eq!(utc.len(), 4);
         assert_eq!(utc[0].requests, 2);
         assert_eq!(utc[0].sessions, 1);
@@ -307,14 +314,16 @@ mod tests {
         assert_eq!(utc[2].merged_prs, 1);
         assert_eq!(utc[2].median_merge_hours, Some(54.0));
         // 23:30 UTC on the 3rd is the 4th in Berlin.
-        let berlin = daily(&data(), &w, chrono_tz::Europe::Berlin);
+        let tz = chrono_tz::Europe::Berlin;
+        let berlin = daily(&d, &TraceAggregate::from_rows(&d.traces, tz), &w, tz);
         assert_eq!(berlin[2].requests, 0);
         assert_eq!(berlin[3].requests, 1);
     }
 
     #[test]
     fn developers_merge_case_and_keep_github_only_authors() {
-        let devs = developers(&data());
+        let d = data();
+        let devs = developers(&d, &TraceAggregate::from_rows(&d.traces, chrono_tz::UTC));
         assert_eq!(devs.len(), 3);
         assert_eq!(devs[0].developer, "Ana");
         assert_eq!(devs[0].requests, 2);

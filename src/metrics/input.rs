@@ -82,12 +82,14 @@ pub struct ReworkRow {
 }
 
 /// Everything the report reads for one repo.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RepoData {
     /// `owner/name`.
     pub repo: String,
-    /// Calls inside the window.
+    /// Calls inside the window (read when `aggregate` is `None`).
     pub traces: Vec<TraceRow>,
+    /// The calls already aggregated (rollups); when set, `traces` is not read.
+    pub aggregate: Option<super::aggregate::TraceAggregate>,
     /// PRs merged inside the window.
     pub pulls: Vec<PullRow>,
     /// Commits authored inside the window.

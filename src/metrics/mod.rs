@@ -2,12 +2,14 @@
 //! with their definitions, thresholds and warnings. No I/O; the store loads the rows and the
 //! renderers print the [`Report`].
 //!
+//! - [`aggregate`]: the trace side as hourly cells, built from rows (exact) or rollups.
 //! - [`usage`]: indicators 1–6 and 11 (traces).
 //! - [`delivery`]: indicators 7–10 (GitHub).
 //! - [`association`]: indicators 12–13 (lagged correlations, Benjamini–Hochberg).
 //! - [`thresholds`]: targets with pass / fail / no data, and warnings.
 //! - [`definitions`]: the exact definition text of every indicator.
 
+pub mod aggregate;
 pub mod association;
 pub mod breakdown;
 pub mod definitions;
@@ -23,6 +25,7 @@ use serde::Serialize;
 
 use crate::stats::calendar::DayWindow;
 use crate::stats::StatsError;
+use aggregate::TraceAggregate;
 use association::{Association, MultipleComparison};
 use input::RepoData;
 use thresholds::Threshold;
@@ -215,7 +218,8 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Computes the report from every repo's rows; `metadata` comes from the caller.
+/// Computes the report from every repo's rows (or trace aggregate); `metadata` comes from the
+/// caller.
 pub fn compute(
     data: &[RepoData],
     opts: &ReportOptions,
@@ -237,13 +241,17 @@ pub fn compute(
             delivery.pr_throughput.mean_per_week = None;
             delivery.pr_throughput.median_per_week = None;
         }
-        let usage = usage::compute(
-            &repo.traces,
-            opts.tz,
-            &opts.policy_models,
-            delivery.pr_throughput.merged,
-        );
-        let series = association::repo_series(repo, &opts.window, opts.tz, opts.business_days)?;
+        let built;
+        let agg = match &repo.aggregate {
+            Some(a) => a,
+            None => {
+                built = TraceAggregate::from_rows(&repo.traces, opts.tz);
+                &built
+            }
+        };
+        let usage = usage::compute(agg, &opts.policy_models, delivery.pr_throughput.merged);
+        let series =
+            association::repo_series(repo, agg, &opts.window, opts.tz, opts.business_days)?;
         associations.extend(association::associations(
             &repo.repo,
             &series,
@@ -261,8 +269,8 @@ pub fn compute(
             merge_time: delivery.merge_time,
             rework: delivery.rework,
             cost: usage.cost,
-            daily: breakdown::daily(repo, &opts.window, opts.tz),
-            developers: breakdown::developers(repo),
+            daily: breakdown::daily(repo, agg, &opts.window, opts.tz),
+            developers: breakdown::developers(repo, agg),
         };
         warnings.extend(thresholds::warnings(&repo.repo, repo.has_github, &m));
         metrics.insert(repo.repo.clone(), m);

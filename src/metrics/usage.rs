@@ -1,16 +1,12 @@
 //! AI-side indicators from trace rows: velocity (1), acceptance (2), model selection (3),
 //! errors (4), token efficiency (5), acceptance quality (6) and cost (11).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::Timelike;
-use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::input::TraceRow;
+use super::aggregate::{percentiles, Slot, TraceAggregate};
 use super::{glob_match, ratio};
-use crate::stats::calendar::local_day;
-use crate::stats::quantile::percentile;
 
 /// Indicator 1: AI interaction velocity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -146,78 +142,89 @@ pub struct Usage {
     pub cost: Cost,
 }
 
-fn finite(values: impl Iterator<Item = Option<f64>>) -> Vec<f64> {
-    values.flatten().filter(|v| v.is_finite()).collect()
-}
-
-fn pct(values: &[f64], q: f64) -> Option<f64> {
-    percentile(values, q).ok().flatten()
-}
-
-/// Computes the trace-side indicators; `merged_prs` feeds cost per merged PR.
-pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) -> Usage {
-    let n = rows.len() as u64;
-    let latencies = finite(rows.iter().map(|r| r.latency_ms));
-    let ttfts = finite(rows.iter().map(|r| r.ttft_ms));
-    let mut dev_hours = HashSet::new();
-    let mut session_hours = HashSet::new();
+/// Computes the trace-side indicators from the aggregate; `merged_prs` feeds cost per merged PR.
+pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usage {
+    let t = agg.totals();
     let mut developers = HashSet::new();
-    let mut sessions = HashSet::new();
-    let mut with_dev = 0u64;
-    for r in rows {
-        if let Some(s) = &r.session {
-            sessions.insert(&**s);
+    let mut dev_hours = HashSet::new();
+    let mut with_dev = 0i64;
+    let mut matching = 0i64;
+    let mut model_match: HashMap<Option<&str>, bool> = HashMap::new();
+    let mut cost = Cost {
+        total_usd: 0.0,
+        per_model: BTreeMap::new(),
+        per_developer: BTreeMap::new(),
+        per_day: BTreeMap::new(),
+        per_merged_pr_usd: None,
+        unknown_calls: count(t.cost_unknown),
+        unknown_share: None,
+    };
+    for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
+        let model = c.model.as_deref();
+        if let Some(d) = c.developer.as_deref() {
+            developers.insert(d);
+            with_dev += c.counts.requests;
+            dev_hours.insert((d, c.slot));
         }
-        if let Some(d) = &r.developer {
-            developers.insert(&**d);
-            with_dev += 1;
-            let local = r.timestamp.with_timezone(&tz);
-            let hour = (local.date_naive(), local.hour());
-            dev_hours.insert((&**d, hour));
-            if let Some(s) = &r.session {
-                session_hours.insert((&**d, &**s, hour));
-            }
+        let matches = *model_match
+            .entry(model)
+            .or_insert_with(|| model.is_some_and(|m| policy.iter().any(|g| glob_match(g, m))));
+        if matches {
+            matching += c.counts.requests;
+        }
+        if c.counts.known_cost_calls() > 0 {
+            let v = c.counts.cost_usd;
+            cost.total_usd += v;
+            *cost
+                .per_model
+                .entry(model.unwrap_or("unknown").to_string())
+                .or_insert(0.0) += v;
+            *cost
+                .per_developer
+                .entry(c.developer.as_deref().unwrap_or("unknown").to_string())
+                .or_insert(0.0) += v;
+            *cost.per_day.entry(c.slot.day.to_string()).or_insert(0.0) += v;
         }
     }
+    let session_hours: HashSet<(&str, &str, Slot)> = agg
+        .sessions
+        .iter()
+        .filter_map(|s| Some((s.developer.as_deref()?, &*s.session, s.slot)))
+        .collect();
+    let sessions: HashSet<&str> = agg.sessions.iter().map(|s| &*s.session).collect();
     let active = dev_hours.len() as u64;
     let mut buckets = [0u64; 7];
-    for &l in &latencies {
-        buckets[super::breakdown::latency_bucket(l)] += 1;
+    for (b, &v) in buckets.iter_mut().zip(&t.latency_buckets) {
+        *b = count(v);
     }
+    let lat = percentiles(agg.latency_by_day.values(), &[50.0, 95.0]);
+    let ttft = percentiles([&agg.ttft], &[50.0]);
+    let n = count(t.requests);
     let velocity = Velocity {
         requests: n,
         developers: developers.len() as u64,
         sessions: sessions.len() as u64,
-        tokens: rows.iter().map(|r| r.tokens).sum(),
-        latency_median_ms: pct(&latencies, 50.0),
-        latency_p95_ms: pct(&latencies, 95.0),
-        latency_n: latencies.len() as u64,
-        ttft_median_ms: pct(&ttfts, 50.0),
-        ttft_n: ttfts.len() as u64,
+        tokens: t.tokens,
+        latency_median_ms: lat[0],
+        latency_p95_ms: lat[1],
+        latency_n: count(t.latency_n()),
+        ttft_median_ms: ttft[0],
+        ttft_n: count(t.ttft_n),
         active_developer_hours: active,
         requests_per_active_developer_hour: ratio(with_dev as f64, active as f64),
         sessions_per_active_developer_hour: ratio(session_hours.len() as f64, active as f64),
         latency_distribution: super::breakdown::latency_distribution(&buckets),
     };
 
-    let signal = rows.iter().filter(|r| r.accepted.is_some()).count() as u64;
-    let accepted_rows: Vec<&TraceRow> = rows.iter().filter(|r| r.accepted == Some(true)).collect();
-    let accepted = accepted_rows.len() as u64;
+    let (signal, accepted) = (count(t.signal), count(t.accepted));
     let acceptance = Acceptance {
         n: signal,
         accepted,
-        no_signal: n - signal,
+        no_signal: n.saturating_sub(signal),
         rate: ratio(accepted as f64, signal as f64),
     };
 
-    let matching = rows
-        .iter()
-        .filter(|r| {
-            r.model
-                .as_deref()
-                .is_some_and(|m| policy.iter().any(|g| glob_match(g, m)))
-        })
-        .count() as u64;
+    let matching = count(matching);
     let model_selection = ModelSelection {
         policy: policy.to_vec(),
         matching,
@@ -231,16 +238,13 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
 
     let mut by_status = BTreeMap::new();
     let mut by_error_class = BTreeMap::new();
-    let mut errors = 0u64;
-    for r in rows.iter().filter(|r| r.is_error) {
-        errors += 1;
-        let status = r
-            .status_code
-            .map_or("unknown".to_string(), |s| s.to_string());
-        *by_status.entry(status).or_insert(0) += 1;
-        let class = r.error_class.clone().unwrap_or_else(|| "unknown".into());
-        *by_error_class.entry(class).or_insert(0) += 1;
+    for e in &agg.errors {
+        let status = e.status.map_or("unknown".to_string(), |s| s.to_string());
+        *by_status.entry(status).or_insert(0) += e.count;
+        let class = e.class.as_deref().unwrap_or("unknown").to_string();
+        *by_error_class.entry(class).or_insert(0) += e.count;
     }
+    let errors = count(t.errors);
     let errors = Errors {
         errors,
         n,
@@ -249,51 +253,20 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
         by_error_class,
     };
 
-    let accepted_tokens: i64 = accepted_rows.iter().map(|r| r.tokens).sum();
-    let with_lines: Vec<&&TraceRow> = accepted_rows
-        .iter()
-        .filter(|r| r.accepted_lines.is_some_and(|l| l > 0))
-        .collect();
-    let lines: i64 = with_lines.iter().filter_map(|r| r.accepted_lines).sum();
-    let line_tokens: i64 = with_lines.iter().map(|r| r.tokens).sum();
     let token_efficiency = TokenEfficiency {
         accepted_requests: accepted,
-        tokens_per_accepted_request: ratio(accepted_tokens as f64, accepted as f64),
-        accepted_lines: lines,
-        tokens_per_accepted_line: ratio(line_tokens as f64, lines as f64),
+        tokens_per_accepted_request: ratio(t.accepted_tokens as f64, accepted as f64),
+        accepted_lines: t.accepted_lines,
+        tokens_per_accepted_line: ratio(t.line_tokens as f64, t.accepted_lines as f64),
     };
 
-    let ratios = finite(rows.iter().map(|r| r.diff_ratio));
-    let high = ratios.iter().filter(|&&d| d >= 0.7).count();
+    let diff_n = count(t.diff_n);
     let acceptance_quality = AcceptanceQuality {
-        n: ratios.len() as u64,
-        mean_diff_ratio: crate::stats::quantile::mean(&ratios),
-        share_at_least_0_7: ratio(high as f64, ratios.len() as f64),
+        n: diff_n,
+        mean_diff_ratio: ratio(t.diff_sum, diff_n as f64),
+        share_at_least_0_7: ratio(t.diff_high as f64, diff_n as f64),
     };
 
-    let mut cost = Cost {
-        total_usd: 0.0,
-        per_model: BTreeMap::new(),
-        per_developer: BTreeMap::new(),
-        per_day: BTreeMap::new(),
-        per_merged_pr_usd: None,
-        unknown_calls: 0,
-        unknown_share: None,
-    };
-    for r in rows {
-        match r.cost_usd.filter(|c| c.is_finite()) {
-            Some(c) => {
-                cost.total_usd += c;
-                let model = r.model.as_deref().unwrap_or("unknown").to_string();
-                *cost.per_model.entry(model).or_insert(0.0) += c;
-                let dev = r.developer.as_deref().unwrap_or("unknown").to_string();
-                *cost.per_developer.entry(dev).or_insert(0.0) += c;
-                let day = local_day(r.timestamp, tz).to_string();
-                *cost.per_day.entry(day).or_insert(0.0) += c;
-            }
-            None => cost.unknown_calls += 1,
-        }
-    }
     cost.per_merged_pr_usd = ratio(cost.total_usd, merged_prs as f64);
     cost.unknown_share = ratio(cost.unknown_calls as f64, n as f64);
 
@@ -308,10 +281,20 @@ pub fn compute(rows: &[TraceRow], tz: Tz, policy: &[String], merged_prs: u64) ->
     }
 }
 
+/// A count as reported (counters are signed only to carry corrections).
+pub(crate) fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::input::TraceRow;
     use chrono::{DateTime, Utc};
+
+    fn compute(rows: &[TraceRow], tz: chrono_tz::Tz, policy: &[String], merged: u64) -> Usage {
+        super::compute(&TraceAggregate::from_rows(rows, tz), policy, merged)
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

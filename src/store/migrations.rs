@@ -237,7 +237,20 @@ const MIGRATIONS: &[&str] = &[
          AND decision IN ('accept', 'reject')
        GROUP BY session_id, COALESCE(prompt_id, '');
     "#,
+    // 5: hourly rollups of the traces (see store::rollups), filled from the stored rows below.
+    crate::store::rollups::SCHEMA,
 ];
+
+/// A data step run after a migration's SQL, in the same transaction.
+type Fill = fn(&Connection) -> Result<()>;
+
+/// Data steps: (version, step).
+const FILLS: &[(i64, Fill)] = &[(5, fill_rollups)];
+
+/// Version 5: computes the rollups of every stored trace (the same code as `rebuild-rollups`).
+fn fill_rollups(conn: &Connection) -> Result<()> {
+    crate::store::rollups::rebuild(conn, None).map(|_| ())
+}
 
 /// The schema version this build writes.
 pub const CURRENT: i64 = MIGRATIONS.len() as i64;
@@ -254,8 +267,12 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = (i + 1) as i64;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        for (_, fill) in FILLS.iter().filter(|(v, _)| *v == to) {
+            fill(&tx)?;
+        }
+        tx.pragma_update(None, "user_version", to)?;
     }
     tx.commit()?;
     Ok(())

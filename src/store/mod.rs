@@ -1,13 +1,15 @@
 //! The SQLite store: one file, WAL, versioned migrations, parameterised SQL only.
 //!
 //! Tables (see `migrations`): `traces` (one row per LLM call), `etl_runs` (one row per ingest run),
-//! and the `gh_*` tables of GitHub delivery data (see `github`).
+//! the `gh_*` tables of GitHub delivery data (see `github`) and the hourly `rollup_*` tables kept
+//! with the traces (see `rollups`).
 //! The connection is owned by [`Store`] and closed when it is dropped, on every path.
 
 pub mod activity;
 pub mod github;
 mod migrations;
 pub mod report_data;
+pub mod rollups;
 pub mod runs;
 pub mod sessions;
 pub mod status;
@@ -70,6 +72,8 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // 64 MiB page cache: keeps the dedupe and secondary indexes hot during bulk ingest.
         conn.pragma_update(None, "cache_size", -65_536)?;
+        // Writers merge stored rollup sketches inside their upserts.
+        rollups::register_functions(conn)?;
         Ok(())
     }
 

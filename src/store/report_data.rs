@@ -1,9 +1,10 @@
 //! Reading the report's rows: one repo and one UTC instant range per query, parameterised SQL.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
 use super::Store;
@@ -40,20 +41,53 @@ pub struct TraceFilter {
 impl Store {
     /// Every repo named by traces or GitHub rows, sorted.
     pub fn report_repos(&self) -> Result<Vec<String>> {
-        let sql = if self.gh_tables_exist()? {
-            "SELECT DISTINCT repo_slug FROM traces WHERE repo_slug IS NOT NULL
-             UNION SELECT repo FROM gh_pull_requests UNION SELECT repo FROM gh_commits
-             ORDER BY 1"
-        } else {
-            "SELECT DISTINCT repo_slug FROM traces WHERE repo_slug IS NOT NULL ORDER BY 1"
-        };
-        let mut stmt = self.conn.prepare(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        let mut sources = vec![("traces", "repo_slug")];
+        if self.gh_tables_exist()? {
+            sources.extend([("gh_pull_requests", "repo"), ("gh_commits", "repo")]);
+        }
+        let mut repos = BTreeSet::new();
+        for (table, column) in sources {
+            // Walks the distinct values of an indexed leading column, one index seek per repo,
+            // instead of reading every row. `table` and `column` are constants.
+            let sql = format!(
+                "WITH RECURSIVE r(repo) AS (
+                   SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > '')
+                   UNION ALL
+                   SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > r.repo)
+                     FROM r WHERE r.repo IS NOT NULL)
+                 SELECT repo FROM r WHERE repo IS NOT NULL"
+            );
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            for repo in rows {
+                repos.insert(repo?);
+            }
+        }
+        Ok(repos.into_iter().collect())
     }
 
-    /// Loads one repo's traces, merged PRs, commits and rework inside `[start, end)` (UTC),
-    /// narrowed by `filter`.
+    /// Loads one repo's merged PRs, commits and rework inside `[start, end)` (UTC) and its
+    /// calls from the hourly rollups, re-bucketed into local hours of `tz` (see
+    /// [`Store::rollup_aggregate`]), narrowed by `filter`.
+    pub fn report_data_rollups(
+        &self,
+        repo: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        filter: &TraceFilter,
+        tz: Tz,
+    ) -> Result<RepoData> {
+        let mut data = RepoData {
+            repo: repo.to_string(),
+            aggregate: Some(self.rollup_aggregate(repo, start, end, filter, tz)?),
+            ..RepoData::default()
+        };
+        self.report_github(&mut data, start, end, filter)?;
+        Ok(data)
+    }
+
+    /// Loads one repo's trace rows, merged PRs, commits and rework inside `[start, end)` (UTC),
+    /// narrowed by `filter` (the exact path: every row of the window is read).
     pub fn report_data(
         &self,
         repo: &str,
@@ -110,8 +144,21 @@ impl Store {
             });
         }
         drop(rows);
+        self.report_github(&mut data, start, end, filter)?;
+        Ok(data)
+    }
+
+    /// Adds the repo's GitHub rows inside `[start, end)` to `data`.
+    fn report_github(
+        &self,
+        data: &mut RepoData,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        filter: &TraceFilter,
+    ) -> Result<()> {
+        let repo = data.repo.as_str();
         if !self.gh_tables_exist()? {
-            return Ok(data);
+            return Ok(());
         }
         data.has_github = self
             .conn
@@ -196,7 +243,7 @@ impl Store {
                 });
             }
         }
-        Ok(data)
+        Ok(())
     }
 
     /// Data freshness of one repo: last trace ingest, newest trace day, last GitHub sync.

@@ -1,9 +1,11 @@
 //! Writing trace rows: batched, in one transaction per batch, deduplicated by `dedupe_key`.
 
+use super::rollups::{rollup_row, RollupDelta, RollupRow};
 use super::Store;
 use crate::error::Result;
+use crate::metrics::aggregate::CallMeasures;
 use crate::record::{SourceFormat, TraceRecord};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 const INSERT: &str = "INSERT INTO traces (
     dedupe_key, call_id, response_id, source_format, timestamp_us, event_date, repo_slug,
@@ -15,9 +17,12 @@ const INSERT: &str = "INSERT INTO traces (
           ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)
   ON CONFLICT(dedupe_key) DO NOTHING";
 
-/// Stored tokens and cost of a row, read before raising it.
-const STORED: &str = "SELECT tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,
-    cost_usd FROM traces WHERE dedupe_key = ?1";
+/// Stored tokens and cost of a row, read before raising it, then the columns its rollups
+/// read (`rollups::ROW_COLUMNS`, from column 4).
+const STORED: &str = "SELECT cache_read_tokens, cache_creation_tokens, tokens_in, tokens_out,
+    repo_slug, timestamp_us, developer_id, session_id, model, tokens_in, tokens_out, latency_ms,
+    ttft_ms, status_code, is_error, error_class, accepted, diff_ratio, accepted_lines, cost_usd
+    FROM traces WHERE dedupe_key = ?1";
 
 /// Raises a stored row to a later copy's counts; timestamp, date and every other field stay.
 const RAISE: &str = "UPDATE traces SET tokens_in = ?2, tokens_out = ?3, cache_read_tokens = ?4,
@@ -64,7 +69,8 @@ impl Store {
             .collect())
     }
 
-    /// Writes a batch in one transaction and says, per record, what happened.
+    /// Writes a batch in one transaction and says, per record, what happened; the hourly
+    /// rollups (see `rollups`) follow in the same transaction.
     ///
     /// Stored rows are never replaced, with one exception: Claude Code writes the same message
     /// several times while streaming, early copies with placeholder counts, so a Claude Code
@@ -80,34 +86,18 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut inserted = Vec::with_capacity(batch.len());
+        let mut rollups = RollupDelta::new();
         {
             let mut stmt = tx.prepare_cached(INSERT)?;
             let mut stored = tx.prepare_cached(STORED)?;
             let mut raise = tx.prepare_cached(RAISE)?;
             for r in batch {
+                let tokens = r.tokens_in.saturating_add(r.tokens_out);
                 if r.source_format == SourceFormat::ClaudeCode {
-                    let old = stored
-                        .query_row(params![&r.dedupe_key[..]], |row| {
-                            Ok(Written::Raised {
-                                tokens_in: row.get(0)?,
-                                tokens_out: row.get(1)?,
-                                cache_read_tokens: row.get(2)?,
-                                cache_creation_tokens: row.get(3)?,
-                                cost_usd: row.get(4)?,
-                            })
-                        })
-                        .optional()?;
-                    if let Some(
-                        old @ Written::Raised {
-                            tokens_in,
-                            tokens_out,
-                            ..
-                        },
-                    ) = old
-                    {
-                        if r.tokens_in.saturating_add(r.tokens_out)
-                            > tokens_in.saturating_add(tokens_out)
-                        {
+                    let mut found = stored.query(params![&r.dedupe_key[..]])?;
+                    if let Some(row) = found.next()? {
+                        let old = rollup_row(row, 4)?;
+                        if tokens > old.measures.tokens {
                             raise.execute(params![
                                 &r.dedupe_key[..],
                                 r.tokens_in,
@@ -117,7 +107,21 @@ impl Store {
                                 r.cost_usd,
                                 r.cost_source.name(),
                             ])?;
-                            inserted.push(old);
+                            rollups.raise(
+                                &old,
+                                &CallMeasures {
+                                    tokens,
+                                    cost_usd: r.cost_usd,
+                                    ..old.measures
+                                },
+                            );
+                            inserted.push(Written::Raised {
+                                tokens_in: row.get(2)?,
+                                tokens_out: row.get(3)?,
+                                cache_read_tokens: row.get(0)?,
+                                cache_creation_tokens: row.get(1)?,
+                                cost_usd: old.measures.cost_usd,
+                            });
                         } else {
                             inserted.push(Written::Duplicate);
                         }
@@ -161,13 +165,34 @@ impl Store {
                     r.is_sidechain,
                     r.client_version,
                 ])?;
-                inserted.push(if n == 1 {
-                    Written::Inserted
+                if n == 1 {
+                    rollups.add(&RollupRow {
+                        repo: r.repo_slug.as_deref(),
+                        timestamp_us: r.timestamp.timestamp_micros(),
+                        developer: r.developer_id.as_deref(),
+                        session: r.session_id.as_deref(),
+                        model: r.model.as_deref(),
+                        status: r.status_code,
+                        error_class: r.error_class.as_deref(),
+                        measures: CallMeasures {
+                            tokens,
+                            latency_ms: r.latency_ms,
+                            ttft_ms: r.ttft_ms,
+                            is_error: r.is_error,
+                            accepted: r.accepted,
+                            diff_ratio: r.diff_ratio,
+                            accepted_lines: r.accepted_lines,
+                            cost_usd: r.cost_usd,
+                        },
+                    });
+                    inserted.push(Written::Inserted);
                 } else {
-                    Written::Duplicate
-                });
+                    inserted.push(Written::Duplicate);
+                }
             }
         }
+        // The rollups change in the same transaction as the rows they describe.
+        rollups.apply(&tx)?;
         tx.commit()?;
         Ok(inserted)
     }

@@ -1,0 +1,56 @@
+//! `prod-lens rebuild-rollups`: recompute the hourly rollups exactly from the stored traces.
+
+use crate::cli::RebuildRollupsArgs;
+use anyhow::Context;
+use prod_lens::slug::RepoSlug;
+use prod_lens::store::Store;
+use prod_lens::Error;
+use std::path::Path;
+use std::time::Instant;
+
+/// Runs the command: one transaction per `--repo`, or one for every repo.
+pub fn run(db: &Path, args: RebuildRollupsArgs) -> anyhow::Result<()> {
+    let mut repos = Vec::new();
+    for raw in &args.repos {
+        let slug = RepoSlug::parse(raw)?.as_str().to_string();
+        if !repos.contains(&slug) {
+            repos.push(slug);
+        }
+    }
+    anyhow::ensure!(
+        db.exists(),
+        Error::InvalidArgument(format!(
+            "no database at {} (ingest traces first, or pass --db)",
+            db.display()
+        ))
+    );
+    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let targets: Vec<Option<&str>> = if repos.is_empty() {
+        vec![None]
+    } else {
+        repos.iter().map(|r| Some(r.as_str())).collect()
+    };
+    let mut done = Vec::new();
+    for repo in targets {
+        let started = Instant::now();
+        let stats = store.rebuild_rollups(repo).with_context(|| {
+            format!("rebuilding the rollups of {}", repo.unwrap_or("every repo"))
+        })?;
+        let secs = started.elapsed().as_secs_f64();
+        if !args.json {
+            println!(
+                "rebuilt rollups of {} from {} trace rows: {} cells, {} error rows, {} session rows ({secs:.2} s)",
+                repo.unwrap_or("every repo"),
+                stats.traces,
+                stats.cells,
+                stats.error_rows,
+                stats.session_rows
+            );
+        }
+        done.push(stats);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,440 @@
+//! One batch's change to the rollups: aggregated in memory, then one upsert per key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{params, Connection};
+
+use super::CELL_COUNTERS;
+use crate::error::Result;
+use crate::metrics::aggregate::{present, status_of, utc_hour, CallMeasures, Counters};
+use crate::stats::sketch::QuantileSketch;
+
+/// One stored call as the rollups see it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RollupRow<'a> {
+    /// `owner/name`; calls without a repo are not rolled up.
+    pub repo: Option<&'a str>,
+    /// When the call started (µs since the epoch, UTC).
+    pub timestamp_us: i64,
+    /// Developer id.
+    pub developer: Option<&'a str>,
+    /// Session id.
+    pub session: Option<&'a str>,
+    /// Model name.
+    pub model: Option<&'a str>,
+    /// HTTP status.
+    pub status: Option<i64>,
+    /// Error class.
+    pub error_class: Option<&'a str>,
+    /// The measured values.
+    pub measures: CallMeasures,
+}
+
+/// Interned names; id 0 is the empty string (a missing value).
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, v: Option<&str>) -> u32 {
+        let Some(v) = present(v) else { return 0 };
+        if let Some(&id) = self.ids.get(v) {
+            return id;
+        }
+        self.names.push(v.to_string());
+        let id = self.names.len() as u32;
+        self.ids.insert(v.to_string(), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        id.checked_sub(1)
+            .and_then(|i| self.names.get(i as usize))
+            .map_or("", String::as_str)
+    }
+}
+
+/// (repo, hour, developer, model)
+type CellKey = (u32, i64, u32, u32);
+/// (repo, hour, developer, model, status, error class)
+type ErrorKey = (u32, i64, u32, u32, i64, u32);
+/// (repo, UTC day, developer, session)
+type SessionKey = (u32, i64, u32, u32);
+
+#[derive(Default)]
+struct CellDelta {
+    counts: Counters,
+    /// New latencies; sketched one cell at a time when written, so that a batch never holds
+    /// thousands of sketches at once.
+    latency: Vec<f64>,
+    /// New times to first token.
+    ttft: Vec<f64>,
+}
+
+struct SessionDelta {
+    counts: Counters,
+    first_us: i64,
+    last_us: i64,
+    /// UTC hours of the day with a call (bit h for hour h).
+    hours: u32,
+    /// Per model of the calls (name id): the hours with a call of that model.
+    models: Vec<(u32, u32)>,
+}
+
+/// The change a batch of writes makes to the rollups, aggregated per key.
+#[derive(Default)]
+pub struct RollupDelta {
+    names: Names,
+    cells: HashMap<CellKey, CellDelta>,
+    errors: HashMap<ErrorKey, i64>,
+    sessions: HashMap<SessionKey, SessionDelta>,
+}
+
+/// The stored sketch of `values`; `None` when there are none.
+fn sketch_bytes(values: &[f64]) -> Option<Vec<u8>> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut s = QuantileSketch::new();
+    for &v in values {
+        // Only finite values are collected, which a sketch always accepts.
+        let _ = s.add(v);
+    }
+    Some(s.to_bytes())
+}
+
+impl RollupDelta {
+    /// An empty delta.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when nothing would be written.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty() && self.errors.is_empty() && self.sessions.is_empty()
+    }
+
+    /// Adds a newly stored call.
+    pub fn add(&mut self, row: &RollupRow) {
+        let Some(repo) = present(row.repo) else {
+            return;
+        };
+        let repo = self.names.id(Some(repo));
+        let hour = utc_hour(row.timestamp_us);
+        let dev = self.names.id(row.developer);
+        let model = self.names.id(row.model);
+        let counts = Counters::of_call(&row.measures);
+        let cell = self.cells.entry((repo, hour, dev, model)).or_default();
+        cell.counts.add(&counts);
+        cell.latency.extend(row.measures.latency());
+        cell.ttft.extend(row.measures.ttft());
+        if row.measures.is_error {
+            let status = status_of(row.status).unwrap_or(0);
+            let class = self.names.id(row.error_class);
+            *self
+                .errors
+                .entry((repo, hour, dev, model, status, class))
+                .or_insert(0) += 1;
+        }
+        self.session(repo, hour, dev, model, row, &counts);
+    }
+
+    /// Records that a stored call's measures changed from `stored.measures` to `new` (a Claude
+    /// Code row raised to a later copy's counts); its key fields stay those of `stored`.
+    pub fn raise(&mut self, stored: &RollupRow, new: &CallMeasures) {
+        let Some(repo) = present(stored.repo) else {
+            return;
+        };
+        let repo = self.names.id(Some(repo));
+        let hour = utc_hour(stored.timestamp_us);
+        let dev = self.names.id(stored.developer);
+        let model = self.names.id(stored.model);
+        let d = Counters::delta(
+            &Counters::of_call(&stored.measures),
+            &Counters::of_call(new),
+        );
+        self.cells
+            .entry((repo, hour, dev, model))
+            .or_default()
+            .counts
+            .add(&d);
+        // Error status and class never change on a raise, so `rollup_errors` stays.
+        self.session(repo, hour, dev, model, stored, &d);
+    }
+
+    fn session(
+        &mut self,
+        repo: u32,
+        hour: i64,
+        dev: u32,
+        model: u32,
+        row: &RollupRow,
+        counts: &Counters,
+    ) {
+        let Some(session) = present(row.session) else {
+            return;
+        };
+        let session = self.names.id(Some(session));
+        let ts = row.timestamp_us;
+        let bit = 1u32 << hour.rem_euclid(24);
+        let s = self
+            .sessions
+            .entry((repo, hour.div_euclid(24), dev, session))
+            .or_insert(SessionDelta {
+                counts: Counters::default(),
+                first_us: ts,
+                last_us: ts,
+                hours: 0,
+                models: Vec::new(),
+            });
+        s.counts.add(counts);
+        s.first_us = s.first_us.min(ts);
+        s.last_us = s.last_us.max(ts);
+        s.hours |= bit;
+        match s.models.iter_mut().find(|(m, _)| *m == model) {
+            Some((_, mask)) => *mask |= bit,
+            None => s.models.push((model, bit)),
+        }
+    }
+
+    /// Writes the delta with one upsert per key; a stored sketch is merged with the batch's
+    /// inside the upsert (see [`register_functions`]). Call inside the transaction that wrote
+    /// the rows, on a connection of [`crate::store::Store`].
+    pub fn apply(self, conn: &Connection) -> Result<()> {
+        let n = &self.names;
+        // Keys in name order, so that each table is written front to back.
+        let mut order: Vec<u32> = (0..=n.names.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| n.name(a).cmp(n.name(b)));
+        let mut rank = vec![0u32; order.len()];
+        for (r, &id) in order.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        let rk = |id: u32| rank.get(id as usize).copied().unwrap_or(0);
+        if !self.cells.is_empty() {
+            let mut cells: Vec<(CellKey, CellDelta)> = self.cells.into_iter().collect();
+            cells.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3)));
+            let mut upsert = conn.prepare_cached(cell_upsert_sql())?;
+            for ((repo, hour, dev, model), d) in cells {
+                let c = &d.counts;
+                let [b0, b1, b2, b3, b4, b5, b6] = &c.latency_buckets;
+                let latency = sketch_bytes(&d.latency);
+                let ttft = sketch_bytes(&d.ttft);
+                upsert.execute(params![
+                    n.name(repo),
+                    hour,
+                    n.name(dev),
+                    n.name(model),
+                    c.requests,
+                    c.tokens,
+                    c.cost_usd,
+                    c.cost_unknown,
+                    c.errors,
+                    c.signal,
+                    c.accepted,
+                    c.accepted_tokens,
+                    c.accepted_lines,
+                    c.line_tokens,
+                    c.diff_n,
+                    c.diff_sum,
+                    c.diff_high,
+                    b0,
+                    b1,
+                    b2,
+                    b3,
+                    b4,
+                    b5,
+                    b6,
+                    c.ttft_n,
+                    latency,
+                    ttft
+                ])?;
+            }
+        }
+        if !self.errors.is_empty() {
+            let mut errors: Vec<(ErrorKey, i64)> = self.errors.into_iter().collect();
+            errors.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), k.4, rk(k.5)));
+            let mut upsert = conn.prepare_cached(
+                "INSERT INTO rollup_errors (repo, hour, developer, model, status, error_class, errors)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (repo, hour, developer, model, status, error_class)
+                 DO UPDATE SET errors = errors + excluded.errors",
+            )?;
+            for ((repo, hour, dev, model, status, class), count) in errors {
+                upsert.execute(params![
+                    n.name(repo),
+                    hour,
+                    n.name(dev),
+                    n.name(model),
+                    status,
+                    n.name(class),
+                    count
+                ])?;
+            }
+        }
+        if !self.sessions.is_empty() {
+            let mut sessions: Vec<(SessionKey, SessionDelta)> = self.sessions.into_iter().collect();
+            sessions.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3)));
+            let mut upsert = conn.prepare_cached(&format!(
+                "INSERT INTO rollup_sessions (repo, day, developer, session, hours, models,
+                    requests, tokens, cost_usd, cost_unknown, errors, first_us, last_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (repo, day, developer, session) DO UPDATE SET
+                    hours = hours | excluded.hours,
+                    models = {MODELS_UNION}(models, excluded.models),
+                    requests = requests + excluded.requests,
+                    tokens = tokens + excluded.tokens,
+                    cost_usd = cost_usd + excluded.cost_usd,
+                    cost_unknown = cost_unknown + excluded.cost_unknown,
+                    errors = errors + excluded.errors,
+                    first_us = min(first_us, excluded.first_us),
+                    last_us = max(last_us, excluded.last_us)"
+            ))?;
+            for ((repo, day, dev, session), s) in sessions {
+                let c = &s.counts;
+                let models = models_text(s.models.iter().map(|&(m, mask)| (n.name(m), mask)));
+                upsert.execute(params![
+                    n.name(repo),
+                    day,
+                    n.name(dev),
+                    n.name(session),
+                    s.hours,
+                    models,
+                    c.requests,
+                    c.tokens,
+                    c.cost_usd,
+                    c.cost_unknown,
+                    c.errors,
+                    s.first_us,
+                    s.last_us
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Name of the SQL function that merges two stored sketches (NULL is an empty sketch).
+pub const SKETCH_MERGE: &str = "prodlens_sketch_merge";
+
+/// Name of the SQL function that unites two stored model hour masks (see [`models_text`]).
+pub const MODELS_UNION: &str = "prodlens_models_union";
+
+/// The stored form of the models of a session-day: a JSON object from model name (`""` for
+/// calls without a model) to the bit mask of UTC hours with a call of that model, keys in byte
+/// order. Masks of one name are OR-ed.
+pub fn models_text<'a>(models: impl IntoIterator<Item = (&'a str, u32)>) -> String {
+    let mut map: BTreeMap<&str, u32> = BTreeMap::new();
+    for (m, mask) in models {
+        *map.entry(m).or_insert(0) |= mask;
+    }
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+/// Reads a stored model mask object (see [`models_text`]).
+pub fn models_of(text: &str) -> std::result::Result<BTreeMap<String, u32>, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// Registers [`SKETCH_MERGE`] and [`MODELS_UNION`] on `conn`: `prodlens_sketch_merge(a, b)` is
+/// the stored form of the union of two sketches, `prodlens_models_union(a, b)` of two model
+/// hour masks; corrupt input is an error naming the repair.
+pub fn register_functions(conn: &Connection) -> Result<()> {
+    conn.create_scalar_function(
+        MODELS_UNION,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let a: String = ctx.get(0)?;
+            let b: String = ctx.get(1)?;
+            if a == b {
+                return Ok(a);
+            }
+            let (a, b) = (
+                models_of(&a).map_err(user_error)?,
+                models_of(&b).map_err(user_error)?,
+            );
+            Ok(models_text(
+                a.iter().chain(&b).map(|(m, &mask)| (m.as_str(), mask)),
+            ))
+        },
+    )?;
+    conn.create_scalar_function(
+        SKETCH_MERGE,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let a = ctx.get_raw(0).as_blob_or_null().map_err(user_error)?;
+            let b = ctx.get_raw(1).as_blob_or_null().map_err(user_error)?;
+            match (a, b) {
+                (None, None) => Ok(None),
+                (Some(x), None) | (None, Some(x)) => Ok(Some(x.to_vec())),
+                (Some(a), Some(b)) => {
+                    let mut a = QuantileSketch::from_bytes(a).map_err(user_error)?;
+                    let b = QuantileSketch::from_bytes(b).map_err(user_error)?;
+                    a.merge(&b).map_err(user_error)?;
+                    Ok(Some(a.to_bytes()))
+                }
+            }
+        },
+    )?;
+    Ok(())
+}
+
+fn user_error(e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(
+        format!("a stored rollup value is unreadable ({e}); run `prod-lens rebuild-rollups`")
+            .into(),
+    )
+}
+
+/// Reads counters from `row` starting at column `at`, in [`CELL_COUNTERS`] order.
+pub(crate) fn counters_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counters> {
+    let mut latency_buckets = [0i64; 7];
+    for (i, b) in latency_buckets.iter_mut().enumerate() {
+        *b = row.get(at + 13 + i)?;
+    }
+    Ok(Counters {
+        requests: row.get(at)?,
+        tokens: row.get(at + 1)?,
+        cost_usd: row.get(at + 2)?,
+        cost_unknown: row.get(at + 3)?,
+        errors: row.get(at + 4)?,
+        signal: row.get(at + 5)?,
+        accepted: row.get(at + 6)?,
+        accepted_tokens: row.get(at + 7)?,
+        accepted_lines: row.get(at + 8)?,
+        line_tokens: row.get(at + 9)?,
+        diff_n: row.get(at + 10)?,
+        diff_sum: row.get(at + 11)?,
+        diff_high: row.get(at + 12)?,
+        latency_buckets,
+        ttft_n: row.get(at + 20)?,
+    })
+}
+
+fn cell_upsert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let cols = CELL_COUNTERS.join(", ");
+        let marks: Vec<String> = (1..=CELL_COUNTERS.len() + 6)
+            .map(|i| format!("?{i}"))
+            .collect();
+        let sets: Vec<String> = CELL_COUNTERS
+            .iter()
+            .map(|c| format!("{c} = {c} + excluded.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO rollup_cells (repo, hour, developer, model, {cols}, latency_sketch, ttft_sketch)
+             VALUES ({})
+             ON CONFLICT (repo, hour, developer, model) DO UPDATE SET {},
+                latency_sketch = {SKETCH_MERGE}(latency_sketch, excluded.latency_sketch),
+                ttft_sketch = {SKETCH_MERGE}(ttft_sketch, excluded.ttft_sketch)",
+            marks.join(", "),
+            sets.join(", ")
+        )
+    })
+}

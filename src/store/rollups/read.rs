@@ -1,0 +1,171 @@
+//! Reading the rollups of one repo over a window, narrowed like the row path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rusqlite::{params, OptionalExtension};
+
+use super::delta::{counters_at, models_of};
+use crate::error::{Error, Result};
+use crate::metrics::aggregate::{
+    present, status_of, utc_hour, ErrorCount, HourAggregator, HourSession, TraceAggregate,
+};
+use crate::stats::sketch::QuantileSketch;
+use crate::stats::StatsError;
+use crate::store::report_data::TraceFilter;
+use crate::store::Store;
+
+/// Shares repeated names (developers, models, sessions) as one allocation each.
+#[derive(Default)]
+struct Interner(HashMap<String, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, v: Option<&str>) -> Option<Arc<str>> {
+        let v = present(v)?;
+        if let Some(a) = self.0.get(v) {
+            return Some(a.clone());
+        }
+        let a: Arc<str> = Arc::from(v);
+        self.0.insert(v.to_string(), a.clone());
+        Some(a)
+    }
+}
+
+fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    row.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn blob<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
+    row.get_ref(i)?.as_blob_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
+    })
+}
+
+fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch> {
+    match bytes {
+        None => Ok(QuantileSketch::new()),
+        Some(b) => QuantileSketch::from_bytes(b).map_err(|e| {
+            Error::Stats(StatsError::Sketch(format!(
+                "rollup cell {repo} hour {hour} is unreadable ({e}); run `prod-lens rebuild-rollups`"
+            )))
+        }),
+    }
+}
+
+impl Store {
+    /// True when the file has the rollup tables (schema version 5 or later).
+    pub fn has_rollups(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_cells'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// The trace aggregate of one repo over `[start, end)` from the hourly rollups, re-bucketed
+    /// into local hours of `tz` and narrowed by `filter` as the row path narrows rows.
+    ///
+    /// Exact when `start` and `end` lie on whole UTC hours and `tz` keeps whole-hour offsets
+    /// over the window (see [`crate::metrics::aggregate::hour_aligned`]).
+    pub fn rollup_aggregate(
+        &self,
+        repo: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        filter: &TraceFilter,
+        tz: Tz,
+    ) -> Result<TraceAggregate> {
+        let (h0, h1) = (
+            utc_hour(start.timestamp_micros()),
+            utc_hour(end.timestamp_micros()),
+        );
+        let p = params![repo, h0, h1, filter.developer, filter.model];
+        let mut names = Interner::default();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT hour, developer, model, {}, latency_sketch, ttft_sketch FROM rollup_cells
+             WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
+               AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+               AND (?5 IS NULL OR model = ?5)",
+            super::CELL_COUNTERS.join(", ")
+        ))?;
+        let mut agg = HourAggregator::new(tz);
+        let mut rows = stmt.query(p)?;
+        while let Some(r) = rows.next()? {
+            let hour: i64 = r.get(0)?;
+            let at = 3 + super::CELL_COUNTERS.len();
+            agg.cell(
+                hour,
+                names.get(text(r, 1)?),
+                names.get(text(r, 2)?),
+                counters_at(r, 3)?,
+                &sketch(blob(r, at)?, repo, hour)?,
+                &sketch(blob(r, at + 1)?, repo, hour)?,
+            );
+        }
+        drop(rows);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, error_class, SUM(errors) FROM rollup_errors
+             WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
+               AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+               AND (?5 IS NULL OR model = ?5)
+             GROUP BY status, error_class",
+        )?;
+        let mut rows = stmt.query(p)?;
+        while let Some(r) = rows.next()? {
+            let count: i64 = r.get(2)?;
+            agg.error(ErrorCount {
+                status: status_of(r.get(0)?),
+                class: names.get(text(r, 1)?),
+                count: u64::try_from(count).unwrap_or(0),
+            });
+        }
+        drop(rows);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT day, developer, session, hours, models FROM rollup_sessions
+             WHERE repo = ?1 AND day >= ?2 AND day <= ?3
+               AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)",
+        )?;
+        let (d0, d1) = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
+        let mut rows = stmt.query(params![repo, d0, d1, filter.developer])?;
+        while let Some(r) = rows.next()? {
+            let day: i64 = r.get(0)?;
+            let mut hours: u32 = r.get(3)?;
+            if let Some(model) = &filter.model {
+                let models = text(r, 4)?.unwrap_or_default();
+                hours = models_of(models)
+                    .map_err(|e| {
+                        Error::Stats(StatsError::Sketch(format!(
+                            "rollup session row {repo} day {day} is unreadable ({e}); run `prod-lens rebuild-rollups`"
+                        )))
+                    })?
+                    .get(model.as_str())
+                    .copied()
+                    .unwrap_or(0);
+            }
+            let Some(session) = names.get(text(r, 2)?) else {
+                continue;
+            };
+            let developer = names.get(text(r, 1)?);
+            for h in (0..24).filter(|h| hours & (1 << h) != 0) {
+                let hour = day * 24 + h;
+                if (h0..h1).contains(&hour) {
+                    agg.session(HourSession {
+                        hour,
+                        developer: developer.clone(),
+                        session: session.clone(),
+                    });
+                }
+            }
+        }
+        drop(rows);
+        Ok(agg.finish())
+    }
+}
