@@ -205,6 +205,18 @@ const MATCHING: &str = "FROM traces
        AND (?5 IS NULL OR model = ?5)
      GROUP BY repo_slug, session_id";
 
+/// The same sessions from `rollup_sessions` (one row per session and UTC day): exact when the
+/// window's bounds fall on UTC midnights and no model filter applies (?2 and ?3 are days).
+const MATCHING_ROLLUP: &str = "FROM rollup_sessions
+     WHERE session <> '' AND day >= ?2 AND day < ?3
+       AND (?1 IS NULL OR repo IN (SELECT value FROM json_each(?1)))
+       AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+       AND ?5 IS NULL
+     GROUP BY repo, session";
+
+/// Microseconds in a UTC day.
+const DAY_US: i64 = 86_400_000_000;
+
 /// Share of the stored time span above which a window is read by a table scan.
 const SCAN_SHARE: f64 = 0.25;
 
@@ -227,23 +239,39 @@ impl Store {
         let start = q.start_us.unwrap_or(i64::MIN);
         let end = q.end_us.unwrap_or(i64::MAX);
         let offset = i64::from(q.page - 1) * i64::from(q.per_page);
-        let matching = MATCHING.replace(
-            "{ts}",
-            if self.wide_window(start, end)? {
-                "+timestamp_us"
-            } else {
-                "timestamp_us"
-            },
-        );
+        let rollup = self.rollup_days(q)?;
+        let (start, end) = rollup.unwrap_or((start, end));
+        let (matching, select) = match rollup {
+            Some(_) => (
+                MATCHING_ROLLUP.to_string(),
+                "SELECT repo, session, MIN(NULLIF(developer, '')) AS developer,
+                        MIN(first_us) AS first_us, MAX(last_us) AS last_us,
+                        SUM(requests) AS requests, SUM(tokens) AS tokens,
+                        TOTAL(cost_usd) AS cost, SUM(cost_unknown) AS cost_unknown,
+                        SUM(errors) AS errors, COUNT(*) OVER () AS total",
+            ),
+            None => (
+                MATCHING.replace(
+                    "{ts}",
+                    if self.wide_window(start, end)? {
+                        "+timestamp_us"
+                    } else {
+                        "timestamp_us"
+                    },
+                ),
+                "SELECT repo_slug, session_id, MIN(developer_id) AS developer,
+                        MIN(timestamp_us) AS first_us, MAX(timestamp_us) AS last_us,
+                        COUNT(*) AS requests, SUM(tokens_in + tokens_out) AS tokens,
+                        TOTAL(cost_usd) AS cost, SUM(cost_usd IS NULL) AS cost_unknown,
+                        SUM(is_error) AS errors, COUNT(*) OVER () AS total",
+            ),
+        };
+        // Both group keys come first, so ties sort the same way on either path.
         // The sort column and direction come from the enums above, never from input text.
         let sql = format!(
-            "SELECT repo_slug, session_id, MIN(developer_id) AS developer,
-                    MIN(timestamp_us) AS first_us, MAX(timestamp_us) AS last_us,
-                    COUNT(*) AS requests, SUM(tokens_in + tokens_out) AS tokens,
-                    TOTAL(cost_usd) AS cost, SUM(cost_usd IS NULL) AS cost_unknown,
-                    SUM(is_error) AS errors, COUNT(*) OVER () AS total
+            "{select}
              {matching}
-             ORDER BY {col} {dir}, repo_slug ASC, session_id ASC
+             ORDER BY {col} {dir}, 1 ASC, 2 ASC
              LIMIT ?6 OFFSET ?7",
             col = q.sort.column(),
             dir = q.order.sql(),
@@ -291,6 +319,22 @@ impl Store {
             per_page: q.per_page,
             items,
         })
+    }
+
+    /// The UTC day range `[first, last)` to read from `rollup_sessions`, when the store has it
+    /// and it answers `q` exactly (bounds on UTC midnights, no model filter); `None` otherwise.
+    fn rollup_days(&self, q: &SessionQuery) -> Result<Option<(i64, i64)>> {
+        let day = |us: Option<i64>, open: i64| -> Option<i64> {
+            match us {
+                None => Some(open),
+                Some(us) if us.rem_euclid(DAY_US) == 0 => Some(us.div_euclid(DAY_US)),
+                Some(_) => None,
+            }
+        };
+        if q.model.is_some() || !self.has_rollups()? {
+            return Ok(None);
+        }
+        Ok(day(q.start_us, i64::MIN).zip(day(q.end_us, i64::MAX)))
     }
 
     /// Whether `[start, end)` covers more than [`SCAN_SHARE`] of the stored calls' time span.
