@@ -43,6 +43,8 @@ pub enum Command {
     Lake(LakeCommand),
     /// The pilot indicators and AI → outcome statistics per repo over a window.
     Report(ReportArgs),
+    /// A local dashboard and JSON API over the store (read-only; 127.0.0.1 unless --bind).
+    Serve(ServeArgs),
     /// Recompute the hourly rollups the report reads, exactly, from the stored traces.
     RebuildRollups(RebuildRollupsArgs),
 }
@@ -271,6 +273,8 @@ pub enum ReportFormat {
     Csv,
     /// Markdown for a PR or wiki.
     Md,
+    /// One self-contained HTML page with charts (no network needed to view it).
+    Html,
 }
 
 /// Arguments of `report`.
@@ -303,7 +307,7 @@ pub struct ReportArgs {
     /// Output format [default: table on a terminal, json when piped or with --output].
     #[arg(long, value_enum)]
     pub format: Option<ReportFormat>,
-    /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt).
+    /// Also write the report to FILE, in the format its extension names (.csv, .json, .md, .txt, .html).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Scan every trace row of the window instead of reading the hourly rollups.
@@ -315,6 +319,26 @@ pub struct ReportArgs {
     /// Only calls of this model (exact name); commits and PRs are not narrowed.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0 picks a free one; the `listening on` line tells which).
+    #[arg(long, default_value_t = prod_lens::serve::DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on; anything but loopback needs an access token.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind: String,
+    /// Access token (16+ characters) every request must carry (`Authorization: Bearer …` or the
+    /// login form); never printed or logged. Prefer the environment variable: flags show in `ps`.
+    #[arg(
+        long,
+        env = "PRODLENS_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub auth_token: Option<String>,
 }
 
 /// Arguments of `rebuild-rollups`.

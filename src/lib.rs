@@ -6,6 +6,7 @@
 //! (the Parquet lake); `github` syncs pull requests, commits and rework signals.
 //! `stats` holds the pure statistics behind reports (checked against scipy/numpy).
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
+//! `serve` is the local dashboard and JSON API over the store (read-only).
 
 pub mod collect;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod sample;
 pub mod sample_shapes;
+pub mod serve;
 pub mod sinks;
 pub mod slug;
 pub mod sources;

@@ -36,7 +36,7 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
                 std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
             }
         }
-        for f in ["cache.db", "cache.db-wal", "cache.db-shm"] {
+        for f in ["cache.db", "cache.db-wal", "cache.db-shm", "report.html"] {
             let p = dir.join(f);
             if p.exists() {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
@@ -157,12 +157,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let (gh_stats, gh_summaries) = import_github(dir, &spec, &mut store)?;
     let status = store.status(5)?;
     let report = demo_report(&store, &spec)?;
+    let html = dir.join("report.html");
+    std::fs::write(
+        &html,
+        super::report::render(&report, crate::cli::ReportFormat::Html, false)?,
+    )
+    .with_context(|| format!("writing {}", html.display()))?;
     if args.json {
         println!(
             "{}",
             serde_json::json!({
                 "ingest": summary, "lake": lake, "github": gh_summaries,
-                "status": status, "report": report
+                "status": status, "report": report, "report_html": html
             })
         );
         return Ok(());
@@ -201,6 +207,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         db.display(),
         db.display(),
         spec.start
+    );
+    let url = std::fs::canonicalize(&html)
+        .map(|p| format!("file://{}", p.display()))
+        .unwrap_or_else(|_| html.display().to_string());
+    println!(
+        "\nHTML report: {}  (self-contained; open it in any browser: {url})\nDashboard:   prod-lens serve --db {}    (then open http://127.0.0.1:8787)",
+        html.display(),
+        db.display()
     );
     Ok(())
 }

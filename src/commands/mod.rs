@@ -10,6 +10,7 @@ mod lake;
 mod progress;
 mod rebuild_rollups;
 mod report;
+mod serve;
 mod status;
 
 use crate::cli::{Cli, Command};
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
         Command::Collect(args) => collect::run(&cli.db, args),
         Command::Report(args) => report::run(&cli.db, args),
+        Command::Serve(args) => serve::run(&cli.db, args),
         Command::RebuildRollups(args) => rebuild_rollups::run(&cli.db, args),
     }
 }

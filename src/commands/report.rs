@@ -5,8 +5,8 @@ use anyhow::Context;
 use chrono::Utc;
 use prod_lens::metrics::{Report, Service};
 use prod_lens::render::{
-    csv::CsvRenderer, json::JsonRenderer, markdown::MarkdownRenderer, table::TableRenderer,
-    Renderer,
+    csv::CsvRenderer, html::HtmlRenderer, json::JsonRenderer, markdown::MarkdownRenderer,
+    table::TableRenderer, Renderer,
 };
 use prod_lens::report::{runtime_profile, ReportParams, ReportRequest};
 use prod_lens::store::Store;
@@ -58,6 +58,7 @@ pub fn render(report: &Report, format: ReportFormat, color: bool) -> anyhow::Res
         ReportFormat::Json => JsonRenderer.render(report)?,
         ReportFormat::Csv => CsvRenderer.render(report)?,
         ReportFormat::Md => MarkdownRenderer.render(report)?,
+        ReportFormat::Html => HtmlRenderer.render(report)?,
     })
 }
 
@@ -71,6 +72,7 @@ fn format_of_file(path: &Path) -> ReportFormat {
         Some("json") => ReportFormat::Json,
         Some("md" | "markdown") => ReportFormat::Md,
         Some("txt") => ReportFormat::Table,
+        Some("html" | "htm") => ReportFormat::Html,
         _ => ReportFormat::Csv,
     }
 }

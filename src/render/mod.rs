@@ -1,6 +1,7 @@
-//! Report renderers: one trait, one file per format (JSON, CSV, table, Markdown).
+//! Report renderers: one trait, one module per format (JSON, CSV, table, Markdown, HTML).
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;

@@ -11,6 +11,7 @@ mod migrations;
 pub mod report_data;
 pub mod rollups;
 pub mod runs;
+pub mod sessions;
 pub mod status;
 pub mod traces;
 

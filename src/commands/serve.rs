@@ -1,0 +1,80 @@
+//! `prod-lens serve`: check the exposure rules, open the store read-only, listen, and serve
+//! until Ctrl-C or SIGTERM.
+
+use crate::cli::ServeArgs;
+use anyhow::Context;
+use prod_lens::serve::{self, auth::Auth, state::AppState};
+use prod_lens::Error;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Runs the command.
+pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
+    let bind: IpAddr = args.bind.trim().parse().map_err(|_| {
+        Error::InvalidArgument(format!(
+            "--bind {:?}: not an IP address (e.g. 127.0.0.1, ::1 or 0.0.0.0)",
+            args.bind
+        ))
+    })?;
+    let auth = args
+        .auth_token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(Auth::new)
+        .transpose()?;
+    serve::check_exposure(bind, auth.is_some())?;
+    anyhow::ensure!(
+        db.is_file(),
+        Error::InvalidArgument(format!(
+            "no database at {} — pass --db FILE (e.g. --db demo/cache.db after `prod-lens demo`)",
+            db.display()
+        ))
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let state = AppState::new(db.to_path_buf(), auth, stopped)
+            .with_context(|| format!("opening {} read-only", db.display()))?;
+        let listener = tokio::net::TcpListener::bind((bind, args.port))
+            .await
+            .with_context(|| format!("listening on {bind} port {}", args.port))?;
+        let addr = listener.local_addr()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+        drop(out);
+        serve::serve(listener, Arc::new(state), stop, shutdown_signal())
+            .await
+            .context("serving")
+    })
+}

@@ -1,0 +1,213 @@
+//! Shared server state: read-only store connections, the data generation, and small caches of
+//! computed answers (reports, session pages, status) that hold until the data changes.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::auth::Auth;
+use super::error::ApiError;
+use super::events::Changes;
+use super::params::Filters;
+use crate::metrics::Report;
+use crate::report::{runtime_profile, ReportRequest};
+use crate::stats::calendar::{local_day, DayWindow};
+use crate::store::sessions::{SessionPage, SessionQuery};
+use crate::store::status::Status;
+use crate::store::Store;
+
+/// Idle connections kept for reuse.
+const POOL_SIZE: usize = 4;
+
+/// Answers kept per cache (keyed by request and data generation).
+const CACHE_SIZE: usize = 16;
+
+/// A few computed answers of one kind, valid for the data generation they were computed at.
+pub struct Memo<V> {
+    entries: Mutex<Vec<(String, u64, Arc<V>)>>,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<V> Memo<V> {
+    /// The answer for `key` at `generation`, computed by `f` unless kept. Entries of older
+    /// generations are dropped; the oldest entry goes when the cache is full.
+    pub fn get_or_try(
+        &self,
+        key: String,
+        generation: u64,
+        f: impl FnOnce() -> Result<V, ApiError>,
+    ) -> Result<Arc<V>, ApiError> {
+        if let Some((_, _, v)) = lock(&self.entries)
+            .iter()
+            .find(|(k, g, _)| *g == generation && *k == key)
+        {
+            return Ok(Arc::clone(v));
+        }
+        // Computed without the lock: two requests may compute the same answer once each.
+        let v = Arc::new(f()?);
+        let mut entries = lock(&self.entries);
+        entries.retain(|(_, g, _)| *g == generation);
+        if entries.len() >= CACHE_SIZE {
+            entries.remove(0);
+        }
+        entries.push((key, generation, Arc::clone(&v)));
+        Ok(v)
+    }
+}
+
+/// Locks a mutex, taking over its data if a holder panicked (the data stays consistent: every
+/// holder below only pushes or pops whole values).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    db: PathBuf,
+    idle: Mutex<Vec<Store>>,
+    reports: Memo<Report>,
+    sessions: Memo<SessionPage>,
+    status: Memo<Status>,
+    /// Access control (None: open, loopback only).
+    pub auth: Option<Auth>,
+    /// Store change detection, for refresh events.
+    pub changes: Changes,
+    /// Flips to true when the server shuts down (ends event streams).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// A report with the window it covers and the filters that produced it.
+pub struct Computed {
+    /// The report.
+    pub report: Arc<Report>,
+    /// Its window.
+    pub window: DayWindow,
+    /// The data generation it was computed at (pages reload when the server's moves on).
+    pub generation: u64,
+}
+
+impl AppState {
+    /// State over the database at `db` (which must exist; it is only ever opened read-only).
+    pub fn new(
+        db: PathBuf,
+        auth: Option<Auth>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> crate::Result<Self> {
+        let first = Store::open_read_only(&db)?;
+        let changes = Changes::new(Store::open_read_only(&db)?)?;
+        Ok(Self {
+            db,
+            idle: Mutex::new(vec![first]),
+            reports: Memo::default(),
+            sessions: Memo::default(),
+            status: Memo::default(),
+            auth,
+            changes,
+            shutdown,
+        })
+    }
+
+    fn checkout(&self) -> crate::Result<Store> {
+        match lock(&self.idle).pop() {
+            Some(s) => Ok(s),
+            None => Store::open_read_only(&self.db),
+        }
+    }
+
+    fn checkin(&self, store: Store) {
+        let mut idle = lock(&self.idle);
+        if idle.len() < POOL_SIZE {
+            idle.push(store);
+        }
+    }
+
+    /// Runs `f` with a read-only store on the blocking pool; a panic in `f` answers 500.
+    pub async fn with_store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState, &Store) -> Result<T, ApiError> + Send + 'static,
+    {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let store = state.checkout()?;
+            let out = f(&state, &store);
+            state.checkin(store);
+            out
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// The newest trace's instant, for the default window.
+    pub fn newest_trace(store: &Store) -> Result<Option<DateTime<Utc>>, ApiError> {
+        let us: Option<i64> = store
+            .conn()
+            .query_row("SELECT MAX(timestamp_us) FROM traces", [], |r| r.get(0))
+            .map_err(ApiError::internal)?;
+        Ok(us.and_then(DateTime::from_timestamp_micros))
+    }
+
+    /// The window `f` asks for, resolved against the store's newest trace.
+    pub fn window(store: &Store, f: &Filters) -> Result<DayWindow, ApiError> {
+        let today: NaiveDate = local_day(Utc::now(), f.tz);
+        f.window(Self::newest_trace(store)?, today)
+    }
+
+    /// The report for `f` (from the cache when the data has not changed since it was built).
+    pub fn report(&self, store: &Store, f: &Filters) -> Result<Computed, ApiError> {
+        let window = Self::window(store, f)?;
+        let req = f.request(&window)?;
+        let (report, generation) = self.cached_report(store, &req)?;
+        Ok(Computed {
+            report,
+            window,
+            generation,
+        })
+    }
+
+    fn cached_report(
+        &self,
+        store: &Store,
+        req: &ReportRequest,
+    ) -> Result<(Arc<Report>, u64), ApiError> {
+        let generation = self.changes.check();
+        let report = self
+            .reports
+            .get_or_try(format!("{req:?}"), generation, || {
+                let generated_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                Ok(crate::report::build(
+                    store,
+                    req,
+                    generated_at,
+                    runtime_profile(),
+                )?)
+            })?;
+        Ok((report, generation))
+    }
+
+    /// One page of sessions (kept until the data changes).
+    pub fn sessions_page(
+        &self,
+        store: &Store,
+        q: &SessionQuery,
+    ) -> Result<Arc<SessionPage>, ApiError> {
+        let generation = self.changes.check();
+        self.sessions
+            .get_or_try(format!("{q:?}"), generation, || Ok(store.sessions_page(q)?))
+    }
+
+    /// What `status` shows with the last `runs` runs (kept until the data changes).
+    pub fn status(&self, store: &Store, runs: usize) -> Result<Arc<Status>, ApiError> {
+        let generation = self.changes.check();
+        self.status
+            .get_or_try(runs.to_string(), generation, || Ok(store.status(runs)?))
+    }
+}

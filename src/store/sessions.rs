@@ -1,0 +1,591 @@
+//! The sessions list: one row per (repo, session) with its calls, tokens, cost and errors,
+//! filtered, sorted by a whitelisted column and paginated in SQL; and whether a developer is known.
+
+use chrono::DateTime;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::Store;
+use crate::error::{Error, Result};
+
+/// Largest accepted `per_page`.
+pub const MAX_PER_PAGE: u32 = 500;
+
+/// Column a sessions list is sorted by (the only sort keys accepted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionSort {
+    /// Time of the session's latest call.
+    #[default]
+    LastSeen,
+    /// Calls.
+    Requests,
+    /// Prompt plus completion tokens.
+    Tokens,
+    /// Known cost.
+    Cost,
+    /// Failed calls.
+    Errors,
+    /// Developer id.
+    Developer,
+}
+
+impl SessionSort {
+    /// Every sort key, in the order they are documented.
+    pub const ALL: [SessionSort; 6] = [
+        SessionSort::LastSeen,
+        SessionSort::Requests,
+        SessionSort::Tokens,
+        SessionSort::Cost,
+        SessionSort::Errors,
+        SessionSort::Developer,
+    ];
+
+    /// The key's name in query strings (`last_seen`, `requests`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionSort::LastSeen => "last_seen",
+            SessionSort::Requests => "requests",
+            SessionSort::Tokens => "tokens",
+            SessionSort::Cost => "cost",
+            SessionSort::Errors => "errors",
+            SessionSort::Developer => "developer",
+        }
+    }
+
+    /// The key named `name`, if it is one of [`SessionSort::ALL`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The SQL expression sorted on: a fixed string, never built from input.
+    fn column(self) -> &'static str {
+        match self {
+            SessionSort::LastSeen => "last_us",
+            SessionSort::Requests => "requests",
+            SessionSort::Tokens => "tokens",
+            SessionSort::Cost => "cost",
+            SessionSort::Errors => "errors",
+            SessionSort::Developer => "developer",
+        }
+    }
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortOrder {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    #[default]
+    Desc,
+}
+
+impl SortOrder {
+    /// `asc` or `desc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortOrder::Asc => "asc",
+            SortOrder::Desc => "desc",
+        }
+    }
+
+    /// `asc` or `desc` into the order.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "asc" => Some(SortOrder::Asc),
+            "desc" => Some(SortOrder::Desc),
+            _ => None,
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            SortOrder::Asc => "ASC",
+            SortOrder::Desc => "DESC",
+        }
+    }
+}
+
+/// Which sessions to list and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionQuery {
+    /// Only these repos (`owner/name`); empty for every repo.
+    pub repos: Vec<String>,
+    /// Only calls at or after this instant (UTC microseconds).
+    pub start_us: Option<i64>,
+    /// Only calls before this instant (UTC microseconds).
+    pub end_us: Option<i64>,
+    /// Only calls of this developer (any case).
+    pub developer: Option<String>,
+    /// Only calls of this model (exact name).
+    pub model: Option<String>,
+    /// Sort key.
+    pub sort: SessionSort,
+    /// Sort direction.
+    pub order: SortOrder,
+    /// Page number, from 1.
+    pub page: u32,
+    /// Rows per page, 1..=[`MAX_PER_PAGE`].
+    pub per_page: u32,
+}
+
+impl Default for SessionQuery {
+    fn default() -> Self {
+        Self {
+            repos: Vec::new(),
+            start_us: None,
+            end_us: None,
+            developer: None,
+            model: None,
+            sort: SessionSort::default(),
+            order: SortOrder::default(),
+            page: 1,
+            per_page: 50,
+        }
+    }
+}
+
+/// One session: the calls of one `session_id` in one repo that match the query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionRow {
+    /// `owner/name`.
+    pub repo: String,
+    /// Session id.
+    pub session: String,
+    /// Developer of the session's calls (the smallest id when several).
+    pub developer: Option<String>,
+    /// First call (RFC 3339 UTC).
+    pub first_seen: String,
+    /// Latest call (RFC 3339 UTC).
+    pub last_seen: String,
+    /// Calls.
+    pub requests: u64,
+    /// Prompt plus completion tokens.
+    pub tokens: i64,
+    /// Summed known cost (USD).
+    pub cost_usd: f64,
+    /// Calls whose cost is unknown.
+    pub cost_unknown: u64,
+    /// Failed calls.
+    pub errors: u64,
+}
+
+/// One page of sessions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionPage {
+    /// Sessions matching the query over all pages.
+    pub total: u64,
+    /// This page's number.
+    pub page: u32,
+    /// Rows per page asked for.
+    pub per_page: u32,
+    /// This page's rows (empty past the last page).
+    pub items: Vec<SessionRow>,
+}
+
+fn iso(us: i64) -> String {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// A non-negative integer column.
+fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+}
+
+/// Rows of `traces` that a query covers (parameters ?1 repos JSON, ?2 start, ?3 end,
+/// ?4 developer, ?5 model). `{ts}` is `timestamp_us`, or `+timestamp_us` to keep SQLite off the
+/// timestamp index when the window holds most rows (a table scan is then about twice as fast).
+const MATCHING: &str = "FROM traces
+     WHERE repo_slug IS NOT NULL AND session_id IS NOT NULL
+       AND {ts} >= ?2 AND {ts} < ?3
+       AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
+       AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
+       AND (?5 IS NULL OR model = ?5)
+     GROUP BY repo_slug, session_id";
+
+/// The same sessions from `rollup_sessions` (one row per session and UTC day): exact when the
+/// window's bounds fall on UTC midnights and no model filter applies (?2 and ?3 are days).
+const MATCHING_ROLLUP: &str = "FROM rollup_sessions
+     WHERE session <> '' AND day >= ?2 AND day < ?3
+       AND (?1 IS NULL OR repo IN (SELECT value FROM json_each(?1)))
+       AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+       AND ?5 IS NULL
+     GROUP BY repo, session";
+
+/// Microseconds in a UTC day.
+const DAY_US: i64 = 86_400_000_000;
+
+/// Share of the stored time span above which a window is read by a table scan.
+const SCAN_SHARE: f64 = 0.25;
+
+impl Store {
+    /// One page of the sessions matching `q`, sorted by `q.sort` then repo and session.
+    pub fn sessions_page(&self, q: &SessionQuery) -> Result<SessionPage> {
+        if q.page == 0 || q.per_page == 0 || q.per_page > MAX_PER_PAGE {
+            return Err(Error::InvalidArgument(format!(
+                "page must be ≥ 1 and per_page 1..={MAX_PER_PAGE}"
+            )));
+        }
+        let repos =
+            if q.repos.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&q.repos).map_err(|e| {
+                    Error::InvalidArgument(format!("cannot encode the repo list: {e}"))
+                })?)
+            };
+        let start = q.start_us.unwrap_or(i64::MIN);
+        let end = q.end_us.unwrap_or(i64::MAX);
+        let offset = i64::from(q.page - 1) * i64::from(q.per_page);
+        let rollup = self.rollup_days(q)?;
+        let (start, end) = rollup.unwrap_or((start, end));
+        let (matching, select) = match rollup {
+            Some(_) => (
+                MATCHING_ROLLUP.to_string(),
+                "SELECT repo, session, MIN(NULLIF(developer, '')) AS developer,
+                        MIN(first_us) AS first_us, MAX(last_us) AS last_us,
+                        SUM(requests) AS requests, SUM(tokens) AS tokens,
+                        TOTAL(cost_usd) AS cost, SUM(cost_unknown) AS cost_unknown,
+                        SUM(errors) AS errors, COUNT(*) OVER () AS total",
+            ),
+            None => (
+                MATCHING.replace(
+                    "{ts}",
+                    if self.wide_window(start, end)? {
+                        "+timestamp_us"
+                    } else {
+                        "timestamp_us"
+                    },
+                ),
+                "SELECT repo_slug, session_id, MIN(developer_id) AS developer,
+                        MIN(timestamp_us) AS first_us, MAX(timestamp_us) AS last_us,
+                        COUNT(*) AS requests, SUM(tokens_in + tokens_out) AS tokens,
+                        TOTAL(cost_usd) AS cost, SUM(cost_usd IS NULL) AS cost_unknown,
+                        SUM(is_error) AS errors, COUNT(*) OVER () AS total",
+            ),
+        };
+        // Both group keys come first, so ties sort the same way on either path.
+        // The sort column and direction come from the enums above, never from input text.
+        let sql = format!(
+            "{select}
+             {matching}
+             ORDER BY {col} {dir}, 1 ASC, 2 ASC
+             LIMIT ?6 OFFSET ?7",
+            col = q.sort.column(),
+            dir = q.order.sql(),
+        );
+        let args = params![
+            repos,
+            start,
+            end,
+            q.developer,
+            q.model,
+            i64::from(q.per_page),
+            offset
+        ];
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut total = None;
+        let items = stmt
+            .query_map(args, |r| {
+                total = Some(r.get::<_, i64>(10)?);
+                Ok(SessionRow {
+                    repo: r.get(0)?,
+                    session: r.get(1)?,
+                    developer: r.get(2)?,
+                    first_seen: iso(r.get(3)?),
+                    last_seen: iso(r.get(4)?),
+                    requests: count(r, 5)?,
+                    tokens: r.get(6)?,
+                    cost_usd: r.get(7)?,
+                    cost_unknown: count(r, 8)?,
+                    errors: count(r, 9)?,
+                })
+            })?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let total = match total {
+            Some(t) => t,
+            // Past the last page: no row carried the total, count separately.
+            None => self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM (SELECT 1 {matching})"),
+                params![repos, start, end, q.developer, q.model],
+                |r| r.get(0),
+            )?,
+        };
+        Ok(SessionPage {
+            total: u64::try_from(total).unwrap_or(0),
+            page: q.page,
+            per_page: q.per_page,
+            items,
+        })
+    }
+
+    /// The UTC day range `[first, last)` to read from `rollup_sessions`, when the store has it
+    /// and it answers `q` exactly (bounds on UTC midnights, no model filter); `None` otherwise.
+    fn rollup_days(&self, q: &SessionQuery) -> Result<Option<(i64, i64)>> {
+        let day = |us: Option<i64>, open: i64| -> Option<i64> {
+            match us {
+                None => Some(open),
+                Some(us) if us.rem_euclid(DAY_US) == 0 => Some(us.div_euclid(DAY_US)),
+                Some(_) => None,
+            }
+        };
+        if q.model.is_some() || !self.has_rollups()? {
+            return Ok(None);
+        }
+        Ok(day(q.start_us, i64::MIN).zip(day(q.end_us, i64::MAX)))
+    }
+
+    /// Whether `[start, end)` covers more than [`SCAN_SHARE`] of the stored calls' time span.
+    fn wide_window(&self, start: i64, end: i64) -> Result<bool> {
+        let (min, max): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT MIN(timestamp_us), MAX(timestamp_us) FROM traces",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (Some(min), Some(max)) = (min, max) else {
+            return Ok(false);
+        };
+        let span = (max as f64 - min as f64).max(1.0);
+        let covered = (end.min(max) as f64 - start.max(min) as f64).max(0.0);
+        Ok(covered / span > SCAN_SHARE)
+    }
+
+    /// Whether `developer` (any case) made a stored call or authored a stored commit or PR.
+    pub fn developer_known(&self, developer: &str) -> Result<bool> {
+        let exists = |sql: &str| -> Result<bool> {
+            Ok(self
+                .conn
+                .query_row(sql, [developer], |r| r.get::<_, bool>(0))?)
+        };
+        // The exact spelling uses the index; any other case scans it.
+        if exists("SELECT EXISTS (SELECT 1 FROM traces WHERE developer_id = ?1)")?
+            || exists(
+                "SELECT EXISTS (SELECT 1 FROM traces WHERE developer_id = ?1 COLLATE NOCASE)",
+            )?
+        {
+            return Ok(true);
+        }
+        if !self.gh_tables_exist()? {
+            return Ok(false);
+        }
+        exists(
+            "SELECT EXISTS (SELECT 1 FROM gh_pull_requests WHERE author = ?1 COLLATE NOCASE)
+                 OR EXISTS (SELECT 1 FROM gh_commits
+                            WHERE COALESCE(author_login, author_name) = ?1 COLLATE NOCASE)",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    /// A call of `dev` in `repo`/`session` at minute `min` of 2025-10-12 19:00 UTC.
+    fn call(
+        key: u8,
+        repo: &str,
+        session: &str,
+        dev: &str,
+        min: u32,
+        tokens: i64,
+    ) -> crate::record::TraceRecord {
+        let mut r = crate::lake::tests::record(key, Some(repo));
+        r.timestamp = Utc.with_ymd_and_hms(2025, 10, 12, 19, min, 0).unwrap();
+        r.session_id = Some(session.into());
+        r.developer_id = Some(dev.into());
+        r.tokens_in = tokens;
+        r.tokens_out = 0;
+        r.cost_usd = Some(f64::from(key) / 100.0);
+        r
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.db")).unwrap();
+        let mut calls = vec![
+            call(1, "acme/api", "s1", "Ana", 0, 10),
+            call(2, "acme/api", "s1", "ana", 5, 20),
+            call(3, "acme/api", "s2", "bo", 1, 300),
+            call(4, "acme/web", "s1", "cy", 2, 7),
+            call(5, "acme/web", "s3", "bo", 9, 1),
+        ];
+        calls[2].is_error = true;
+        calls[3].cost_usd = None;
+        calls[4].model = Some("claude-3".into());
+        let mut no_session = call(6, "acme/api", "x", "ana", 3, 1);
+        no_session.session_id = None;
+        calls.push(no_session);
+        s.insert_traces(&calls, None).unwrap();
+        (dir, s)
+    }
+
+    fn keys(p: &SessionPage) -> Vec<(String, String)> {
+        p.items
+            .iter()
+            .map(|r| (r.repo.clone(), r.session.clone()))
+            .collect()
+    }
+
+    fn k(repo: &str, session: &str) -> (String, String) {
+        (repo.to_string(), session.to_string())
+    }
+
+    #[test]
+    fn groups_by_repo_and_session_with_totals() {
+        let (_d, s) = store();
+        let p = s.sessions_page(&SessionQuery::default()).unwrap();
+        assert_eq!(p.total, 4, "calls without a session are not sessions");
+        // Latest call first.
+        assert_eq!(
+            keys(&p),
+            [
+                k("acme/web", "s3"),
+                k("acme/api", "s1"),
+                k("acme/web", "s1"),
+                k("acme/api", "s2")
+            ]
+        );
+        let s1 = &p.items[1];
+        assert_eq!(s1.requests, 2);
+        assert_eq!(s1.tokens, 30);
+        assert_eq!(s1.developer.as_deref(), Some("Ana"));
+        assert_eq!(s1.first_seen, "2025-10-12T19:00:00.000Z");
+        assert_eq!(s1.last_seen, "2025-10-12T19:05:00.000Z");
+        assert!((s1.cost_usd - 0.03).abs() < 1e-12);
+        assert_eq!(p.items[3].errors, 1);
+        assert_eq!((p.items[2].cost_usd, p.items[2].cost_unknown), (0.0, 1));
+    }
+
+    #[test]
+    fn every_sort_key_and_direction() {
+        let (_d, s) = store();
+        let page = |sort, order| {
+            keys(
+                &s.sessions_page(&SessionQuery {
+                    sort,
+                    order,
+                    ..SessionQuery::default()
+                })
+                .unwrap(),
+            )
+        };
+        use SessionSort::*;
+        assert_eq!(
+            page(Tokens, SortOrder::Desc),
+            [
+                k("acme/api", "s2"),
+                k("acme/api", "s1"),
+                k("acme/web", "s1"),
+                k("acme/web", "s3")
+            ]
+        );
+        assert_eq!(
+            page(Tokens, SortOrder::Asc),
+            [
+                k("acme/web", "s3"),
+                k("acme/web", "s1"),
+                k("acme/api", "s1"),
+                k("acme/api", "s2")
+            ]
+        );
+        // Ties break on repo then session, ascending, whatever the direction.
+        assert_eq!(
+            page(Requests, SortOrder::Desc),
+            [
+                k("acme/api", "s1"),
+                k("acme/api", "s2"),
+                k("acme/web", "s1"),
+                k("acme/web", "s3")
+            ]
+        );
+        assert_eq!(page(Errors, SortOrder::Desc)[0], k("acme/api", "s2"));
+        assert_eq!(page(Cost, SortOrder::Desc)[0], k("acme/web", "s3"));
+        assert_eq!(page(Cost, SortOrder::Asc)[0], k("acme/web", "s1"));
+        assert_eq!(
+            page(Developer, SortOrder::Asc),
+            [
+                k("acme/api", "s1"),
+                k("acme/api", "s2"),
+                k("acme/web", "s3"),
+                k("acme/web", "s1")
+            ]
+        );
+        assert_eq!(page(LastSeen, SortOrder::Asc)[0], k("acme/api", "s2"));
+        for s in SessionSort::ALL {
+            assert_eq!(SessionSort::parse(s.name()), Some(s));
+        }
+        assert_eq!(SessionSort::parse("tokens; DROP TABLE traces"), None);
+    }
+
+    #[test]
+    fn filters_narrow_the_calls() {
+        let (_d, s) = store();
+        let q = |f: &dyn Fn(&mut SessionQuery)| {
+            let mut q = SessionQuery::default();
+            f(&mut q);
+            s.sessions_page(&q).unwrap()
+        };
+        let p = q(&|q| q.repos = vec!["acme/web".into()]);
+        assert_eq!(keys(&p), [k("acme/web", "s3"), k("acme/web", "s1")]);
+        let p = q(&|q| q.developer = Some("ANA".into()));
+        assert_eq!(keys(&p), [k("acme/api", "s1")]);
+        assert_eq!(p.items[0].requests, 2);
+        let p = q(&|q| q.model = Some("claude-3".into()));
+        assert_eq!(keys(&p), [k("acme/web", "s3")]);
+        // [19:01, 19:05): the calls of api/s2 and web/s1 (api/s1 calls at 19:00 and 19:05).
+        let at = |m| {
+            Utc.with_ymd_and_hms(2025, 10, 12, 19, m, 0)
+                .unwrap()
+                .timestamp_micros()
+        };
+        let p = q(&|q| {
+            q.start_us = Some(at(1));
+            q.end_us = Some(at(5));
+        });
+        assert_eq!(p.total, 2);
+        // A narrow window (a ninth of the span) reads through the timestamp index: same rules.
+        assert!(!s.wide_window(at(9), at(10)).unwrap());
+        assert!(s.wide_window(at(1), at(5)).unwrap());
+        let p = q(&|q| {
+            q.start_us = Some(at(9));
+            q.end_us = Some(at(10));
+        });
+        assert_eq!(keys(&p), [k("acme/web", "s3")]);
+        let p = q(&|q| q.repos = vec!["nobody/here".into()]);
+        assert_eq!((p.total, p.items.len()), (0, 0));
+    }
+
+    #[test]
+    fn pages_and_bounds() {
+        let (_d, s) = store();
+        let page = |page, per_page| {
+            s.sessions_page(&SessionQuery {
+                page,
+                per_page,
+                sort: SessionSort::Tokens,
+                ..SessionQuery::default()
+            })
+        };
+        let p = page(2, 3).unwrap();
+        assert_eq!((p.total, p.page, p.per_page), (4, 2, 3));
+        assert_eq!(keys(&p), [k("acme/web", "s3")]);
+        let past = page(3, 3).unwrap();
+        assert_eq!((past.total, past.items.len()), (4, 0));
+        let far = page(u32::MAX, MAX_PER_PAGE).unwrap();
+        assert_eq!((far.total, far.items.len()), (4, 0));
+        assert!(page(0, 3).is_err());
+        assert!(page(1, 0).is_err());
+        assert!(page(1, MAX_PER_PAGE + 1).is_err());
+    }
+
+    #[test]
+    fn known_developers_in_any_case() {
+        let (_d, s) = store();
+        assert!(s.developer_known("ana").unwrap());
+        assert!(s.developer_known("BO").unwrap());
+        assert!(!s.developer_known("nobody").unwrap());
+    }
+}
