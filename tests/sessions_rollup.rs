@@ -117,3 +117,46 @@ fn rollup_sessions_equal_the_row_scan() {
         .unwrap();
     assert_eq!(off, slow.sessions_page(&q).unwrap());
 }
+
+#[test]
+fn status_from_rollups_equals_the_scan() {
+    let w = Work::new();
+    run_ok(w.cmd().args(["demo", "--json", "--dir", "demo"]));
+    let db = w.path("demo/cache.db");
+    let rows_db = w.path("rows.db");
+    std::fs::copy(&db, &rows_db).unwrap();
+    let c = rusqlite::Connection::open(&rows_db).unwrap();
+    for t in ["rollup_cells", "rollup_errors", "rollup_sessions"] {
+        c.execute(&format!("DROP TABLE {t}"), []).unwrap();
+    }
+    // A call without a repo is counted from its own rows on both paths.
+    for db in [&db, &rows_db] {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .execute(
+                "INSERT INTO traces (dedupe_key, source_format, timestamp_us, event_date,
+                   tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens, is_error,
+                   cost_source)
+                 VALUES (x'00112233445566778899aabbccddeeff', 'seed-span', 1, '1970-01-01',
+                   1, 1, 0, 0, 0, 'unknown')",
+                [],
+            )
+            .unwrap();
+    }
+    drop(c);
+    let fast = Store::open_read_only(&db).unwrap().status(3).unwrap();
+    let slow = Store::open_read_only(&rows_db).unwrap().status(3).unwrap();
+    assert_eq!(fast.traces.total, slow.traces.total);
+    assert_eq!(fast.traces.by_repo.len(), slow.traces.by_repo.len());
+    assert!(
+        fast.traces.by_repo.len() >= 3,
+        "two repos and the repo-less call"
+    );
+    for (a, b) in fast.traces.by_repo.iter().zip(&slow.traces.by_repo) {
+        assert_eq!(
+            (&a.repo, a.count, &a.first, &a.last, a.cost_unknown),
+            (&b.repo, b.count, &b.first, &b.last, b.cost_unknown)
+        );
+        assert!((a.cost_usd - b.cost_usd).abs() <= 1e-9 * b.cost_usd.abs().max(1.0));
+    }
+}

@@ -56,6 +56,31 @@ fn iso(us: Option<i64>) -> Option<String> {
 impl Store {
     /// Gathers the status report (last `runs` runs).
     pub fn status(&self, runs: usize) -> Result<Status> {
+        let by_repo = if self.has_rollups()? {
+            self.repo_traces_from_rollups()?
+        } else {
+            self.repo_traces_scan()?
+        };
+        Ok(Status {
+            database: self.path.display().to_string(),
+            schema_version: self.schema_version()?,
+            traces: TraceTotals {
+                total: by_repo.iter().map(|r| r.count).sum(),
+                by_repo,
+            },
+            dead_letters: self.dead_letter_total()?,
+            runs: self.recent_runs(runs)?,
+            // A file from before the GitHub tables existed (opened read-only) has none.
+            github: if self.gh_tables_exist()? {
+                self.gh_status()?
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Per-repo totals by scanning every trace row.
+    fn repo_traces_scan(&self) -> Result<Vec<RepoTraces>> {
         let mut stmt = self.conn.prepare(
             "SELECT repo_slug, COUNT(*), MIN(timestamp_us), MAX(timestamp_us),
                     COALESCE(SUM(cost_usd), 0), SUM(cost_usd IS NULL)
@@ -73,21 +98,72 @@ impl Store {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Status {
-            database: self.path.display().to_string(),
-            schema_version: self.schema_version()?,
-            traces: TraceTotals {
-                total: by_repo.iter().map(|r| r.count).sum(),
-                by_repo,
+        Ok(by_repo)
+    }
+
+    /// Per-repo totals from the hourly rollups; first and last call are read exactly from the
+    /// rows of the first and last rolled-up hour (timestamp index), calls without a repo from
+    /// their own rows (repo index).
+    fn repo_traces_from_rollups(&self) -> Result<Vec<RepoTraces>> {
+        const HOUR_US: i64 = 3_600_000_000;
+        let mut stmt = self.conn.prepare(
+            "SELECT repo, SUM(requests), TOTAL(cost_usd), SUM(cost_unknown), MIN(hour), MAX(hour)
+             FROM rollup_cells GROUP BY repo ORDER BY repo",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut edge = self.conn.prepare(
+            "SELECT MIN(timestamp_us), MAX(timestamp_us) FROM traces
+             WHERE timestamp_us >= ?2 AND timestamp_us < ?3 AND repo_slug = ?1",
+        )?;
+        let mut out = Vec::with_capacity(rows.len() + 1);
+        for (repo, count, cost_usd, cost_unknown, first_h, last_h) in rows {
+            let (first, _): (Option<i64>, Option<i64>) = edge.query_row(
+                rusqlite::params![repo, first_h * HOUR_US, (first_h + 1) * HOUR_US],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let (_, last): (Option<i64>, Option<i64>) = edge.query_row(
+                rusqlite::params![repo, last_h * HOUR_US, (last_h + 1) * HOUR_US],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            out.push(RepoTraces {
+                repo: Some(repo),
+                count,
+                first: iso(first),
+                last: iso(last),
+                cost_usd,
+                cost_unknown,
+            });
+        }
+        let none = self.conn.query_row(
+            "SELECT COUNT(*), MIN(timestamp_us), MAX(timestamp_us),
+                    COALESCE(SUM(cost_usd), 0), SUM(cost_usd IS NULL)
+             FROM traces WHERE repo_slug IS NULL",
+            [],
+            |r| {
+                Ok(RepoTraces {
+                    repo: None,
+                    count: r.get(0)?,
+                    first: iso(r.get(1)?),
+                    last: iso(r.get(2)?),
+                    cost_usd: r.get(3)?,
+                    cost_unknown: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                })
             },
-            dead_letters: self.dead_letter_total()?,
-            runs: self.recent_runs(runs)?,
-            // A file from before the GitHub tables existed (opened read-only) has none.
-            github: if self.gh_tables_exist()? {
-                self.gh_status()?
-            } else {
-                Vec::new()
-            },
-        })
+        )?;
+        if none.count > 0 {
+            out.push(none);
+        }
+        Ok(out)
     }
 }
