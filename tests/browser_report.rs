@@ -170,42 +170,12 @@ fn report_format_html_and_html_by_extension_escape_hostile_names() {
     }
 }
 
-/// Node, playwright-core and Chromium, or why not.
-fn browser_tools() -> Result<PathBuf, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Err("node is not installed".into()),
-    }
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        return Err("tests/browser/node_modules is missing (npm ci --prefix tests/browser)".into());
-    }
-    let chromium = std::env::var_os("CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    if !chromium.is_file() {
-        return Err(format!(
-            "{} is missing (apt-get install chromium)",
-            chromium.display()
-        ));
-    }
-    Ok(dir)
-}
-
 #[test]
 fn report_renders_in_chromium_with_the_numbers_of_the_json_report() {
-    let dir = match browser_tools() {
+    let dir = match common::browser_tools() {
         Ok(d) => d,
         Err(why) => {
-            let required = std::env::var("PRODLENS_REQUIRE_EXTERNAL").as_deref() == Ok("1");
-            assert!(!required, "PRODLENS_REQUIRE_EXTERNAL=1 but {why}");
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("\n!!!!!!!! SKIPPED: HTML report browser test — {why} !!!!!!!!\n\n")
-                    .as_bytes(),
-            );
+            common::skip_or_fail("HTML report browser test", &why);
             return;
         }
     };

@@ -13,42 +13,16 @@ mod serve_support;
 
 use common::Work;
 use serve_support::{demo_copy, Server};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// Node, playwright-core and Chromium, or why not.
-fn browser_tools() -> Result<PathBuf, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Err("node is not installed".into()),
-    }
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .is_file()
-    {
-        return Err("tests/browser/node_modules is missing (npm ci --prefix tests/browser)".into());
-    }
-    let chromium = std::env::var_os("CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    if !chromium.is_file() {
-        return Err(format!(
-            "{} is missing (apt-get install chromium)",
-            chromium.display()
-        ));
-    }
-    Ok(dir)
-}
-
 #[test]
 fn dashboard_renders_filters_and_refreshes_in_chromium() {
-    let dir = match browser_tools() {
+    let dir = match common::browser_tools() {
         Ok(d) => d,
         Err(why) => {
-            let required = std::env::var("PRODLENS_REQUIRE_EXTERNAL").as_deref() == Ok("1");
-            assert!(!required, "PRODLENS_REQUIRE_EXTERNAL=1 but {why}");
-            eprintln!("\n!!!!!!!! SKIPPED: dashboard browser test — {why} !!!!!!!!\n");
+            common::skip_or_fail("dashboard browser test", &why);
             return;
         }
     };

@@ -6,22 +6,27 @@ mod common;
 use common::{run_ok, Work};
 use prod_lens::store::sessions::{SessionQuery, SessionSort, SortOrder};
 use prod_lens::store::Store;
+use std::path::PathBuf;
 
 const DAY_US: i64 = 86_400_000_000;
 
-#[test]
-fn rollup_sessions_equal_the_row_scan() {
-    let w = Work::new();
+/// The demo store, and a copy of it without rollups (which answers every query from the rows).
+fn demo_and_rows_copy(w: &Work) -> (PathBuf, PathBuf) {
     run_ok(w.cmd().args(["demo", "--json", "--dir", "demo"]));
     let db = w.path("demo/cache.db");
-    // A copy without rollups answers every query from the trace rows.
     let rows_db = w.path("rows.db");
     std::fs::copy(&db, &rows_db).unwrap();
     let c = rusqlite::Connection::open(&rows_db).unwrap();
     for t in ["rollup_cells", "rollup_errors", "rollup_sessions"] {
         c.execute(&format!("DROP TABLE {t}"), []).unwrap();
     }
-    drop(c);
+    (db, rows_db)
+}
+
+#[test]
+fn rollup_sessions_equal_the_row_scan() {
+    let w = Work::new();
+    let (db, rows_db) = demo_and_rows_copy(&w);
     let fast = Store::open_read_only(&db).unwrap();
     let slow = Store::open_read_only(&rows_db).unwrap();
     let first_day: i64 = fast
@@ -121,14 +126,7 @@ fn rollup_sessions_equal_the_row_scan() {
 #[test]
 fn status_from_rollups_equals_the_scan() {
     let w = Work::new();
-    run_ok(w.cmd().args(["demo", "--json", "--dir", "demo"]));
-    let db = w.path("demo/cache.db");
-    let rows_db = w.path("rows.db");
-    std::fs::copy(&db, &rows_db).unwrap();
-    let c = rusqlite::Connection::open(&rows_db).unwrap();
-    for t in ["rollup_cells", "rollup_errors", "rollup_sessions"] {
-        c.execute(&format!("DROP TABLE {t}"), []).unwrap();
-    }
+    let (db, rows_db) = demo_and_rows_copy(&w);
     // A call without a repo is counted from its own rows on both paths.
     for db in [&db, &rows_db] {
         rusqlite::Connection::open(db)
@@ -143,7 +141,6 @@ fn status_from_rollups_equals_the_scan() {
             )
             .unwrap();
     }
-    drop(c);
     let fast = Store::open_read_only(&db).unwrap().status(3).unwrap();
     let slow = Store::open_read_only(&rows_db).unwrap().status(3).unwrap();
     assert_eq!(fast.traces.total, slow.traces.total);

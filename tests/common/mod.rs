@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command as Process;
 use tempfile::TempDir;
 
 /// The integer keys `ingest-traces --json` promises (scripts depend on them).
@@ -288,4 +289,36 @@ pub const MIXED_COST: f64 = 8.1e-4 + 4.5e-3 + 0.0123 + 2.85e-6;
 /// Asserts a float within 1e-12.
 pub fn assert_close(got: f64, want: f64) {
     assert!((got - want).abs() < 1e-12, "got {got}, want {want}");
+}
+
+/// `tests/browser` when node, playwright-core and Chromium are all there, or why not.
+pub fn browser_tools() -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    match Process::new("node").arg("--version").output() {
+        Ok(o) if o.status.success() => {}
+        _ => return Err("node is not installed".into()),
+    }
+    if !dir
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
+        return Err("tests/browser/node_modules is missing (npm ci --prefix tests/browser)".into());
+    }
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    if !chromium.is_file() {
+        return Err(format!(
+            "{} is missing (apt-get install chromium)",
+            chromium.display()
+        ));
+    }
+    Ok(dir)
+}
+
+/// A test whose external tool is missing: fails when `PRODLENS_REQUIRE_EXTERNAL=1` (CI), else
+/// says loudly on stderr that `test` was skipped.
+pub fn skip_or_fail(test: &str, why: &str) {
+    let required = std::env::var("PRODLENS_REQUIRE_EXTERNAL").as_deref() == Ok("1");
+    assert!(!required, "PRODLENS_REQUIRE_EXTERNAL=1 but {why}");
+    eprintln!("\n!!!!!!!! SKIPPED: {test} — {why} !!!!!!!!\n");
 }
