@@ -320,5 +320,7 @@ pub fn browser_tools() -> Result<PathBuf, String> {
 pub fn skip_or_fail(test: &str, why: &str) {
     let required = std::env::var("PRODLENS_REQUIRE_EXTERNAL").as_deref() == Ok("1");
     assert!(!required, "PRODLENS_REQUIRE_EXTERNAL=1 but {why}");
-    eprintln!("\n!!!!!!!! SKIPPED: {test} — {why} !!!!!!!!\n");
+    // Written to the real stderr, not through the test harness's capture of eprintln!.
+    let _ = std::io::stderr()
+        .write_all(format!("\n!!!!!!!! SKIPPED: {test} — {why} !!!!!!!!\n\n").as_bytes());
 }
