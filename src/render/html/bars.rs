@@ -20,6 +20,19 @@ pub struct Bar {
     pub whisker: Option<(f64, f64)>,
 }
 
+impl Bar {
+    /// A bar of a count (histogram bucket, week), labelled with the count itself.
+    pub fn count(label: impl Into<String>, n: u64, color: &'static str) -> Self {
+        Self {
+            label: label.into(),
+            value: n as f64,
+            text: n.to_string(),
+            color,
+            whisker: None,
+        }
+    }
+}
+
 /// Categories as bars, vertical (histograms, weeks) or horizontal (long labels such as models).
 pub struct BarChart {
     /// `id` and `data-testid` of the `<svg>`.

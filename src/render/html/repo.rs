@@ -242,13 +242,7 @@ fn latency_charts(repo: &str, rid: &str, m: &RepoMetrics) -> String {
         bars: v
             .latency_distribution
             .iter()
-            .map(|b| Bar {
-                label: b.label.clone(),
-                value: b.count as f64,
-                text: b.count.to_string(),
-                color: color::BLUE,
-                whisker: None,
-            })
+            .map(|b| Bar::count(b.label.as_str(), b.count, color::BLUE))
             .collect(),
         domain: None,
         legend: vec![],
@@ -293,13 +287,7 @@ fn delivery_charts(repo: &str, rid: &str, m: &RepoMetrics) -> String {
         category_label: "creation → merge".into(),
         bars: buckets
             .iter()
-            .map(|(k, n)| Bar {
-                label: (*k).to_string(),
-                value: *n as f64,
-                text: n.to_string(),
-                color: color::GREEN,
-                whisker: None,
-            })
+            .map(|&(k, n)| Bar::count(k, n, color::GREEN))
             .collect(),
         domain: None,
         legend: vec![],
@@ -317,13 +305,7 @@ fn delivery_charts(repo: &str, rid: &str, m: &RepoMetrics) -> String {
         bars: pt
             .per_week
             .iter()
-            .map(|(k, n)| Bar {
-                label: k.clone(),
-                value: *n as f64,
-                text: n.to_string(),
-                color: color::ORANGE,
-                whisker: None,
-            })
+            .map(|(k, &n)| Bar::count(k.as_str(), n, color::ORANGE))
             .collect(),
         domain: None,
         legend: vec![],
