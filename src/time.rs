@@ -85,6 +85,13 @@ fn has_offset(s: &str) -> bool {
         || (tail(4) && b[b.len() - 4..].iter().all(u8::is_ascii_digit))
 }
 
+/// Formats stored UTC microseconds as RFC 3339 with milliseconds (`…T09:05:00.000Z`);
+/// `None` when out of range.
+pub fn iso_micros(us: i64) -> Option<String> {
+    DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// Converts an epoch number to UTC, inferring seconds / ms / µs / ns from its magnitude.
 pub fn from_epoch(x: f64) -> Result<DateTime<Utc>, String> {
     if !x.is_finite() || x < 0.0 {

@@ -1,7 +1,6 @@
 //! The sessions list: one row per (repo, session) with its calls, tokens, cost and errors,
 //! filtered, sorted by a whitelisted column and paginated in SQL; and whether a developer is known.
 
-use chrono::DateTime;
 use rusqlite::params;
 use serde::Serialize;
 
@@ -184,9 +183,7 @@ pub struct SessionPage {
 }
 
 fn iso(us: i64) -> String {
-    DateTime::from_timestamp_micros(us)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
+    crate::time::iso_micros(us).unwrap_or_default()
 }
 
 /// A non-negative integer column.

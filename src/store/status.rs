@@ -49,8 +49,7 @@ pub struct Status {
 }
 
 fn iso(us: Option<i64>) -> Option<String> {
-    us.and_then(chrono::DateTime::from_timestamp_micros)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    us.and_then(crate::time::iso_micros)
 }
 
 impl Store {
