@@ -48,6 +48,11 @@ pub struct Status {
     pub github: Vec<super::github::GitHubRepoStatus>,
 }
 
+/// First and last call of a repo within one hour. `+repo_slug` keeps the planner on the
+/// timestamp index (one hour of rows), not on the (repo, date) index (every row of the repo).
+const EDGE_OF_HOUR: &str = "SELECT MIN(timestamp_us), MAX(timestamp_us) FROM traces
+     WHERE timestamp_us >= ?2 AND timestamp_us < ?3 AND +repo_slug = ?1";
+
 fn iso(us: Option<i64>) -> Option<String> {
     us.and_then(crate::time::iso_micros)
 }
@@ -121,10 +126,7 @@ impl Store {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut edge = self.conn.prepare(
-            "SELECT MIN(timestamp_us), MAX(timestamp_us) FROM traces
-             WHERE timestamp_us >= ?2 AND timestamp_us < ?3 AND repo_slug = ?1",
-        )?;
+        let mut edge = self.conn.prepare(EDGE_OF_HOUR)?;
         let mut out = Vec::with_capacity(rows.len() + 1);
         for (repo, count, cost_usd, cost_unknown, first_h, last_h) in rows {
             let (first, _): (Option<i64>, Option<i64>) = edge.query_row(
@@ -164,5 +166,25 @@ impl Store {
             out.push(none);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_of_hour_reads_one_hour_through_the_timestamp_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let plan: String = store
+            .conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {EDGE_OF_HOUR}"),
+                rusqlite::params!["acme/api", 0, 3_600_000_000i64],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("INDEX traces_timestamp"), "{plan}");
     }
 }
