@@ -239,6 +239,15 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 5: hourly rollups of the traces (see store::rollups), filled from the stored rows below.
     crate::store::rollups::SCHEMA,
+    // 6: the report reads merged PRs and authored commits of a window from the index alone
+    // (no table lookup per row), with the same leading columns as the indexes they replace.
+    r#"
+    DROP INDEX gh_pr_repo_merged;
+    CREATE INDEX gh_pr_repo_merged ON gh_pull_requests(repo, merged_at, author, created_at, number);
+    DROP INDEX gh_commits_repo_authored;
+    CREATE INDEX gh_commits_repo_authored
+        ON gh_commits(repo, authored_at, author_login, author_name);
+    "#,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.

@@ -13,6 +13,17 @@ use crate::metrics::input::{CommitRow, PullRow, RepoData, ReworkKind, ReworkRow,
 use crate::metrics::Freshness;
 
 /// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
+/// Merged PRs of a repo in a window (optionally of one author); read from the index alone.
+const MERGED_PULLS: &str = "SELECT number, author, created_at, merged_at FROM gh_pull_requests
+     WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3
+       AND (?4 IS NULL OR author = ?4 COLLATE NOCASE)";
+
+/// Commits of a repo authored in a window (optionally by one author); read from the index alone.
+const AUTHORED_COMMITS: &str = "SELECT COALESCE(author_login, author_name), authored_at
+     FROM gh_commits
+     WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3
+       AND (?4 IS NULL OR COALESCE(author_login, author_name) = ?4 COLLATE NOCASE)";
+
 fn gh_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -172,11 +183,7 @@ impl Store {
             .optional()?
             .is_some();
         let (s, e) = (gh_time(start), gh_time(end));
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT number, author, created_at, merged_at FROM gh_pull_requests
-             WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3
-               AND (?4 IS NULL OR author = ?4 COLLATE NOCASE)",
-        )?;
+        let mut stmt = self.conn.prepare_cached(MERGED_PULLS)?;
         let rows = stmt.query_map(params![repo, s, e, filter.developer], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -196,11 +203,7 @@ impl Store {
                 });
             }
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT COALESCE(author_login, author_name), authored_at FROM gh_commits
-             WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3
-               AND (?4 IS NULL OR COALESCE(author_login, author_name) = ?4 COLLATE NOCASE)",
-        )?;
+        let mut stmt = self.conn.prepare_cached(AUTHORED_COMMITS)?;
         let rows = stmt.query_map(params![repo, s, e, filter.developer], |r| {
             Ok((
                 r.get::<_, Option<String>>(0)?,
@@ -276,5 +279,33 @@ impl Store {
             latest_trace_day,
             last_github_sync,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_reads_of_prs_and_commits_need_no_table_lookups() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.db")).unwrap();
+        for sql in [MERGED_PULLS, AUTHORED_COMMITS] {
+            let plan: Vec<String> = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(
+                    params!["acme/api", "2025-09-01", "2025-10-01", None::<String>],
+                    |r| r.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains("USING COVERING INDEX")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 }
