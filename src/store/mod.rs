@@ -23,6 +23,9 @@ use std::time::Duration;
 /// How long a writer waits for another process's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Page cache of a read-only connection, as SQLite's negative `cache_size` (KiB): 32 MiB.
+const READ_CACHE_KIB: i64 = -32_768;
+
 /// An open ProdLens database.
 pub struct Store {
     conn: Connection,
@@ -57,6 +60,10 @@ impl Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // The dashboard keeps a few readers open; each keeps the pages it read (rollups, indexes)
+        // between requests.
+        conn.pragma_update(None, "cache_size", READ_CACHE_KIB)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrations::check_version(&conn)?;
         Ok(Store {
             conn,
