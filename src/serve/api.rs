@@ -35,7 +35,7 @@ pub async fn status(
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&[&["runs"]])?;
     let runs = match q.one("runs")? {
-        None => 10,
+        None => super::state::DEFAULT_STATUS_RUNS,
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=1000).contains(&n) => n,
             _ => {

@@ -69,17 +69,24 @@ pub async fn stopping(flag: &mut watch::Receiver<bool>) {
     let _ = flag.wait_for(|stop| *stop).await.map(|_| ());
 }
 
-/// Polls the store every `every` until shutdown.
+/// Polls the store every `every` until shutdown, warming the caches at start and after each
+/// change.
 pub async fn poll(state: Arc<AppState>, every: Duration) {
     let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warmed: Option<u64> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let s = Arc::clone(&state);
-                if let Err(e) = tokio::task::spawn_blocking(move || s.changes.check()).await {
-                    tracing::error!("change poll failed: {e}");
+                match tokio::task::spawn_blocking(move || s.changes.check()).await {
+                    Ok(generation) if warmed != Some(generation) => {
+                        state.warm().await;
+                        warmed = Some(generation);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("change poll failed: {e}"),
                 }
             }
             _ = stopping(&mut shutdown) => break,

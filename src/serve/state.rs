@@ -20,6 +20,9 @@ use crate::store::Store;
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 4;
 
+/// Runs listed by `/api/status` when `runs` is not given.
+pub const DEFAULT_STATUS_RUNS: usize = 10;
+
 /// Answers kept per cache (keyed by request and data generation).
 const CACHE_SIZE: usize = 16;
 
@@ -209,5 +212,61 @@ impl AppState {
         let generation = self.changes.check();
         self.status
             .get_or_try(runs.to_string(), generation, || Ok(store.status(runs)?))
+    }
+
+    /// Computes what the dashboard's first page asks for — `status` and the default report — so
+    /// the first request after start or after new data finds them cached (and the file's pages
+    /// warm). A failure is only logged: the request that needs the answer reports it.
+    pub async fn warm(self: &Arc<Self>) {
+        let done = self
+            .with_store(|st, store| {
+                st.status(store, DEFAULT_STATUS_RUNS)?;
+                st.report(store, &Filters::default())?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::debug!("warming the caches: {}", e.message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries<V>(m: &Memo<V>) -> usize {
+        lock(&m.entries).len()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn warming_caches_status_and_the_default_report_that_requests_then_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("w.db");
+        let mut store = Store::open(&db).unwrap();
+        let calls: Vec<_> = (1..=3)
+            .map(|k| crate::lake::tests::record(k, Some("acme/api")))
+            .collect();
+        store.insert_traces(&calls, None).unwrap();
+        drop(store);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let state = Arc::new(AppState::new(db, None, stopped).unwrap());
+        assert_eq!((entries(&state.status), entries(&state.reports)), (0, 0));
+
+        state.warm().await;
+        assert_eq!((entries(&state.status), entries(&state.reports)), (1, 1));
+        let (status, report) = state
+            .with_store(|st, s| {
+                Ok((
+                    st.status(s, DEFAULT_STATUS_RUNS)?,
+                    st.report(s, &Filters::default())?.report,
+                ))
+            })
+            .await
+            .unwrap();
+        // Served from what warming computed: still one entry each, with its numbers.
+        assert_eq!((entries(&state.status), entries(&state.reports)), (1, 1));
+        assert_eq!(status.traces.total, 3);
+        assert_eq!(report.metrics["acme/api"].velocity.requests, 3);
     }
 }
