@@ -201,7 +201,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute_batch(
             "DROP TABLE rollup_cells; DROP TABLE rollup_errors; DROP TABLE rollup_sessions;
-             PRAGMA user_version = 4;",
+             DROP TABLE rollup_session_models; PRAGMA user_version = 4;",
         )
         .unwrap();
     }
@@ -216,7 +216,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     assert!(warned, "{}", old["warnings"]);
 
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);
@@ -225,6 +225,45 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
         new["metrics"]["acme/api"]["velocity"]["requests"],
         old["metrics"]["acme/api"]["velocity"]["requests"]
     );
+}
+
+#[test]
+fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writing() {
+    let w = Work::new();
+    let db = ingested(&w);
+    let want = snapshot(&open_db(&db), None);
+    assert!(
+        !want[3].1.is_empty(),
+        "the ingest wrote per-model session-days"
+    );
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TABLE rollup_session_models; PRAGMA user_version = 6;")
+        .unwrap();
+    // Read-only, the sessions list still answers a model filter (from the rows).
+    let q = prod_lens::store::sessions::SessionQuery {
+        model: Some("gpt-4o".into()),
+        ..Default::default()
+    };
+    let before = Store::open_read_only(&db)
+        .unwrap()
+        .sessions_page(&q)
+        .unwrap();
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 7);
+    assert!(store.has_session_model_rollups().unwrap());
+    // Equal but for the order of float additions in summed costs.
+    let rounded = |mut p: prod_lens::store::sessions::SessionPage| {
+        for s in &mut p.items {
+            s.cost_usd = (s.cost_usd * 1e9).round() / 1e9;
+        }
+        p
+    };
+    let after = store.sessions_page(&q).unwrap();
+    assert!(!after.items.is_empty());
+    assert_eq!(rounded(after), rounded(before));
+    drop(store);
+    assert_same(&snapshot(&open_db(&db), None), &want);
 }
 
 #[test]

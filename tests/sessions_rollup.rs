@@ -1,5 +1,6 @@
 //! The sessions list read from the rollups equals the list computed from the trace rows, on the
-//! demo store: every sort key, both orders, paging, repo and developer filters.
+//! demo store: every sort key, both orders, paging, repo and developer filters, windows on UTC
+//! midnights and windows whose first and last days are partial.
 
 mod common;
 
@@ -17,7 +18,7 @@ fn demo_and_rows_copy(w: &Work) -> (PathBuf, PathBuf) {
     let rows_db = w.path("rows.db");
     std::fs::copy(&db, &rows_db).unwrap();
     let c = rusqlite::Connection::open(&rows_db).unwrap();
-    for t in ["rollup_cells", "rollup_errors", "rollup_sessions"] {
+    for t in prod_lens::store::rollups::TABLES {
         c.execute(&format!("DROP TABLE {t}"), []).unwrap();
     }
     (db, rows_db)
@@ -63,6 +64,65 @@ fn rollup_sessions_equal_the_row_scan() {
         page: 1000,
         ..SessionQuery::default()
     });
+    // Windows whose bounds are not UTC midnights (local days of Berlin, New York, odd hours):
+    // whole UTC days from the rollups, the partial first and last days from the rows.
+    const HOUR_US: i64 = 3_600_000_000;
+    for (start_h, end_h) in [
+        (22, 9 * 24 + 22),     // Europe/Berlin summer days
+        (4, 6 * 24 + 5),       // America/New_York across its DST change
+        (13, 24 + 11),         // less than one whole UTC day
+        (13, 2 * 24 + 11),     // one whole day and two partial ones
+        (5, 5 + 7 * 24),       // a week of local days, same offset
+        (1, 1 + 20 * 24),      // nearly the whole store
+        (24 + 3, 24 + 3 + 23), // inside one UTC day
+    ] {
+        for (sort, developer) in [
+            (SessionSort::LastSeen, None),
+            (SessionSort::Tokens, Some("dev-bob".to_string())),
+            (SessionSort::Cost, None),
+        ] {
+            queries.push(SessionQuery {
+                start_us: Some(first_day * DAY_US + start_h * HOUR_US),
+                end_us: Some(first_day * DAY_US + end_h * HOUR_US),
+                developer,
+                sort,
+                per_page: 500,
+                ..SessionQuery::default()
+            });
+        }
+    }
+    // A model filter: per-model session-days, with and without partial days.
+    for (model, developer, window) in [
+        ("claude-haiku-4-5", None, None),
+        ("gpt-4o", Some("DEV-BOB".to_string()), Some((0, 42 * 24))),
+        ("claude-sonnet-4-5-20250929", None, Some((22, 9 * 24 + 22))),
+        ("gpt-4o-mini", None, Some((13, 24 + 11))),
+        ("no-such-model", None, None),
+    ] {
+        for sort in [SessionSort::Tokens, SessionSort::LastSeen] {
+            queries.push(SessionQuery {
+                model: Some(model.to_string()),
+                developer: developer.clone(),
+                start_us: window.map(|(s, _)| first_day * DAY_US + s * HOUR_US),
+                end_us: window.map(|(_, e)| first_day * DAY_US + e * HOUR_US),
+                sort,
+                per_page: 500,
+                ..SessionQuery::default()
+            });
+        }
+    }
+    queries.push(SessionQuery {
+        end_us: Some((first_day + 12) * DAY_US + 7 * HOUR_US),
+        sort: SessionSort::Requests,
+        per_page: 45,
+        page: 3,
+        ..SessionQuery::default()
+    });
+    queries.push(SessionQuery {
+        start_us: Some((first_day + 30) * DAY_US + 19 * HOUR_US),
+        page: 900,
+        ..SessionQuery::default()
+    });
     let mut seen = 0;
     for q in &queries {
         let a = fast.sessions_page(q).unwrap();
@@ -89,7 +149,8 @@ fn rollup_sessions_equal_the_row_scan() {
             );
             assert_eq!(
                 (x.requests, x.tokens, x.cost_unknown, x.errors),
-                (y.requests, y.tokens, y.cost_unknown, y.errors)
+                (y.requests, y.tokens, y.cost_unknown, y.errors),
+                "{q:?}"
             );
             assert!((x.cost_usd - y.cost_usd).abs() <= 1e-9 * y.cost_usd.abs().max(1.0));
         }
@@ -101,8 +162,11 @@ fn rollup_sessions_equal_the_row_scan() {
     let skewed = w.path("skewed.db");
     std::fs::copy(&db, &skewed).unwrap();
     let c = rusqlite::Connection::open(&skewed).unwrap();
-    c.execute("UPDATE rollup_sessions SET requests = requests + 1000", [])
-        .unwrap();
+    c.execute_batch(
+        "UPDATE rollup_sessions SET requests = requests + 1000;
+         UPDATE rollup_session_models SET requests = requests + 1000;",
+    )
+    .unwrap();
     drop(c);
     let q = SessionQuery::default();
     let top = Store::open_read_only(&skewed)
@@ -111,16 +175,32 @@ fn rollup_sessions_equal_the_row_scan() {
         .unwrap();
     let real = slow.sessions_page(&q).unwrap();
     assert!(top.items[0].requests >= 1000 + real.items[0].requests.min(1));
-    // A window that does not start at a UTC midnight is answered from the rows.
+    // So do a window that starts an hour after a UTC midnight (its whole days come from the
+    // rollups) and a model filter (per-model session-days), but not a window inside a single UTC
+    // day: that reads the rows.
+    let skewed = Store::open_read_only(&skewed).unwrap();
+    for q in [
+        SessionQuery {
+            start_us: Some(first_day * DAY_US + HOUR_US),
+            ..SessionQuery::default()
+        },
+        SessionQuery {
+            model: Some("claude-haiku-4-5".into()),
+            ..SessionQuery::default()
+        },
+    ] {
+        let page = skewed.sessions_page(&q).unwrap();
+        assert!(page.items[0].requests >= 1000, "{q:?}: {:?}", page.items[0]);
+    }
     let q = SessionQuery {
-        start_us: Some(first_day * DAY_US + 3_600_000_000),
+        start_us: Some((first_day + 2) * DAY_US + HOUR_US),
+        end_us: Some((first_day + 2) * DAY_US + 20 * HOUR_US),
         ..SessionQuery::default()
     };
-    let off = Store::open_read_only(&skewed)
-        .unwrap()
-        .sessions_page(&q)
-        .unwrap();
-    assert_eq!(off, slow.sessions_page(&q).unwrap());
+    assert_eq!(
+        skewed.sessions_page(&q).unwrap(),
+        slow.sessions_page(&q).unwrap()
+    );
 }
 
 #[test]

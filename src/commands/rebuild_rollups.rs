@@ -39,12 +39,14 @@ pub fn run(db: &Path, args: RebuildRollupsArgs) -> anyhow::Result<()> {
         let secs = started.elapsed().as_secs_f64();
         if !args.json {
             println!(
-                "rebuilt rollups of {} from {} trace rows: {} cells, {} error rows, {} session rows ({secs:.2} s)",
+                "rebuilt rollups of {} from {} trace rows: {} cells, {} error rows, {} session rows, \
+                 {} session-model rows ({secs:.2} s)",
                 repo.unwrap_or("every repo"),
                 stats.traces,
                 stats.cells,
                 stats.error_rows,
-                stats.session_rows
+                stats.session_rows,
+                stats.session_model_rows
             );
         }
         done.push(stats);

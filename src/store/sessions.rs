@@ -202,17 +202,64 @@ const MATCHING: &str = "FROM traces
        AND (?5 IS NULL OR model = ?5)
      GROUP BY repo_slug, session_id";
 
-/// The same sessions from `rollup_sessions` (one row per session and UTC day): exact when the
-/// window's bounds fall on UTC midnights and no model filter applies (?2 and ?3 are days).
-const MATCHING_ROLLUP: &str = "FROM rollup_sessions
-     WHERE session <> '' AND day >= ?2 AND day < ?3
-       AND (?1 IS NULL OR repo IN (SELECT value FROM json_each(?1)))
-       AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
-       AND ?5 IS NULL
+/// The same sessions from the rollups for the whole UTC days of the window (?2 and ?3 are days),
+/// plus the calls of the window's partial first and last days from `traces` (`[?8, ?9)` and
+/// `[?10, ?11)`, in µs; empty ranges when the bounds fall on UTC midnights): every call is in
+/// exactly one part. `{days}` is `rollup_sessions` without a model filter and
+/// `rollup_session_models` with one; `{model}` is the model condition of both parts.
+const MATCHING_ROLLUP: &str = "FROM (
+       SELECT repo, session, NULLIF(developer, '') AS developer, first_us, last_us, requests,
+              tokens, cost_usd AS cost, cost_unknown, errors
+       FROM {days}
+       WHERE session <> '' AND day >= ?2 AND day < ?3
+         AND (?1 IS NULL OR repo IN (SELECT value FROM json_each(?1)))
+         AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+         AND {model}
+       UNION ALL
+       SELECT repo_slug, session_id, developer_id, timestamp_us, timestamp_us, 1,
+              tokens_in + tokens_out, cost_usd, cost_usd IS NULL, is_error
+       FROM traces
+       WHERE repo_slug IS NOT NULL AND session_id IS NOT NULL
+         AND ((timestamp_us >= ?8 AND timestamp_us < ?9)
+              OR (timestamp_us >= ?10 AND timestamp_us < ?11))
+         AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
+         AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
+         AND {model}
+     )
      GROUP BY repo, session";
+
+/// How a window is read from the rollups: whole UTC days `[first, last)` from `rollup_sessions`,
+/// and the calls before the first and from the end of the last whole day from `traces`
+/// (`[start, end)` in µs; `(0, 0)` when there are none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RollupPlan {
+    days: (i64, i64),
+    head: (i64, i64),
+    tail: (i64, i64),
+}
 
 /// Microseconds in a UTC day.
 const DAY_US: i64 = 86_400_000_000;
+
+/// `a / b` rounded towards +∞ (`b` > 0).
+fn div_ceil(a: i64, b: i64) -> i64 {
+    a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
+}
+
+/// Binds the first `parameter_count` of `values` to `?1`, `?2`, … of `stmt`.
+fn bind_leading(stmt: &mut rusqlite::Statement<'_>, values: &[&dyn rusqlite::ToSql]) -> Result<()> {
+    let n = stmt.parameter_count();
+    if n > values.len() {
+        return Err(Error::InvalidArgument(format!(
+            "a sessions query takes {n} parameters, {} given",
+            values.len()
+        )));
+    }
+    for (i, v) in values.iter().take(n).enumerate() {
+        stmt.raw_bind_parameter(i + 1, v)?;
+    }
+    Ok(())
+}
 
 /// Share of the stored time span above which a window is read by a table scan.
 const SCAN_SHARE: f64 = 0.25;
@@ -236,15 +283,25 @@ impl Store {
         let start = q.start_us.unwrap_or(i64::MIN);
         let end = q.end_us.unwrap_or(i64::MAX);
         let offset = i64::from(q.page - 1) * i64::from(q.per_page);
-        let rollup = self.rollup_days(q)?;
-        let (start, end) = rollup.unwrap_or((start, end));
-        let (matching, select) = match rollup {
+        let plan = self.rollup_plan(q)?;
+        let (days, head, tail) = match plan {
+            Some(p) => (p.days, p.head, p.tail),
+            None => ((start, end), (0, 0), (0, 0)),
+        };
+        let (matching, select) = match plan {
             Some(_) => (
-                MATCHING_ROLLUP.to_string(),
-                "SELECT repo, session, MIN(NULLIF(developer, '')) AS developer,
+                match q.model {
+                    None => MATCHING_ROLLUP
+                        .replace("{days}", "rollup_sessions")
+                        .replace("{model}", "?5 IS NULL"),
+                    Some(_) => MATCHING_ROLLUP
+                        .replace("{days}", "rollup_session_models")
+                        .replace("{model}", "model = ?5"),
+                },
+                "SELECT repo, session, MIN(developer) AS developer,
                         MIN(first_us) AS first_us, MAX(last_us) AS last_us,
                         SUM(requests) AS requests, SUM(tokens) AS tokens,
-                        TOTAL(cost_usd) AS cost, SUM(cost_unknown) AS cost_unknown,
+                        TOTAL(cost) AS cost, SUM(cost_unknown) AS cost_unknown,
                         SUM(errors) AS errors, COUNT(*) OVER () AS total",
             ),
             None => (
@@ -273,42 +330,57 @@ impl Store {
             col = q.sort.column(),
             dir = q.order.sql(),
         );
+        // One list of numbered parameters for both paths, the page and the count: each
+        // statement binds the first `parameter_count` of them (the row scan uses ?1–?7, its
+        // count ?1–?5).
         let args = params![
             repos,
-            start,
-            end,
+            days.0,
+            days.1,
             q.developer,
             q.model,
             i64::from(q.per_page),
-            offset
+            offset,
+            head.0,
+            head.1,
+            tail.0,
+            tail.1
         ];
         let mut stmt = self.conn.prepare_cached(&sql)?;
+        bind_leading(&mut stmt, args)?;
+        let mut rows = stmt.raw_query();
         let mut total = None;
-        let items = stmt
-            .query_map(args, |r| {
-                total = Some(r.get::<_, i64>(10)?);
-                Ok(SessionRow {
-                    repo: r.get(0)?,
-                    session: r.get(1)?,
-                    developer: r.get(2)?,
-                    first_seen: iso(r.get(3)?),
-                    last_seen: iso(r.get(4)?),
-                    requests: count(r, 5)?,
-                    tokens: r.get(6)?,
-                    cost_usd: r.get(7)?,
-                    cost_unknown: count(r, 8)?,
-                    errors: count(r, 9)?,
-                })
-            })?
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut items = Vec::with_capacity(q.per_page as usize);
+        while let Some(r) = rows.next()? {
+            total = Some(r.get::<_, i64>(10)?);
+            items.push(SessionRow {
+                repo: r.get(0)?,
+                session: r.get(1)?,
+                developer: r.get(2)?,
+                first_seen: iso(r.get(3)?),
+                last_seen: iso(r.get(4)?),
+                requests: count(r, 5)?,
+                tokens: r.get(6)?,
+                cost_usd: r.get(7)?,
+                cost_unknown: count(r, 8)?,
+                errors: count(r, 9)?,
+            });
+        }
+        drop(rows);
         let total = match total {
             Some(t) => t,
             // Past the last page: no row carried the total, count separately.
-            None => self.conn.query_row(
-                &format!("SELECT COUNT(*) FROM (SELECT 1 {matching})"),
-                params![repos, start, end, q.developer, q.model],
-                |r| r.get(0),
-            )?,
+            None => {
+                let mut count = self
+                    .conn
+                    .prepare_cached(&format!("SELECT COUNT(*) FROM (SELECT 1 {matching})"))?;
+                bind_leading(&mut count, args)?;
+                let mut rows = count.raw_query();
+                match rows.next()? {
+                    Some(r) => r.get(0)?,
+                    None => 0,
+                }
+            }
         };
         Ok(SessionPage {
             total: u64::try_from(total).unwrap_or(0),
@@ -318,20 +390,35 @@ impl Store {
         })
     }
 
-    /// The UTC day range `[first, last)` to read from `rollup_sessions`, when the store has it
-    /// and it answers `q` exactly (bounds on UTC midnights, no model filter); `None` otherwise.
-    fn rollup_days(&self, q: &SessionQuery) -> Result<Option<(i64, i64)>> {
-        let day = |us: Option<i64>, open: i64| -> Option<i64> {
-            match us {
-                None => Some(open),
-                Some(us) if us.rem_euclid(DAY_US) == 0 => Some(us.div_euclid(DAY_US)),
-                Some(_) => None,
-            }
+    /// How to read `q` from the rollups, when the store has the ones it needs (per model with a
+    /// model filter) and the window holds a whole UTC day; `None` reads every call of the window
+    /// from `traces`.
+    fn rollup_plan(&self, q: &SessionQuery) -> Result<Option<RollupPlan>> {
+        let has = match q.model {
+            None => self.has_rollups()?,
+            Some(_) => self.has_session_model_rollups()?,
         };
-        if q.model.is_some() || !self.has_rollups()? {
+        if !has {
             return Ok(None);
         }
-        Ok(day(q.start_us, i64::MIN).zip(day(q.end_us, i64::MAX)))
+        let first = q.start_us.map_or(i64::MIN, |us| div_ceil(us, DAY_US));
+        let last = q.end_us.map_or(i64::MAX, |us| us.div_euclid(DAY_US));
+        if first >= last {
+            return Ok(None);
+        }
+        let head = match q.start_us {
+            Some(us) if us < first * DAY_US => (us, first * DAY_US),
+            _ => (0, 0),
+        };
+        let tail = match q.end_us {
+            Some(us) if us > last * DAY_US => (last * DAY_US, us),
+            _ => (0, 0),
+        };
+        Ok(Some(RollupPlan {
+            days: (first, last),
+            head,
+            tail,
+        }))
     }
 
     /// Whether `[start, end)` covers more than [`SCAN_SHARE`] of the stored calls' time span.

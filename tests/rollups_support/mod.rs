@@ -20,6 +20,10 @@ pub fn snapshot(c: &Connection, repo: Option<&str>) -> Snapshot {
             "repo, hour, developer, model, status, error_class",
         ),
         ("rollup_sessions", "repo, day, developer, session"),
+        (
+            "rollup_session_models",
+            "repo, day, developer, session, model",
+        ),
     ]
     .into_iter()
     .map(|(table, key)| {

@@ -66,6 +66,8 @@ type CellKey = (u32, i64, u32, u32);
 type ErrorKey = (u32, i64, u32, u32, i64, u32);
 /// (repo, UTC day, developer, session)
 type SessionKey = (u32, i64, u32, u32);
+/// (repo, UTC day, developer, session, model)
+type SessionModelKey = (u32, i64, u32, u32, u32);
 
 #[derive(Default)]
 struct CellDelta {
@@ -87,6 +89,13 @@ struct SessionDelta {
     models: Vec<(u32, u32)>,
 }
 
+/// The calls of one model in one session-day.
+struct SessionModelDelta {
+    counts: Counters,
+    first_us: i64,
+    last_us: i64,
+}
+
 /// The change a batch of writes makes to the rollups, aggregated per key.
 #[derive(Default)]
 pub struct RollupDelta {
@@ -94,6 +103,7 @@ pub struct RollupDelta {
     cells: HashMap<CellKey, CellDelta>,
     errors: HashMap<ErrorKey, i64>,
     sessions: HashMap<SessionKey, SessionDelta>,
+    session_models: HashMap<SessionModelKey, SessionModelDelta>,
 }
 
 /// The stored sketch of `values`; `None` when there are none.
@@ -117,7 +127,10 @@ impl RollupDelta {
 
     /// True when nothing would be written.
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty() && self.errors.is_empty() && self.sessions.is_empty()
+        self.cells.is_empty()
+            && self.errors.is_empty()
+            && self.sessions.is_empty()
+            && self.session_models.is_empty()
     }
 
     /// Adds a newly stored call.
@@ -183,9 +196,21 @@ impl RollupDelta {
         let session = self.names.id(Some(session));
         let ts = row.timestamp_us;
         let bit = 1u32 << hour.rem_euclid(24);
+        let day = hour.div_euclid(24);
+        let m = self
+            .session_models
+            .entry((repo, day, dev, session, model))
+            .or_insert(SessionModelDelta {
+                counts: Counters::default(),
+                first_us: ts,
+                last_us: ts,
+            });
+        m.counts.add(counts);
+        m.first_us = m.first_us.min(ts);
+        m.last_us = m.last_us.max(ts);
         let s = self
             .sessions
-            .entry((repo, hour.div_euclid(24), dev, session))
+            .entry((repo, day, dev, session))
             .or_insert(SessionDelta {
                 counts: Counters::default(),
                 first_us: ts,
@@ -312,6 +337,41 @@ impl RollupDelta {
                     c.errors,
                     s.first_us,
                     s.last_us
+                ])?;
+            }
+        }
+        if !self.session_models.is_empty() {
+            let mut rows: Vec<(SessionModelKey, SessionModelDelta)> =
+                self.session_models.into_iter().collect();
+            rows.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), rk(k.4)));
+            let mut upsert = conn.prepare_cached(
+                "INSERT INTO rollup_session_models (repo, day, developer, session, model,
+                    requests, tokens, cost_usd, cost_unknown, errors, first_us, last_us)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (repo, day, developer, session, model) DO UPDATE SET
+                    requests = requests + excluded.requests,
+                    tokens = tokens + excluded.tokens,
+                    cost_usd = cost_usd + excluded.cost_usd,
+                    cost_unknown = cost_unknown + excluded.cost_unknown,
+                    errors = errors + excluded.errors,
+                    first_us = min(first_us, excluded.first_us),
+                    last_us = max(last_us, excluded.last_us)",
+            )?;
+            for ((repo, day, dev, session, model), m) in rows {
+                let c = &m.counts;
+                upsert.execute(params![
+                    n.name(repo),
+                    day,
+                    n.name(dev),
+                    n.name(session),
+                    n.name(model),
+                    c.requests,
+                    c.tokens,
+                    c.cost_usd,
+                    c.cost_unknown,
+                    c.errors,
+                    m.first_us,
+                    m.last_us
                 ])?;
             }
         }

@@ -1,6 +1,6 @@
 //! Hourly rollups of the traces table, kept in the same transaction as the rows they describe.
 //!
-//! Three tables (schema in `migrations`, version 5), keyed by repo and UTC hour (hours since
+//! Four tables (schema in `migrations`, versions 5 and 7), keyed by repo and UTC hour (hours since
 //! the Unix epoch; any whole-hour timezone re-buckets them exactly):
 //!
 //! - `rollup_cells` (repo, hour, developer, model): additive counters of every trace-side
@@ -12,7 +12,9 @@
 //!   calls, errors and first/last instant (µs) that day. A session-hour table folded into one row
 //!   per session-day: exact distinct sessions per day, per developer and per (developer, session,
 //!   local hour) under any developer / model filter, seven times fewer rows than one per hour on
-//!   the benchmark data, and session lists (indexed by `repo, session`).
+//!   the benchmark data, and session lists (indexed by `repo, session`);
+//! - `rollup_session_models` (repo, day, developer, session, model), schema version 7: the same
+//!   counters and first/last instant per model, for session lists narrowed to one model.
 //!
 //! A missing developer, model, session or error class is stored as `''` and a missing status as
 //! 0 (NULLs never conflict in a unique key); rows without a repo are not rolled up (no report
@@ -30,7 +32,33 @@ pub(crate) use rebuild::rollup_row;
 pub use rebuild::{rebuild, RebuildStats};
 
 /// The rollup tables, in the order they are written.
-pub const TABLES: [&str; 3] = ["rollup_cells", "rollup_errors", "rollup_sessions"];
+pub const TABLES: [&str; 4] = [
+    "rollup_cells",
+    "rollup_errors",
+    "rollup_sessions",
+    "rollup_session_models",
+];
+
+/// Schema of `rollup_session_models` (migration 7): the calls of each model in each session-day,
+/// for session lists narrowed to one model.
+pub(crate) const SESSION_MODELS_SCHEMA: &str = r#"
+    CREATE TABLE rollup_session_models (
+        repo          TEXT    NOT NULL,
+        day           INTEGER NOT NULL,
+        developer     TEXT    NOT NULL,
+        session       TEXT    NOT NULL,
+        model         TEXT    NOT NULL,
+        requests      INTEGER NOT NULL,
+        tokens        INTEGER NOT NULL,
+        cost_usd      REAL    NOT NULL,
+        cost_unknown  INTEGER NOT NULL,
+        errors        INTEGER NOT NULL,
+        first_us      INTEGER NOT NULL,
+        last_us       INTEGER NOT NULL,
+        PRIMARY KEY (repo, day, developer, session, model)
+    ) WITHOUT ROWID;
+    CREATE INDEX rollup_session_models_model ON rollup_session_models(model, day);
+"#;
 
 /// Schema of the rollup tables (migration 5).
 pub(crate) const SCHEMA: &str = r#"

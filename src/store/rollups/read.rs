@@ -69,6 +69,19 @@ impl Store {
             .is_some())
     }
 
+    /// Whether the store has the per-model session-days (schema version 7 and later).
+    pub fn has_session_model_rollups(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_session_models'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// The trace aggregate of one repo over `[start, end)` from the hourly rollups, re-bucketed
     /// into local hours of `tz` and narrowed by `filter` as the row path narrows rows.
     ///

@@ -23,6 +23,8 @@ pub struct RebuildStats {
     pub error_rows: u64,
     /// `rollup_sessions` rows written.
     pub session_rows: u64,
+    /// `rollup_session_models` rows written.
+    pub session_model_rows: u64,
 }
 
 /// Borrows a TEXT-or-NULL column without copying it.
@@ -124,6 +126,7 @@ pub fn rebuild(conn: &Connection, repo: Option<&str>) -> Result<RebuildStats> {
         cells: count(conn, TABLES[0], repo)?,
         error_rows: count(conn, TABLES[1], repo)?,
         session_rows: count(conn, TABLES[2], repo)?,
+        session_model_rows: count(conn, TABLES[3], repo)?,
     })
 }
 
