@@ -69,27 +69,62 @@ pub async fn stopping(flag: &mut watch::Receiver<bool>) {
     let _ = flag.wait_for(|stop| *stop).await.map(|_| ());
 }
 
-/// Polls the store every `every` until shutdown, warming the caches at start and after each
-/// change.
+/// Polls the store every `every` until shutdown, warming the caches (see [`AppState::warm`])
+/// at start and once the data has stopped changing for one poll, in a task of its own.
 pub async fn poll(state: Arc<AppState>, every: Duration) {
     let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut warmed: Option<u64> = None;
+    let mut warm = Warming::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let s = Arc::clone(&state);
                 match tokio::task::spawn_blocking(move || s.changes.check()).await {
-                    Ok(generation) if warmed != Some(generation) => {
-                        state.warm().await;
-                        warmed = Some(generation);
-                    }
-                    Ok(_) => {}
+                    Ok(generation) => warm.tick(&state, generation),
                     Err(e) => tracing::error!("change poll failed: {e}"),
                 }
             }
             _ = stopping(&mut shutdown) => break,
+        }
+    }
+    warm.stop();
+}
+
+/// When to warm the caches: at the first poll, then after a change once a poll sees the same
+/// generation again (so a running ingest that commits every second does not recompute the
+/// default report each time), never two at once.
+#[derive(Default)]
+struct Warming {
+    seen: Option<u64>,
+    warmed: Option<u64>,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Warming {
+    fn tick(&mut self, state: &Arc<AppState>, generation: u64) {
+        let idle = self.running.as_ref().is_none_or(|t| t.is_finished());
+        if self.due(generation, idle) {
+            let state = Arc::clone(state);
+            self.running = Some(tokio::spawn(async move { state.warm().await }));
+        }
+    }
+
+    /// Whether to warm now for `generation` (recording it as warmed when so); `idle` is false
+    /// while an earlier warming still runs.
+    fn due(&mut self, generation: u64, idle: bool) -> bool {
+        let settled = self.warmed.is_none() || self.seen == Some(generation);
+        self.seen = Some(generation);
+        let due = settled && idle && self.warmed != Some(generation);
+        if due {
+            self.warmed = Some(generation);
+        }
+        due
+    }
+
+    fn stop(&mut self) {
+        if let Some(t) = self.running.take() {
+            t.abort();
         }
     }
 }
@@ -121,4 +156,23 @@ pub async fn events(
     });
     Sse::new(stream::once(async move { Ok(hello) }).chain(changes))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Warming;
+
+    #[test]
+    fn warms_at_start_then_once_the_data_settles_never_twice_at_once() {
+        let mut w = Warming::default();
+        assert!(w.due(0, true), "the first poll warms");
+        assert!(!w.due(0, true), "nothing changed");
+        assert!(!w.due(1, true), "changing: wait");
+        assert!(!w.due(2, true), "still changing");
+        assert!(w.due(2, true), "settled for one poll");
+        assert!(!w.due(2, true), "already warm");
+        assert!(!w.due(3, true));
+        assert!(!w.due(3, false), "settled, but the last warming still runs");
+        assert!(w.due(3, true));
+    }
 }

@@ -226,7 +226,7 @@ impl AppState {
             })
             .await;
         if let Err(e) = done {
-            tracing::debug!("warming the caches: {}", e.message);
+            tracing::warn!("warming the caches: {}", e.message);
         }
     }
 }

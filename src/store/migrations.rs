@@ -1,7 +1,7 @@
 //! Versioned schema migrations, tracked with `PRAGMA user_version`.
 //!
-//! Each migration runs in its own transaction; a file written by a newer ProdLens is refused
-//! rather than misread.
+//! All pending migrations and their data steps run in one transaction, so a file is never left
+//! half-migrated; a file written by a newer ProdLens is refused rather than misread.
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;

@@ -12,7 +12,6 @@ use crate::error::Result;
 use crate::metrics::input::{CommitRow, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow};
 use crate::metrics::Freshness;
 
-/// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
 /// Merged PRs of a repo in a window (optionally of one author); read from the index alone.
 const MERGED_PULLS: &str = "SELECT number, author, created_at, merged_at FROM gh_pull_requests
      WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3
@@ -24,6 +23,7 @@ const AUTHORED_COMMITS: &str = "SELECT COALESCE(author_login, author_name), auth
      WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3
        AND (?4 IS NULL OR COALESCE(author_login, author_name) = ?4 COLLATE NOCASE)";
 
+/// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
 fn gh_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -195,7 +195,7 @@ fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
 /// ?4 developer, ?5 model). `{ts}` is `timestamp_us`, or `+timestamp_us` to keep SQLite off the
 /// timestamp index when the window holds most rows (a table scan is then about twice as fast).
 const MATCHING: &str = "FROM traces
-     WHERE repo_slug IS NOT NULL AND session_id IS NOT NULL
+     WHERE repo_slug <> '' AND session_id <> ''
        AND {ts} >= ?2 AND {ts} < ?3
        AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
        AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
@@ -216,10 +216,10 @@ const MATCHING_ROLLUP: &str = "FROM (
          AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
          AND {model}
        UNION ALL
-       SELECT repo_slug, session_id, developer_id, timestamp_us, timestamp_us, 1,
+       SELECT repo_slug, session_id, NULLIF(developer_id, ''), timestamp_us, timestamp_us, 1,
               tokens_in + tokens_out, cost_usd, cost_usd IS NULL, is_error
        FROM traces
-       WHERE repo_slug IS NOT NULL AND session_id IS NOT NULL
+       WHERE repo_slug <> '' AND session_id <> ''
          AND ((timestamp_us >= ?8 AND timestamp_us < ?9)
               OR (timestamp_us >= ?10 AND timestamp_us < ?11))
          AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
@@ -250,10 +250,7 @@ fn div_ceil(a: i64, b: i64) -> i64 {
 fn bind_leading(stmt: &mut rusqlite::Statement<'_>, values: &[&dyn rusqlite::ToSql]) -> Result<()> {
     let n = stmt.parameter_count();
     if n > values.len() {
-        return Err(Error::InvalidArgument(format!(
-            "a sessions query takes {n} parameters, {} given",
-            values.len()
-        )));
+        return Err(rusqlite::Error::InvalidParameterCount(values.len(), n).into());
     }
     for (i, v) in values.iter().take(n).enumerate() {
         stmt.raw_bind_parameter(i + 1, v)?;
@@ -313,7 +310,7 @@ impl Store {
                         "timestamp_us"
                     },
                 ),
-                "SELECT repo_slug, session_id, MIN(developer_id) AS developer,
+                "SELECT repo_slug, session_id, MIN(NULLIF(developer_id, '')) AS developer,
                         MIN(timestamp_us) AS first_us, MAX(timestamp_us) AS last_us,
                         COUNT(*) AS requests, SUM(tokens_in + tokens_out) AS tokens,
                         TOTAL(cost_usd) AS cost, SUM(cost_usd IS NULL) AS cost_unknown,
@@ -406,12 +403,19 @@ impl Store {
         if first >= last {
             return Ok(None);
         }
+        // A bound within a day of the i64 range has no midnight to split at: read the rows.
+        let (Some(first_us), Some(last_us)) = (
+            q.start_us.map_or(Some(0), |_| first.checked_mul(DAY_US)),
+            q.end_us.map_or(Some(0), |_| last.checked_mul(DAY_US)),
+        ) else {
+            return Ok(None);
+        };
         let head = match q.start_us {
-            Some(us) if us < first * DAY_US => (us, first * DAY_US),
+            Some(us) if us < first_us => (us, first_us),
             _ => (0, 0),
         };
         let tail = match q.end_us {
-            Some(us) if us > last * DAY_US => (last * DAY_US, us),
+            Some(us) if us > last_us => (last_us, us),
             _ => (0, 0),
         };
         Ok(Some(RollupPlan {
