@@ -6,21 +6,8 @@ use std::fmt::Write;
 use super::params::Filters;
 use crate::stats::calendar::DayWindow;
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// The pages escape data-derived text as the HTML report does.
+pub use crate::render::html::escape::esc;
 
 /// Percent-encodes one path segment (developer ids in links).
 pub fn path_segment(s: &str) -> String {
