@@ -133,15 +133,22 @@ impl RollupDelta {
             && self.session_models.is_empty()
     }
 
+    /// The cell key of a stored call; `None` for a call without a repo (not rolled up).
+    fn cell_key(&mut self, row: &RollupRow) -> Option<CellKey> {
+        let repo = self.names.id(Some(present(row.repo)?));
+        Some((
+            repo,
+            utc_hour(row.timestamp_us),
+            self.names.id(row.developer),
+            self.names.id(row.model),
+        ))
+    }
+
     /// Adds a newly stored call.
     pub fn add(&mut self, row: &RollupRow) {
-        let Some(repo) = present(row.repo) else {
+        let Some((repo, hour, dev, model)) = self.cell_key(row) else {
             return;
         };
-        let repo = self.names.id(Some(repo));
-        let hour = utc_hour(row.timestamp_us);
-        let dev = self.names.id(row.developer);
-        let model = self.names.id(row.model);
         let counts = Counters::of_call(&row.measures);
         let cell = self.cells.entry((repo, hour, dev, model)).or_default();
         cell.counts.add(&counts);
@@ -161,13 +168,9 @@ impl RollupDelta {
     /// Records that a stored call's measures changed from `stored.measures` to `new` (a Claude
     /// Code row raised to a later copy's counts); its key fields stay those of `stored`.
     pub fn raise(&mut self, stored: &RollupRow, new: &CallMeasures) {
-        let Some(repo) = present(stored.repo) else {
+        let Some((repo, hour, dev, model)) = self.cell_key(stored) else {
             return;
         };
-        let repo = self.names.id(Some(repo));
-        let hour = utc_hour(stored.timestamp_us);
-        let dev = self.names.id(stored.developer);
-        let model = self.names.id(stored.model);
         let d = Counters::delta(
             &Counters::of_call(&stored.measures),
             &Counters::of_call(new),
