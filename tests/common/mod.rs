@@ -324,3 +324,20 @@ pub fn skip_or_fail(test: &str, why: &str) {
     let _ = std::io::stderr()
         .write_all(format!("\n!!!!!!!! SKIPPED: {test} — {why} !!!!!!!!\n\n").as_bytes());
 }
+
+/// Asserts that a browser check script (`tests/browser/*.mjs`) run as `out` passed as a whole
+/// and ran each of `required` (its `ok   <check>` lines); returns its stdout.
+pub fn assert_browser_checks(out: &std::process::Output, what: &str, required: &[&str]) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    for check in required {
+        assert!(
+            stdout.contains(&format!("ok   {check}")),
+            "{check}:\n{stdout}"
+        );
+    }
+    stdout
+}
