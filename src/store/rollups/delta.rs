@@ -79,21 +79,35 @@ struct CellDelta {
     ttft: Vec<f64>,
 }
 
-struct SessionDelta {
+/// Counters of some calls with the instants of the first and last.
+struct Tally {
     counts: Counters,
     first_us: i64,
     last_us: i64,
+}
+
+impl Tally {
+    fn new(ts: i64) -> Self {
+        Self {
+            counts: Counters::default(),
+            first_us: ts,
+            last_us: ts,
+        }
+    }
+
+    fn add(&mut self, counts: &Counters, ts: i64) {
+        self.counts.add(counts);
+        self.first_us = self.first_us.min(ts);
+        self.last_us = self.last_us.max(ts);
+    }
+}
+
+struct SessionDelta {
+    tally: Tally,
     /// UTC hours of the day with a call (bit h for hour h).
     hours: u32,
     /// Per model of the calls (name id): the hours with a call of that model.
     models: Vec<(u32, u32)>,
-}
-
-/// The calls of one model in one session-day.
-struct SessionModelDelta {
-    counts: Counters,
-    first_us: i64,
-    last_us: i64,
 }
 
 /// The change a batch of writes makes to the rollups, aggregated per key.
@@ -103,7 +117,8 @@ pub struct RollupDelta {
     cells: HashMap<CellKey, CellDelta>,
     errors: HashMap<ErrorKey, i64>,
     sessions: HashMap<SessionKey, SessionDelta>,
-    session_models: HashMap<SessionModelKey, SessionModelDelta>,
+    /// The calls of one model in one session-day.
+    session_models: HashMap<SessionModelKey, Tally>,
 }
 
 /// The stored sketch of `values`; `None` when there are none.
@@ -200,30 +215,19 @@ impl RollupDelta {
         let ts = row.timestamp_us;
         let bit = 1u32 << hour.rem_euclid(24);
         let day = hour.div_euclid(24);
-        let m = self
-            .session_models
+        self.session_models
             .entry((repo, day, dev, session, model))
-            .or_insert(SessionModelDelta {
-                counts: Counters::default(),
-                first_us: ts,
-                last_us: ts,
-            });
-        m.counts.add(counts);
-        m.first_us = m.first_us.min(ts);
-        m.last_us = m.last_us.max(ts);
+            .or_insert_with(|| Tally::new(ts))
+            .add(counts, ts);
         let s = self
             .sessions
             .entry((repo, day, dev, session))
-            .or_insert(SessionDelta {
-                counts: Counters::default(),
-                first_us: ts,
-                last_us: ts,
+            .or_insert_with(|| SessionDelta {
+                tally: Tally::new(ts),
                 hours: 0,
                 models: Vec::new(),
             });
-        s.counts.add(counts);
-        s.first_us = s.first_us.min(ts);
-        s.last_us = s.last_us.max(ts);
+        s.tally.add(counts, ts);
         s.hours |= bit;
         match s.models.iter_mut().find(|(m, _)| *m == model) {
             Some((_, mask)) => *mask |= bit,
@@ -324,7 +328,7 @@ impl RollupDelta {
                     last_us = max(last_us, excluded.last_us)"
             ))?;
             for ((repo, day, dev, session), s) in sessions {
-                let c = &s.counts;
+                let c = &s.tally.counts;
                 let models = models_text(s.models.iter().map(|&(m, mask)| (n.name(m), mask)));
                 upsert.execute(params![
                     n.name(repo),
@@ -338,14 +342,13 @@ impl RollupDelta {
                     c.cost_usd,
                     c.cost_unknown,
                     c.errors,
-                    s.first_us,
-                    s.last_us
+                    s.tally.first_us,
+                    s.tally.last_us
                 ])?;
             }
         }
         if !self.session_models.is_empty() {
-            let mut rows: Vec<(SessionModelKey, SessionModelDelta)> =
-                self.session_models.into_iter().collect();
+            let mut rows: Vec<(SessionModelKey, Tally)> = self.session_models.into_iter().collect();
             rows.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), rk(k.4)));
             let mut upsert = conn.prepare_cached(
                 "INSERT INTO rollup_session_models (repo, day, developer, session, model,
