@@ -283,12 +283,32 @@ pub struct ReportArgs {
     /// Repository (owner/name); repeat for several; omit for every repo in the store.
     #[arg(long = "repo")]
     pub repos: Vec<String>,
-    /// First day of the window (YYYY-MM-DD, in --timezone).
-    #[arg(long, value_name = "DATE")]
+    /// First day of the window (YYYY-MM-DD, in --timezone) [default: 28 days ending at --until].
+    #[arg(long, value_name = "DATE", default_value = "")]
     pub since: String,
-    /// Last day of the window, included [default: today in --timezone].
+    /// Last day of the window, included [default: the last day with data for the repos].
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
+    /// The headline question AI:OUTCOME:LAG (AI: requests, sessions, tokens, cost_usd; outcome:
+    /// commits, merged_prs, median_merge_hours).
+    #[arg(
+        long,
+        default_value = "requests:commits:1",
+        value_name = "AI:OUTCOME:LAG"
+    )]
+    pub primary: String,
+    /// What associations are adjusted for: calendar (day of week, trend) or none (raw, exploratory).
+    #[arg(long, value_enum, default_value = "calendar")]
+    pub adjust: prod_lens::stats::adjusted::Adjust,
+    /// A holiday (YYYY-MM-DD) dropped from both association series; repeat for several.
+    #[arg(long = "holiday", value_name = "DATE")]
+    pub holidays: Vec<String>,
+    /// A file of holidays, one YYYY-MM-DD a line (# comments); repeat for several.
+    #[arg(long = "holidays", value_name = "FILE")]
+    pub holidays_files: Vec<PathBuf>,
+    /// Add a within-weekday permutation p from N shuffles (fixed seed) to every association.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub permutations: usize,
     /// Lag of the `ai_outcome_association` block (outcome day = AI day + lag).
     #[arg(long, default_value_t = 1)]
     pub lag_days: usize,

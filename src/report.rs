@@ -8,8 +8,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
 use crate::metrics::aggregate::hour_aligned;
+use crate::metrics::association::PrimarySpec;
 use crate::metrics::{self, Metadata, Report, ReportOptions, Service};
 use crate::slug::RepoSlug;
+use crate::stats::adjusted::Adjust;
 use crate::stats::calendar::{local_day, parse_timezone, DayWindow};
 use crate::store::report_data::TraceFilter;
 use crate::store::Store;
@@ -41,9 +43,10 @@ pub fn runtime_profile() -> Vec<Service> {
 pub struct ReportParams {
     /// Repos (`owner/name`); empty for every repo in the store.
     pub repos: Vec<String>,
-    /// First day, `YYYY-MM-DD` in `timezone`.
+    /// First day, `YYYY-MM-DD` in `timezone`; empty for [`DEFAULT_WINDOW_DAYS`] days ending at
+    /// `until` (see [`fill_window`]).
     pub since: String,
-    /// Last day, included; `None` for today in `timezone`.
+    /// Last day, included; `None` for the last day with data (see [`fill_window`]), else today.
     pub until: Option<String>,
     /// IANA timezone of the day buckets.
     pub timezone: String,
@@ -61,6 +64,14 @@ pub struct ReportParams {
     pub developer: Option<String>,
     /// Only calls of this model.
     pub model: Option<String>,
+    /// What the association series are adjusted for.
+    pub adjust: Adjust,
+    /// Within-weekday permutations per association (0: none).
+    pub permutations: usize,
+    /// Days (`YYYY-MM-DD`) dropped from both association series.
+    pub holidays: Vec<String>,
+    /// The headline question `AI:OUTCOME:LAG`.
+    pub primary: String,
 }
 
 impl Default for ReportParams {
@@ -77,8 +88,73 @@ impl Default for ReportParams {
             exact: false,
             developer: None,
             model: None,
+            adjust: Adjust::Calendar,
+            permutations: 0,
+            holidays: Vec::new(),
+            primary: PrimarySpec::default().to_string(),
         }
     }
+}
+
+/// Days in the default window when `--since` is not given.
+pub const DEFAULT_WINDOW_DAYS: u64 = 28;
+/// Most shuffles `--permutations` accepts.
+pub const MAX_PERMUTATIONS: usize = 100_000;
+
+/// The last day (in `tz`) with trace or GitHub data for `repos` (every repo when empty).
+pub fn last_data_day(
+    store: &Store,
+    repos: &[String],
+    tz: chrono_tz::Tz,
+) -> Result<Option<NaiveDate>> {
+    let all;
+    let repos = if repos.is_empty() {
+        all = store.report_repos()?;
+        &all
+    } else {
+        repos
+    };
+    let mut last = None;
+    for repo in repos {
+        if let Some(t) = store.coverage(repo)?.last_data() {
+            last = last.max(Some(local_day(t, tz)));
+        }
+    }
+    Ok(last)
+}
+
+/// Fills a missing `until` with the last day with data for the repos (today when the store has
+/// none, or when `since` lies after it) and a missing `since` with [`DEFAULT_WINDOW_DAYS`] days
+/// ending at `until`.
+pub fn fill_window(store: &Store, p: &ReportParams) -> Result<ReportParams> {
+    let mut p = p.clone();
+    let tz = parse_timezone(&p.timezone)
+        .map_err(|e| Error::InvalidArgument(format!("--timezone: {e}")))?;
+    let since = match p.since.trim() {
+        "" => None,
+        s => Some(parse_day("--since", s)?),
+    };
+    if p.until.as_deref().is_none_or(|u| u.trim().is_empty()) {
+        let repos: Vec<String> = p
+            .repos
+            .iter()
+            .map(|r| RepoSlug::parse(r).map(|s| s.as_str().to_string()))
+            .collect::<std::result::Result<_, _>>()?;
+        let until = match last_data_day(store, &repos, tz)? {
+            Some(d) if since.is_none_or(|s| s <= d) => d,
+            Some(_) => since.unwrap_or_else(|| local_day(Utc::now(), tz)),
+            None => local_day(Utc::now(), tz),
+        };
+        p.until = Some(until.to_string());
+    }
+    if since.is_none() {
+        let until = parse_day("--until", p.until.as_deref().unwrap_or_default())?;
+        let since = until
+            .checked_sub_days(chrono::Days::new(DEFAULT_WINDOW_DAYS - 1))
+            .unwrap_or(until);
+        p.since = since.to_string();
+    }
+    Ok(p)
 }
 
 /// A validated report request.
@@ -114,11 +190,37 @@ impl ReportRequest {
         let name = |n: &str| format!("{flag_prefix}{n}");
         let tz = parse_timezone(&p.timezone)
             .map_err(|e| Error::InvalidArgument(format!("{}: {e}", name("timezone"))))?;
-        let since = parse_day(&name("since"), &p.since)?;
         let until = match &p.until {
             Some(u) if !u.trim().is_empty() => parse_day(&name("until"), u)?,
             _ => local_day(Utc::now(), tz),
         };
+        let since = match p.since.trim() {
+            "" => until
+                .checked_sub_days(chrono::Days::new(DEFAULT_WINDOW_DAYS - 1))
+                .unwrap_or(until),
+            s => parse_day(&name("since"), s)?,
+        };
+        let primary: PrimarySpec = p
+            .primary
+            .parse()
+            .map_err(|e| Error::InvalidArgument(format!("{}: {e}", name("primary"))))?;
+        if primary.lag > MAX_LAG {
+            return Err(Error::InvalidArgument(format!(
+                "{}: lag {} is above {MAX_LAG}",
+                name("primary"),
+                primary.lag
+            )));
+        }
+        if p.permutations > MAX_PERMUTATIONS {
+            return Err(Error::InvalidArgument(format!(
+                "{}: use 0 to {MAX_PERMUTATIONS}",
+                name("permutations")
+            )));
+        }
+        let mut holidays = std::collections::BTreeSet::new();
+        for h in &p.holidays {
+            holidays.insert(parse_day(&name("holiday"), h)?);
+        }
         let window = DayWindow::new(since, until)
             .map_err(|e| Error::InvalidArgument(format!("window: {e}")))?;
         if p.max_lag > MAX_LAG || p.lag_days > MAX_LAG {
@@ -145,6 +247,10 @@ impl ReportRequest {
                 max_lag: p.max_lag,
                 policy_models: p.policy_models.clone(),
                 q: crate::stats::multiple::DEFAULT_Q,
+                adjust: p.adjust,
+                permutations: p.permutations,
+                holidays,
+                primary,
             },
             timezone: tz.name().to_string(),
             exact: p.exact,
@@ -235,6 +341,9 @@ pub fn build(
                 store.report_data(repo, start, end, &req.filter)?
             }
         });
+        if let Some(d) = data.last_mut() {
+            d.coverage = Some(store.coverage(repo)?);
+        }
         freshness.push(store.report_freshness(repo)?);
     }
     let w = &req.options.window;
@@ -264,6 +373,15 @@ pub fn build(
         report.warnings.push(
             "the model filter applies to calls only: commits and merged PRs are the repo's (or the developer's)".into(),
         );
+    }
+    let without_repo = store.calls_without_repo(start, end)?;
+    if without_repo > 0 && req.filter.developer.is_none() && req.filter.model.is_none() {
+        let with_repo: u64 = report.metrics.values().map(|m| m.velocity.requests).sum();
+        let share = without_repo as f64 / (without_repo as f64 + with_repo as f64);
+        report.warnings.push(format!(
+            "{without_repo} calls in the window ({:.1} % of all calls) are stored without a repo and appear in no per-repo figure",
+            share * 100.0
+        ));
     }
     if repos.is_empty() {
         report

@@ -104,6 +104,7 @@ fn report() -> Report {
         max_lag: 3,
         policy_models: vec!["claude-3-*".into()],
         q: 0.05,
+        ..ReportOptions::new(window, chrono_tz::UTC)
     };
     let metadata = Metadata {
         repos: vec!["acme/api".into(), "acme/web".into()],
@@ -204,6 +205,7 @@ fn repos_do_not_mix() {
         max_lag: 3,
         policy_models: vec!["claude-3-*".into()],
         q: 0.05,
+        ..ReportOptions::new(window, chrono_tz::UTC)
     };
     let only_web: Vec<RepoData> = data()
         .into_iter()

@@ -28,12 +28,42 @@ pub fn params(args: &ReportArgs) -> ReportParams {
         exact: args.exact,
         developer: args.developer.clone(),
         model: args.model.clone(),
+        adjust: args.adjust,
+        permutations: args.permutations,
+        holidays: args.holidays.clone(),
+        primary: args.primary.clone(),
     }
 }
 
-/// Parses the flags into a validated request.
-pub fn request(args: &ReportArgs) -> anyhow::Result<ReportRequest> {
-    Ok(ReportRequest::from_params(&params(args), "--")?)
+/// Reads `--holidays FILE`: one `YYYY-MM-DD` a line; blank lines and `#` comments are skipped.
+pub fn read_holidays(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--holidays: reading {}", path.display()))?;
+    let mut days = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        chrono::NaiveDate::parse_from_str(line, "%Y-%m-%d").map_err(|e| {
+            Error::InvalidArgument(format!(
+                "--holidays {}: line {}: {line:?} is not a date ({e}; write one YYYY-MM-DD a line)",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        days.push(line.to_string());
+    }
+    Ok(days)
+}
+
+/// Parses the flags into parameters with holidays from `--holidays` files added.
+pub fn params_with_files(args: &ReportArgs) -> anyhow::Result<ReportParams> {
+    let mut p = params(args);
+    for f in &args.holidays_files {
+        p.holidays.extend(read_holidays(f)?);
+    }
+    Ok(p)
 }
 
 /// Builds the report from the store; `generated_at` and `runtime_profile` are injected.
@@ -99,7 +129,9 @@ pub fn emit(
 
 /// Runs the command.
 pub fn run(db: &Path, args: ReportArgs) -> anyhow::Result<()> {
-    let req = request(&args)?;
+    let p = params_with_files(&args)?;
+    // Flags are checked before the store is opened, so a typo is named first.
+    ReportRequest::from_params(&p, "--")?;
     anyhow::ensure!(
         db.exists(),
         Error::InvalidArgument(format!(
@@ -108,6 +140,8 @@ pub fn run(db: &Path, args: ReportArgs) -> anyhow::Result<()> {
         ))
     );
     let store = Store::open_read_only(db).with_context(|| format!("opening {}", db.display()))?;
+    let p = prod_lens::report::fill_window(&store, &p)?;
+    let req = ReportRequest::from_params(&p, "--")?;
     let report = build(
         &store,
         &req,

@@ -1,14 +1,30 @@
-//! Indicators 12 and 13: AI → outcome associations over lagged, calendar-complete daily series,
-//! and the Benjamini–Hochberg adjustment over every test actually run.
+//! Indicators 12 and 13: AI → outcome associations over lagged daily series, adjusted for the
+//! calendar (day of week, trend, holidays), and the Benjamini–Hochberg adjustment over every
+//! test actually run.
+//!
+//! The series of a repo run only over days on which both sources were collecting (from the
+//! later of the first call and the first GitHub activity to the earlier of the last call and
+//! the last GitHub sync), inside the report window. Counts are 0 on days without activity;
+//! `median_merge_hours` is missing on days without merges, so those days form no pair.
+//! Each association's `pearson`/`spearman` are partial (calendar-adjusted) correlations (see
+//! [`crate::stats::adjusted`]); the unadjusted figures are kept under `raw`, outside the BH
+//! family. One test is the pre-stated primary question ([`PrimarySpec`]); the rest is
+//! exploratory. All tests with a p-value form one BH family.
 
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::aggregate::TraceAggregate;
 use super::delivery::merge_hours;
 use super::input::RepoData;
+use crate::stats::adjusted::{detectable_r, pair, partial_association, Adjust};
 use crate::stats::calendar::{local_day, DayWindow};
-use crate::stats::lagged::{lagged_association, DailySeries};
+use crate::stats::lagged::DailySeries;
 use crate::stats::multiple::bh_family;
 use crate::stats::StatsError;
 
@@ -16,6 +32,78 @@ use crate::stats::StatsError;
 pub const AI_SERIES: [&str; 4] = ["requests", "sessions", "tokens", "cost_usd"];
 /// Stable names of the outcome series.
 pub const OUTCOME_SERIES: [&str; 3] = ["commits", "merged_prs", "median_merge_hours"];
+/// Fewest paired days for the primary question to be inferred at all (fewer: `insufficient`).
+pub const MIN_INFERENCE_DAYS: usize = 20;
+
+/// The pre-stated primary question: `AI:OUTCOME:LAG`, e.g. `requests:commits:1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrimarySpec {
+    /// AI series (one of [`AI_SERIES`]).
+    pub ai_series: String,
+    /// Outcome series (one of [`OUTCOME_SERIES`]).
+    pub outcome_series: String,
+    /// Lag in days (or business days).
+    pub lag: usize,
+}
+
+impl Default for PrimarySpec {
+    fn default() -> Self {
+        PrimarySpec {
+            ai_series: "requests".into(),
+            outcome_series: "commits".into(),
+            lag: 1,
+        }
+    }
+}
+
+impl fmt::Display for PrimarySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.ai_series, self.outcome_series, self.lag)
+    }
+}
+
+impl FromStr for PrimarySpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        let [ai, outcome, lag] = parts.as_slice() else {
+            return Err(format!(
+                "{s:?}: expected AI:OUTCOME:LAG, e.g. requests:commits:1"
+            ));
+        };
+        if !AI_SERIES.contains(ai) {
+            return Err(format!(
+                "{s:?}: AI series {ai:?} is not one of {}",
+                AI_SERIES.join(", ")
+            ));
+        }
+        if !OUTCOME_SERIES.contains(outcome) {
+            return Err(format!(
+                "{s:?}: outcome {outcome:?} is not one of {}",
+                OUTCOME_SERIES.join(", ")
+            ));
+        }
+        let lag = lag
+            .parse::<usize>()
+            .map_err(|_| format!("{s:?}: lag {lag:?} is not a whole number of days"))?;
+        Ok(PrimarySpec {
+            ai_series: ai.to_string(),
+            outcome_series: outcome.to_string(),
+            lag,
+        })
+    }
+}
+
+/// Whether an association is the pre-stated question or part of the exploratory grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The `--primary` question (the headline).
+    Primary,
+    /// Everything else: listed, BH-adjusted, to be confirmed on new data.
+    Exploratory,
+}
 
 /// Pearson results of one association.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,6 +129,19 @@ pub struct SpearmanOut {
     pub p_value: Option<f64>,
     /// Why something is null.
     pub reason: Option<String>,
+}
+
+/// Unadjusted figures of one association: exploratory, outside the BH family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RawOut {
+    /// Plain Pearson r of the pairs.
+    pub pearson_r: Option<f64>,
+    /// Its two-sided p (n − 2 degrees of freedom).
+    pub pearson_p: Option<f64>,
+    /// Plain Spearman ρ of the pairs.
+    pub spearman_r: Option<f64>,
+    /// Its two-sided p.
+    pub spearman_p: Option<f64>,
 }
 
 /// BH-adjusted p-values (null when the test is not in the family).
@@ -72,14 +173,24 @@ pub struct Association {
     pub outcome_series: String,
     /// Outcome day = AI day + lag (days, or business days).
     pub lag: usize,
-    /// Number of pairs.
+    /// Primary question or exploratory.
+    pub role: Role,
+    /// Number of pairs (days with both values).
     pub n: usize,
-    /// Fewer than 6 pairs: not in the BH family.
+    /// Calendar covariates removed besides the intercept (q).
+    pub q: usize,
+    /// Degrees of freedom of the t-tests (n − 2 − q), null when none are left.
+    pub df: Option<usize>,
+    /// Fewer than 20 pairs ([`MIN_INFERENCE_DAYS`]): listed, not in the BH family.
     pub low_sample: bool,
-    /// Pearson r, p and CI.
+    /// Partial Pearson r (calendar removed), p and CI.
     pub pearson: PearsonOut,
-    /// Spearman ρ and p.
+    /// Partial Spearman ρ and p.
     pub spearman: SpearmanOut,
+    /// Within-weekday permutation p of the partial Pearson r (`--permutations`).
+    pub permutation_p: Option<f64>,
+    /// Unadjusted r and p (exploratory, not in the BH family).
+    pub raw: RawOut,
     /// BH-adjusted p-values.
     pub adjusted_p: Adjusted,
     /// Significant after BH at q.
@@ -93,19 +204,135 @@ pub struct MultipleComparison {
     pub method: String,
     /// False-discovery rate.
     pub q: f64,
-    /// Family size.
+    /// Family size: tests (a hypothesis has a Pearson and a Spearman test).
     pub m: usize,
+    /// Of those, primary tests (one per repo with a testable primary question).
+    pub primary_m: usize,
+    /// Hypotheses (associations) with at least one test in the family.
+    pub hypotheses: usize,
     /// Which tests are in the family.
     pub tests: Vec<String>,
     /// Tests excluded as low samples.
     pub excluded_low_sample: usize,
     /// Tests excluded because p was undefined (e.g. a constant series).
     pub excluded_undefined: usize,
-    /// Number significant after adjustment.
+    /// Tests significant after adjustment.
     pub significant: usize,
+    /// Hypotheses with at least one significant test.
+    pub significant_hypotheses: usize,
 }
 
-/// The calendar-complete daily series of one repo.
+impl MultipleComparison {
+    /// One line that counts tests and hypotheses the same way in every format.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} tests significant ({} of {} hypotheses; each hypothesis has a Pearson and a Spearman test) at q = {}: primary test first, then Benjamini–Hochberg over the exploratory tests",
+            self.significant, self.m, self.significant_hypotheses, self.hypotheses, self.q
+        )
+    }
+}
+
+/// Whether the primary question can be inferred from the data at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inference {
+    /// At least [`MIN_INFERENCE_DAYS`] paired days: the test is reported.
+    Tested,
+    /// Too few paired days: descriptive figures only.
+    Insufficient,
+}
+
+/// The headline: the primary question of one repo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Primary {
+    /// Repo.
+    pub repo: String,
+    /// The question, `AI:OUTCOME:LAG`.
+    pub question: String,
+    /// AI series.
+    pub ai_series: String,
+    /// Outcome series.
+    pub outcome_series: String,
+    /// Lag.
+    pub lag: usize,
+    /// Paired days.
+    pub n: usize,
+    /// Covariates removed (q).
+    pub q: usize,
+    /// Partial Pearson r.
+    pub r: Option<f64>,
+    /// 95 % CI lower bound.
+    pub ci_low: Option<f64>,
+    /// 95 % CI upper bound.
+    pub ci_high: Option<f64>,
+    /// Two-sided p of the partial r.
+    pub p_value: Option<f64>,
+    /// Adjusted p (Benjamini–Hochberg across the repos' primary tests).
+    pub adjusted_p: Option<f64>,
+    /// Adjusted p ≤ q.
+    pub significant: bool,
+    /// Fewer than 20 pairs (not tested).
+    pub low_sample: bool,
+    /// Smallest |r| detectable with 80 % power at α = 0.05 at this n (Fisher z, n − q pairs).
+    pub detectable_r: Option<f64>,
+    /// `tested`, or `insufficient` under 20 paired days.
+    pub inference: Inference,
+    /// One sentence a reader can quote.
+    pub statement: String,
+    /// Why r is null, if it is.
+    pub reason: Option<String>,
+}
+
+/// What the associations were adjusted for, and over which days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Adjustment {
+    /// `calendar` (day of week, trend, holidays) or `none`.
+    pub method: Adjust,
+    /// Candidate covariates (collinear or empty ones drop out per association; see `q`).
+    pub covariates: Vec<String>,
+    /// Days dropped from both series.
+    pub holidays: Vec<String>,
+    /// Weekends dropped from both series.
+    pub business_days: bool,
+    /// Shuffles of the within-weekday permutation test (0: none).
+    pub permutations: usize,
+    /// The days each repo's series cover.
+    pub spans: Vec<SeriesSpan>,
+}
+
+/// The days one repo's association series cover.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesSpan {
+    /// Repo.
+    pub repo: String,
+    /// First day (null when the sources never overlap in the window).
+    pub since: Option<String>,
+    /// Last day.
+    pub until: Option<String>,
+    /// Days in the series (after weekends and holidays are dropped).
+    pub days: usize,
+}
+
+/// How associations are computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssociationOptions {
+    /// What to adjust for.
+    pub adjust: Adjust,
+    /// Within-weekday permutations per association (0: none).
+    pub permutations: usize,
+    /// Lags 0..=max_lag.
+    pub max_lag: usize,
+    /// Weekends dropped.
+    pub business_days: bool,
+    /// Days dropped from both series.
+    pub holidays: BTreeSet<NaiveDate>,
+    /// The headline question.
+    pub primary: PrimarySpec,
+    /// False-discovery rate.
+    pub q: f64,
+}
+
+/// The daily series of one repo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoSeries {
     /// AI series in [`AI_SERIES`] order.
@@ -114,22 +341,79 @@ pub struct RepoSeries {
     pub outcome: Vec<DailySeries>,
 }
 
-fn series(
-    window: &DayWindow,
-    business: bool,
-    points: Vec<(chrono::NaiveDate, f64)>,
-) -> Result<DailySeries, StatsError> {
-    let s = DailySeries::complete(window, points)?;
-    Ok(if business { s.business_days_only() } else { s })
+impl RepoSeries {
+    /// Days in the series.
+    pub fn days(&self) -> usize {
+        self.ai.first().map_or(0, DailySeries::len)
+    }
 }
 
-/// Builds every series of one repo over the window (zero days included).
+/// The days of `window` on which both sources of the repo were collecting, if any.
+pub fn coverage_window(data: &RepoData, window: &DayWindow, tz: Tz) -> Option<DayWindow> {
+    let Some(c) = data.coverage else {
+        return Some(*window);
+    };
+    let start = [c.trace_first, c.github_first]
+        .into_iter()
+        .map(|t| t.map(|t| local_day(t, tz)))
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .max()?
+        .max(window.since());
+    let end = [c.trace_last, c.github_end()]
+        .into_iter()
+        .map(|t| t.map(|t| local_day(t, tz)))
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .min()?
+        .min(window.until());
+    DayWindow::new(start, end).ok()
+}
+
+/// How a series is put on the log scale before adjustment: ln(1 + value × scale).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogScale(pub f64);
+
+/// Scale of each AI series (requests, sessions, tokens in thousands, cost in cents).
+pub const AI_SCALES: [LogScale; 4] = [
+    LogScale(1.0),
+    LogScale(1.0),
+    LogScale(1e-3),
+    LogScale(100.0),
+];
+/// Scale of each outcome series (commits, merged PRs, hours).
+pub const OUTCOME_SCALES: [LogScale; 3] = [LogScale(1.0), LogScale(1.0), LogScale(1.0)];
+
+impl AssociationOptions {
+    /// `s` as the associations read it: weekends (with `business_days`) and holidays dropped,
+    /// and, with the calendar adjustment, on the log scale ln(1 + value × scale), where weekday
+    /// and trend effects on activity (multiplicative) become additive.
+    pub fn prepare(&self, s: DailySeries, scale: LogScale) -> DailySeries {
+        let s = if self.business_days {
+            s.business_days_only()
+        } else {
+            s
+        };
+        let s = if self.holidays.is_empty() {
+            s
+        } else {
+            s.retain_days(|d| !self.holidays.contains(&d))
+        };
+        match self.adjust {
+            Adjust::Calendar => s.map_values(|v| (v.max(0.0) * scale.0).ln_1p()),
+            Adjust::None => s,
+        }
+    }
+}
+
+/// Builds every series of one repo over `window` (zero days for counts, missing days for the
+/// median merge time), with weekends and holidays dropped as asked.
 pub fn repo_series(
     data: &RepoData,
     agg: &TraceAggregate,
     window: &DayWindow,
     tz: Tz,
-    business: bool,
+    opts: &AssociationOptions,
 ) -> Result<RepoSeries, StatsError> {
     let mut requests = Vec::with_capacity(agg.cells.len());
     let mut tokens = Vec::with_capacity(agg.cells.len());
@@ -138,23 +422,22 @@ pub fn repo_series(
         let day = c.slot.day;
         requests.push((day, c.counts.requests as f64));
         tokens.push((day, c.counts.tokens as f64));
-        if c.counts.known_cost_calls() > 0 {
+        if c.counts.known_cost_calls() > 0 && c.counts.cost_usd.is_finite() {
             cost.push((day, c.counts.cost_usd));
         }
     }
-    let sessions = agg
+    let sessions: Vec<_> = agg
         .sessions_per_day()
         .into_iter()
         .map(|(d, n)| (d, n as f64))
         .collect();
-    let commits = data
+    let commits: Vec<_> = data
         .commits
         .iter()
         .map(|c| (local_day(c.authored_at, tz), 1.0))
         .collect();
     let mut merged = Vec::new();
-    let mut hours_by_day: std::collections::BTreeMap<chrono::NaiveDate, Vec<f64>> =
-        Default::default();
+    let mut hours_by_day: std::collections::BTreeMap<NaiveDate, Vec<f64>> = Default::default();
     for p in &data.pulls {
         if let Some(m) = p.merged_at {
             let day = local_day(m, tz);
@@ -164,7 +447,7 @@ pub fn repo_series(
             }
         }
     }
-    let medians = hours_by_day
+    let medians: Vec<_> = hours_by_day
         .into_iter()
         .filter_map(|(d, h)| {
             crate::stats::quantile::percentile(&h, 50.0)
@@ -173,41 +456,54 @@ pub fn repo_series(
                 .map(|m| (d, m))
         })
         .collect();
+    let sum = |points: Vec<(NaiveDate, f64)>, scale| -> Result<DailySeries, StatsError> {
+        Ok(opts.prepare(DailySeries::complete(window, points)?, scale))
+    };
+    let [r, s, t, c] = AI_SCALES;
+    let [oc, om, oh] = OUTCOME_SCALES;
     Ok(RepoSeries {
         ai: vec![
-            series(window, business, requests)?,
-            series(window, business, sessions)?,
-            series(window, business, tokens)?,
-            series(
-                window,
-                business,
-                cost.into_iter().filter(|p| p.1.is_finite()).collect(),
-            )?,
+            sum(requests, r)?,
+            sum(sessions, s)?,
+            sum(tokens, t)?,
+            sum(cost, c)?,
         ],
         outcome: vec![
-            series(window, business, commits)?,
-            series(window, business, merged)?,
-            series(window, business, medians)?,
+            sum(commits, oc)?,
+            sum(merged, om)?,
+            opts.prepare(DailySeries::observed(window, medians)?, oh),
         ],
     })
 }
 
 /// Computes every association of one repo for lags 0..=max_lag (BH fields left empty).
-pub fn associations(repo: &str, s: &RepoSeries, max_lag: usize) -> Vec<Association> {
+pub fn associations(repo: &str, s: &RepoSeries, opts: &AssociationOptions) -> Vec<Association> {
     let mut out = Vec::new();
+    let max_lag = opts.max_lag.max(opts.primary.lag);
     for (ai_name, ai) in AI_SERIES.iter().zip(&s.ai) {
         for (out_name, outcome) in OUTCOME_SERIES.iter().zip(&s.outcome) {
             for lag in 0..=max_lag {
-                let Ok(a) = lagged_association(ai, outcome, lag) else {
+                let Ok(pairs) = pair(ai, outcome, lag) else {
                     continue;
                 };
+                let a = partial_association(&pairs, opts.adjust, opts.permutations);
+                let is_primary = *ai_name == opts.primary.ai_series
+                    && *out_name == opts.primary.outcome_series
+                    && lag == opts.primary.lag;
                 out.push(Association {
                     repo: repo.to_string(),
                     ai_series: ai_name.to_string(),
                     outcome_series: out_name.to_string(),
                     lag,
+                    role: if is_primary {
+                        Role::Primary
+                    } else {
+                        Role::Exploratory
+                    },
                     n: a.n,
-                    low_sample: a.low_sample,
+                    q: a.q,
+                    df: a.df,
+                    low_sample: a.n < MIN_INFERENCE_DAYS,
                     pearson: PearsonOut {
                         r: a.pearson.r,
                         p_value: a.pearson.p_value,
@@ -220,6 +516,13 @@ pub fn associations(repo: &str, s: &RepoSeries, max_lag: usize) -> Vec<Associati
                         p_value: a.spearman.p_value,
                         reason: a.spearman.reason,
                     },
+                    permutation_p: a.permutation_p,
+                    raw: RawOut {
+                        pearson_r: a.raw_pearson.r,
+                        pearson_p: a.raw_pearson.p_value,
+                        spearman_r: a.raw_spearman.r,
+                        spearman_p: a.raw_spearman.p_value,
+                    },
                     adjusted_p: Adjusted::default(),
                     significant: Significant::default(),
                 });
@@ -229,9 +532,17 @@ pub fn associations(repo: &str, s: &RepoSeries, max_lag: usize) -> Vec<Associati
     out
 }
 
-/// Applies BH over every Pearson and Spearman test that is not low-sample and has a p-value.
+/// Applies the two-step multiple-comparison procedure (serial gatekeeping):
+///
+/// 1. The primary family: each repo's primary partial Pearson test, BH across repos at `q`.
+/// 2. The exploratory family: every other Pearson and Spearman test that is not low-sample and
+///    has a p-value, BH at `q`; a test's adjusted p is then raised to its repo's primary adjusted
+///    p, so an exploratory result is significant only when the repo's primary question is.
+///
+/// Under no association at all, the chance of any significant result is at most q.
 pub fn adjust(assocs: &mut [Association], q: f64) -> MultipleComparison {
     // (index, is_pearson, p)
+    let mut primary: Vec<(usize, bool, f64)> = Vec::new();
     let mut family: Vec<(usize, bool, f64)> = Vec::new();
     let mut low = 0;
     let mut undefined = 0;
@@ -240,19 +551,20 @@ pub fn adjust(assocs: &mut [Association], q: f64) -> MultipleComparison {
             if a.low_sample {
                 low += 1;
             } else if let Some(p) = p.filter(|p| (0.0..=1.0).contains(p)) {
-                family.push((i, is_pearson, p));
+                if a.role == Role::Primary && is_pearson {
+                    primary.push((i, is_pearson, p));
+                } else {
+                    family.push((i, is_pearson, p));
+                }
             } else {
                 undefined += 1;
             }
         }
     }
-    let ps: Vec<f64> = family.iter().map(|f| f.2).collect();
-    let mut significant = 0;
-    if let Ok(bh) = bh_family(&ps, q) {
-        for (k, &(i, is_pearson, _)) in family.iter().enumerate() {
-            let (adj, sig) = (bh.adjusted[k], bh.significant[k]);
-            significant += usize::from(sig);
+    let set = |assocs: &mut [Association], tests: &[(usize, bool, f64)], adjusted: &[f64]| {
+        for (&(i, is_pearson, _), &adj) in tests.iter().zip(adjusted) {
             if let Some(a) = assocs.get_mut(i) {
+                let sig = adj <= q;
                 if is_pearson {
                     a.adjusted_p.pearson = Some(adj);
                     a.significant.pearson = sig;
@@ -262,11 +574,40 @@ pub fn adjust(assocs: &mut [Association], q: f64) -> MultipleComparison {
                 }
             }
         }
-    }
+    };
+    let ps: Vec<f64> = primary.iter().map(|f| f.2).collect();
+    let primary_adj = bh_family(&ps, q).map(|b| b.adjusted).unwrap_or_default();
+    set(assocs, &primary, &primary_adj);
+    // The gate of each repo: its primary adjusted p (1 when the primary was not tested).
+    let gate = |repo: &str, assocs: &[Association]| -> f64 {
+        assocs
+            .iter()
+            .find(|a| a.repo == repo && a.role == Role::Primary)
+            .and_then(|a| a.adjusted_p.pearson)
+            .unwrap_or(1.0)
+    };
+    let ps: Vec<f64> = family.iter().map(|f| f.2).collect();
+    let bh = bh_family(&ps, q).map(|b| b.adjusted).unwrap_or_default();
+    let gated: Vec<f64> = family
+        .iter()
+        .zip(&bh)
+        .map(|(&(i, _, _), &adj)| {
+            let g = assocs.get(i).map_or(1.0, |a| gate(&a.repo, assocs));
+            adj.max(g)
+        })
+        .collect();
+    set(assocs, &family, &gated);
+    let hypotheses: BTreeSet<usize> = primary.iter().chain(&family).map(|f| f.0).collect();
+    let significant = assocs
+        .iter()
+        .map(|a| usize::from(a.significant.pearson) + usize::from(a.significant.spearman))
+        .sum();
     MultipleComparison {
-        method: "benjamini-hochberg".into(),
+        method: "serial gatekeeping: the primary test (Benjamini–Hochberg across repos), then Benjamini–Hochberg over the exploratory tests, each adjusted p raised to its repo's primary adjusted p".into(),
         q,
-        m: family.len(),
+        m: primary.len() + family.len(),
+        primary_m: primary.len(),
+        hypotheses: hypotheses.len(),
         tests: vec![
             "associations[].pearson.p_value".into(),
             "associations[].spearman.p_value".into(),
@@ -274,6 +615,99 @@ pub fn adjust(assocs: &mut [Association], q: f64) -> MultipleComparison {
         excluded_low_sample: low,
         excluded_undefined: undefined,
         significant,
+        significant_hypotheses: assocs
+            .iter()
+            .filter(|a| a.significant.pearson || a.significant.spearman)
+            .count(),
+    }
+}
+
+/// The headline of one repo from its adjusted associations (call after [`adjust`]).
+pub fn primary(repo: &str, assocs: &[Association], spec: &PrimarySpec) -> Primary {
+    let a = assocs
+        .iter()
+        .find(|a| a.repo == repo && a.role == Role::Primary);
+    let n = a.map_or(0, |a| a.n);
+    let q = a.map_or(0, |a| a.q);
+    let inference = if n >= MIN_INFERENCE_DAYS && a.and_then(|a| a.pearson.r).is_some() {
+        Inference::Tested
+    } else {
+        Inference::Insufficient
+    };
+    let mut p = Primary {
+        repo: repo.to_string(),
+        question: spec.to_string(),
+        ai_series: spec.ai_series.clone(),
+        outcome_series: spec.outcome_series.clone(),
+        lag: spec.lag,
+        n,
+        q,
+        r: a.and_then(|a| a.pearson.r),
+        ci_low: a.and_then(|a| a.pearson.ci_low),
+        ci_high: a.and_then(|a| a.pearson.ci_high),
+        p_value: a.and_then(|a| a.pearson.p_value),
+        adjusted_p: a.and_then(|a| a.adjusted_p.pearson),
+        significant: a.is_some_and(|a| a.significant.pearson),
+        low_sample: a.is_none_or(|a| a.low_sample),
+        detectable_r: detectable_r(n.saturating_sub(q)),
+        inference,
+        statement: String::new(),
+        reason: a.and_then(|a| a.pearson.reason.clone()),
+    };
+    p.statement = statement(&p);
+    p
+}
+
+fn statement(p: &Primary) -> String {
+    let what = format!(
+        "{} on day d vs {} on day d+{}",
+        p.ai_series, p.outcome_series, p.lag
+    );
+    if p.inference == Inference::Insufficient {
+        return match p.r {
+            Some(r) => format!(
+                "Not enough data: {} paired days (fewer than {MIN_INFERENCE_DAYS}) are too few to infer anything about {what}; adjusted r = {r:.2} is descriptive only",
+                p.n
+            ),
+            None => format!(
+                "Not enough data: {} paired days for {what}{}",
+                p.n,
+                p.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        };
+    }
+    let (Some(r), Some(adj)) = (p.r, p.adjusted_p) else {
+        return format!(
+            "{what}: no test ({})",
+            p.reason.as_deref().unwrap_or("undefined")
+        );
+    };
+    let ci = match (p.ci_low, p.ci_high) {
+        (Some(l), Some(h)) => format!(", 95 % CI {l:.2} to {h:.2}"),
+        _ => String::new(),
+    };
+    let detect = p
+        .detectable_r
+        .map(|d| {
+            format!(
+                "; with {} days only |r| ≥ {d:.2} would be detected reliably",
+                p.n
+            )
+        })
+        .unwrap_or_default();
+    if p.significant {
+        format!(
+            "{what}: adjusted r = {r:.2}{ci}, n = {}, BH-adjusted p = {adj:.2e}: an association beyond weekday rhythm and trend (not proof of cause)",
+            p.n
+        )
+    } else {
+        format!(
+            "{what}: adjusted r = {r:.2}{ci}, n = {}, BH-adjusted p = {adj:.2}: no association found{detect}",
+            p.n
+        )
     }
 }
 
@@ -291,6 +725,18 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn opts(max_lag: usize, business_days: bool) -> AssociationOptions {
+        AssociationOptions {
+            adjust: Adjust::Calendar,
+            permutations: 0,
+            max_lag,
+            business_days,
+            holidays: BTreeSet::new(),
+            primary: PrimarySpec::default(),
+            q: 0.05,
+        }
+    }
+
     fn series_of(
         data: &RepoData,
         w: &DayWindow,
@@ -298,7 +744,7 @@ mod tests {
         business: bool,
     ) -> Result<RepoSeries, StatsError> {
         let agg = TraceAggregate::from_rows(&data.traces, tz);
-        repo_series(data, &agg, w, tz, business)
+        repo_series(data, &agg, w, tz, &opts(3, business))
     }
 
     #[test]
@@ -337,7 +783,7 @@ mod tests {
             ..RepoData::default()
         };
         let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
-        let mut a = associations("a/b", &s, 3);
+        let mut a = associations("a/b", &s, &opts(3, false));
         assert_eq!(a.len(), 4 * 3 * 4);
         assert!(a
             .iter()
@@ -345,7 +791,9 @@ mod tests {
         assert_eq!(a[3].n, 7);
         let mc = adjust(&mut a, 0.05);
         assert_eq!(mc.m, 0);
-        assert_eq!(mc.excluded_undefined, 96);
+        // The median merge time has no value on any day: n = 0, low samples.
+        assert_eq!(mc.excluded_low_sample, 32);
+        assert_eq!(mc.excluded_undefined, 64);
     }
 
     #[test]
@@ -368,7 +816,12 @@ mod tests {
             }
         }
         let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
-        let mut a = associations("a/b", &s, 3);
+        // Eight days leave no degrees of freedom after the calendar: test the family unadjusted.
+        let unadjusted = AssociationOptions {
+            adjust: Adjust::None,
+            ..opts(3, false)
+        };
+        let mut a = associations("a/b", &s, &unadjusted);
         let mc = adjust(&mut a, 0.05);
         // requests/tokens vs commits at lags 0,1,2 have n ≥ 6 (8, 7, 6); lag 3 has n = 5.
         let lag3 = a

@@ -98,4 +98,36 @@ pub struct RepoData {
     pub rework: Vec<ReworkRow>,
     /// True when the store holds GitHub data for this repo at all.
     pub has_github: bool,
+    /// When each source of the repo was collecting; `None` takes the whole window as covered.
+    pub coverage: Option<Coverage>,
+}
+
+/// When the traces and the GitHub data of a repo start and end (over all stored data).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// First stored call.
+    pub trace_first: Option<DateTime<Utc>>,
+    /// Last stored call.
+    pub trace_last: Option<DateTime<Utc>>,
+    /// First PR creation or commit.
+    pub github_first: Option<DateTime<Utc>>,
+    /// Last PR creation, merge or commit.
+    pub github_last: Option<DateTime<Utc>>,
+    /// Last successful GitHub sync (collection went on until then even without activity).
+    pub github_last_sync: Option<DateTime<Utc>>,
+}
+
+impl Coverage {
+    /// The last instant GitHub data was known to be collected: the last sync, else the last activity.
+    pub fn github_end(&self) -> Option<DateTime<Utc>> {
+        self.github_last_sync.or(self.github_last)
+    }
+
+    /// The latest instant with data from either source.
+    pub fn last_data(&self) -> Option<DateTime<Utc>> {
+        match (self.trace_last, self.github_last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }

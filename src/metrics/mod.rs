@@ -82,6 +82,46 @@ pub struct ReportOptions {
     pub policy_models: Vec<String>,
     /// False-discovery rate for BH flags.
     pub q: f64,
+    /// What the association series are adjusted for.
+    pub adjust: crate::stats::adjusted::Adjust,
+    /// Within-weekday permutations per association (0: none).
+    pub permutations: usize,
+    /// Days dropped from both association series.
+    pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
+    /// The headline question.
+    pub primary: association::PrimarySpec,
+}
+
+impl ReportOptions {
+    /// Options over `window` in `tz` with every other setting at its default.
+    pub fn new(window: DayWindow, tz: Tz) -> Self {
+        ReportOptions {
+            window,
+            tz,
+            business_days: false,
+            lag_days: 1,
+            max_lag: 3,
+            policy_models: Vec::new(),
+            q: crate::stats::multiple::DEFAULT_Q,
+            adjust: crate::stats::adjusted::Adjust::Calendar,
+            permutations: 0,
+            holidays: Default::default(),
+            primary: association::PrimarySpec::default(),
+        }
+    }
+
+    /// The association part of the options.
+    pub fn association(&self) -> association::AssociationOptions {
+        association::AssociationOptions {
+            adjust: self.adjust,
+            permutations: self.permutations,
+            max_lag: self.max_lag.max(self.lag_days),
+            business_days: self.business_days,
+            holidays: self.holidays.clone(),
+            primary: self.primary.clone(),
+            q: self.q,
+        }
+    }
 }
 
 /// Data freshness of one repo.
@@ -205,6 +245,12 @@ pub struct Report {
     pub metadata: Metadata,
     /// Indicators per repo.
     pub metrics: BTreeMap<String, RepoMetrics>,
+    /// The pre-stated question per repo: the headline.
+    pub primary: Vec<association::Primary>,
+    /// `tested` when some repo's primary question has enough paired days, else `insufficient`.
+    pub inference: association::Inference,
+    /// What the associations were adjusted for, and the days their series cover.
+    pub adjustment: association::Adjustment,
     /// Indicator 12, every repo.
     pub associations: Vec<Association>,
     /// Indicator 13.
@@ -231,6 +277,8 @@ pub fn compute(
     let mut metrics = BTreeMap::new();
     let mut associations = Vec::new();
     let mut warnings = Vec::new();
+    let aopts = opts.association();
+    let mut spans = Vec::new();
     for repo in data {
         let mut delivery = delivery::compute(
             &repo.pulls,
@@ -253,13 +301,40 @@ pub fn compute(
             }
         };
         let usage = usage::compute(agg, &opts.policy_models, delivery.pr_throughput.merged);
-        let series =
-            association::repo_series(repo, agg, &opts.window, opts.tz, opts.business_days)?;
-        associations.extend(association::associations(
-            &repo.repo,
-            &series,
-            opts.max_lag.max(opts.lag_days),
-        ));
+        match association::coverage_window(repo, &opts.window, opts.tz) {
+            Some(span) => {
+                let series = association::repo_series(repo, agg, &span, opts.tz, &aopts)?;
+                if span != opts.window {
+                    warnings.push(format!(
+                        "{}: the window {} to {} reaches beyond the days both traces and GitHub data cover; association series run from {} to {} only",
+                        repo.repo,
+                        opts.window.since(),
+                        opts.window.until(),
+                        span.since(),
+                        span.until()
+                    ));
+                }
+                spans.push(association::SeriesSpan {
+                    repo: repo.repo.clone(),
+                    since: Some(span.since().to_string()),
+                    until: Some(span.until().to_string()),
+                    days: series.days(),
+                });
+                associations.extend(association::associations(&repo.repo, &series, &aopts));
+            }
+            None => {
+                warnings.push(format!(
+                    "{}: traces and GitHub data do not overlap in the window, so no association is computed",
+                    repo.repo
+                ));
+                spans.push(association::SeriesSpan {
+                    repo: repo.repo.clone(),
+                    since: None,
+                    until: None,
+                    days: 0,
+                });
+            }
+        }
         let m = RepoMetrics {
             velocity: usage.velocity,
             acceptance: usage.acceptance,
@@ -285,10 +360,22 @@ pub fn compute(
             "{low} associations have fewer than 6 pairs (low_sample) and are not tested"
         ));
     }
-    warnings.push(
-        "associations are correlations over one window, not causation: a trend shared by AI use and delivery inflates r"
-            .into(),
-    );
+    let primary: Vec<association::Primary> = data
+        .iter()
+        .map(|r| association::primary(&r.repo, &associations, &opts.primary))
+        .collect();
+    let inference = if primary
+        .iter()
+        .any(|p| p.inference == association::Inference::Tested)
+    {
+        association::Inference::Tested
+    } else {
+        association::Inference::Insufficient
+    };
+    warnings.push(match opts.adjust {
+        crate::stats::adjusted::Adjust::Calendar => "associations are partial correlations with day of week and trend removed: still correlations over one window, not causation; exploratory rows need confirming on new data".into(),
+        crate::stats::adjusted::Adjust::None => "associations are NOT adjusted (--adjust none): weekday rhythm and trends shared by AI use and delivery produce correlations without any link; read them as exploratory".into(),
+    });
     let by_repo: BTreeMap<String, SeedAssociation> = data
         .iter()
         .filter_map(|r| seed_block(&r.repo, &associations, opts.lag_days))
@@ -304,6 +391,23 @@ pub fn compute(
         metrics,
         ai_outcome_association: data.first().and_then(|r| by_repo.get(&r.repo)).cloned(),
         ai_outcome_association_by_repo: by_repo,
+        primary,
+        inference,
+        adjustment: association::Adjustment {
+            method: opts.adjust,
+            covariates: match opts.adjust {
+                crate::stats::adjusted::Adjust::Calendar => vec![
+                    "day of week of the AI day".into(),
+                    "day of week of the outcome day".into(),
+                    "linear trend".into(),
+                ],
+                crate::stats::adjusted::Adjust::None => Vec::new(),
+            },
+            holidays: opts.holidays.iter().map(|d| d.to_string()).collect(),
+            business_days: opts.business_days,
+            permutations: opts.permutations,
+            spans,
+        },
         associations,
         multiple_comparison,
         thresholds,

@@ -119,14 +119,22 @@ pub fn spearman(x: &[f64], y: &[f64]) -> Spearman {
 ///
 /// `None` when n < 3 or r is not in [−1, 1]. |r| = 1 gives 0.
 pub fn t_test_p_value(r: f64, n: usize) -> Option<f64> {
-    if n < MIN_PAIRS || !(-1.0..=1.0).contains(&r) {
+    if n < MIN_PAIRS {
+        return None;
+    }
+    t_test_p_value_df(r, (n - 2) as f64)
+}
+
+/// Two-sided p-value of a (partial) correlation `r` with `df` degrees of freedom:
+/// t = |r|·√(df/(1−r²)), p = 2·P(T_df > t). `None` when df < 1 or r is not in [−1, 1].
+pub fn t_test_p_value_df(r: f64, df: f64) -> Option<f64> {
+    if df.is_nan() || df < 1.0 || !(-1.0..=1.0).contains(&r) {
         return None;
     }
     let a = r.abs();
     if a == 1.0 {
         return Some(0.0);
     }
-    let df = (n - 2) as f64;
     let t = a * (df / ((1.0 - a) * (1.0 + a))).sqrt();
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
     Some((2.0 * dist.sf(t)).clamp(0.0, 1.0))

@@ -23,6 +23,8 @@ pub const MIN_PAIRS: usize = 6;
 pub struct DailySeries {
     days: Vec<NaiveDate>,
     values: Vec<f64>,
+    /// False where the day has no value (a missing outcome, not a zero).
+    present: Vec<bool>,
 }
 
 impl DailySeries {
@@ -46,20 +48,71 @@ impl DailySeries {
         }
         Ok(DailySeries {
             days: window.days().collect(),
+            present: vec![true; values.len()],
             values,
         })
     }
 
+    /// Builds the series of `window` where only days with a point have a value (e.g. the median
+    /// merge time of days with merges); other days are missing, not 0. Points of one day are summed.
+    pub fn observed(
+        window: &DayWindow,
+        points: impl IntoIterator<Item = (NaiveDate, f64)>,
+    ) -> Result<Self, StatsError> {
+        let mut present = vec![false; window.len()];
+        let points: Vec<(NaiveDate, f64)> = points.into_iter().collect();
+        for (day, _) in &points {
+            if let Some(slot) = window.index_of(*day).and_then(|k| present.get_mut(k)) {
+                *slot = true;
+            }
+        }
+        let mut s = Self::complete(window, points)?;
+        s.present = present;
+        Ok(s)
+    }
+
+    /// The same series restricted to the days `keep` accepts.
+    pub fn retain_days(&self, keep: impl Fn(NaiveDate) -> bool) -> Self {
+        let mut s = DailySeries {
+            days: Vec::new(),
+            values: Vec::new(),
+            present: Vec::new(),
+        };
+        for ((d, v), p) in self.days.iter().zip(&self.values).zip(&self.present) {
+            if keep(*d) {
+                s.days.push(*d);
+                s.values.push(*v);
+                s.present.push(*p);
+            }
+        }
+        s
+    }
+
+    /// The same series with `f` applied to every value (missing days stay missing).
+    pub fn map_values(&self, f: impl Fn(f64) -> f64) -> Self {
+        DailySeries {
+            days: self.days.clone(),
+            values: self.values.iter().map(|v| f(*v)).collect(),
+            present: self.present.clone(),
+        }
+    }
+
     /// The same series restricted to Monday–Friday.
     pub fn business_days_only(&self) -> Self {
-        let (days, values) = self
-            .days
-            .iter()
-            .zip(&self.values)
-            .filter(|(d, _)| is_business_day(**d))
-            .map(|(d, v)| (*d, *v))
-            .unzip();
-        DailySeries { days, values }
+        self.retain_days(is_business_day)
+    }
+
+    /// The value of position `i`, `None` when the day has none (or `i` is past the end).
+    pub fn value(&self, i: usize) -> Option<f64> {
+        match self.present.get(i) {
+            Some(true) => self.values.get(i).copied(),
+            _ => None,
+        }
+    }
+
+    /// Number of days that have a value.
+    pub fn observed_days(&self) -> usize {
+        self.present.iter().filter(|p| **p).count()
     }
 
     /// The days, in order.
@@ -67,7 +120,7 @@ impl DailySeries {
         &self.days
     }
 
-    /// The values, one per day.
+    /// The values, one per day (0 where a day is missing; see [`DailySeries::value`]).
     pub fn values(&self) -> &[f64] {
         &self.values
     }

@@ -6,12 +6,14 @@
 //!
 //! - [`correlation`]: Pearson r (t-test p-value, Fisher-z 95 % CI) and Spearman ρ.
 //! - [`rank`]: average ranks with ties (Spearman's input).
+//! - [`adjusted`]: calendar-adjusted (partial) Pearson and Spearman correlations, permutation p.
 //! - [`lagged`]: calendar-complete daily series and lag pairing.
 //! - [`multiple`]: Benjamini–Hochberg adjusted p-values over a family of tests.
 //! - [`quantile`]: exact percentiles (numpy's linear interpolation) and mean.
 //! - [`sketch`]: mergeable, serialisable DDSketch for percentiles kept in rollups.
 //! - [`calendar`]: UTC instants → calendar days in an IANA timezone, ISO weeks, business days.
 
+pub mod adjusted;
 pub mod calendar;
 pub mod correlation;
 pub mod lagged;

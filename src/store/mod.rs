@@ -6,6 +6,7 @@
 //! The connection is owned by [`Store`] and closed when it is dropped, on every path.
 
 pub mod activity;
+pub mod coverage;
 pub mod github;
 mod migrations;
 pub mod report_data;

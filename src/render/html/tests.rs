@@ -69,6 +69,7 @@ fn report() -> Report {
         max_lag: 2,
         policy_models: vec!["gpt-*".into()],
         q: 0.05,
+        ..ReportOptions::new(window, chrono_tz::UTC)
     };
     let metadata = Metadata {
         repos: vec!["acme/api".into()],
