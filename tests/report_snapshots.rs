@@ -50,6 +50,7 @@ fn data() -> Vec<RepoData> {
                             .into(),
                         ),
                         tokens: 100 + 10 * i64::from(j),
+                        output_tokens: 20 + 2 * i64::from(j),
                         latency_ms: Some(800.0 + 100.0 * f64::from(j)),
                         ttft_ms: (j % 2 == 0).then_some(200.0),
                         status_code: Some(if j == 5 { 429 } else { 200 }),

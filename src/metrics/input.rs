@@ -17,6 +17,8 @@ pub struct TraceRow {
     pub model: Option<Arc<str>>,
     /// Prompt plus completion tokens.
     pub tokens: i64,
+    /// Completion (output) tokens.
+    pub output_tokens: i64,
     /// End-to-end latency in milliseconds.
     pub latency_ms: Option<f64>,
     /// Time to first token in milliseconds.

@@ -113,7 +113,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT timestamp_us, developer_id, session_id, model, tokens_in + tokens_out,
                     latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
-                    accepted_lines, cost_usd
+                    accepted_lines, cost_usd, tokens_out
              FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3
                AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
                AND (?5 IS NULL OR model = ?5)",
@@ -143,6 +143,7 @@ impl Store {
                 session: intern(text(r, 2)?),
                 model: intern(text(r, 3)?),
                 tokens: r.get(4)?,
+                output_tokens: r.get(14)?,
                 latency_ms: r.get(5)?,
                 ttft_ms: r.get(6)?,
                 status_code: r.get(7)?,
