@@ -81,6 +81,8 @@ pub struct ReworkRow {
     pub at: DateTime<Utc>,
     /// For reverts: within 21 days of the merge.
     pub within_window: bool,
+    /// When the reworked PR was merged, `None` when it was not (as stored).
+    pub pr_merged_at: Option<DateTime<Utc>>,
 }
 
 /// Everything the report reads for one repo.
