@@ -25,6 +25,8 @@ pub struct PrThroughput {
     pub median_per_week: Option<f64>,
     /// True when the window starts or ends mid-week (edge weeks are partial).
     pub partial_weeks: bool,
+    /// ISO weeks lying wholly inside the window (Monday to Sunday).
+    pub whole_weeks: u64,
 }
 
 /// Indicator 8: commits per active day.
@@ -38,7 +40,9 @@ pub struct CommitFrequency {
     pub per_active_day: Option<f64>,
     /// Per author: commits / that author's active days.
     pub per_developer: BTreeMap<String, f64>,
-    /// commits / Σ over authors of their active days.
+    /// Σ over authors of the days they committed on (developer-active-days).
+    pub developer_active_days: u64,
+    /// commits / developer_active_days.
     pub per_developer_active_day: Option<f64>,
 }
 
@@ -137,6 +141,14 @@ pub fn compute(
         median_per_week: percentile(&weekly, 50.0).ok().flatten(),
         partial_weeks: IsoWeek::of(window.since()).monday() != Some(window.since())
             || window.until().weekday().num_days_from_monday() != 6,
+        whole_weeks: window
+            .days()
+            .filter(|d| d.weekday() == chrono::Weekday::Mon)
+            .filter(|d| {
+                d.checked_add_days(chrono::Days::new(6))
+                    .is_some_and(|sunday| sunday <= window.until())
+            })
+            .count() as u64,
         per_week,
     };
 
@@ -167,6 +179,7 @@ pub fn compute(
                 ratio(n as f64, d as f64).map(|r| (who.clone(), r))
             })
             .collect(),
+        developer_active_days: dev_days as u64,
         per_developer_active_day: ratio(in_window as f64, dev_days as f64),
     };
 
@@ -283,6 +296,7 @@ mod tests {
         assert_eq!(out.merge_time.n, 3);
         assert_eq!(out.merge_time.median_hours, Some(48.0));
         assert_eq!(out.merge_time.distribution.get("1-4h"), Some(&1));
+        assert_eq!(out.pr_throughput.whole_weeks, 2);
         assert_eq!(out.rework.reverted, 1);
         assert_eq!(out.rework.reopened, 0);
         assert_eq!(out.rework.reopened_unmerged, 1);
@@ -433,6 +447,7 @@ mod tests {
         assert_eq!(f.active_days, 2);
         assert_eq!(f.per_active_day, Some(2.0));
         assert_eq!(f.per_developer.get("a"), Some(&1.5));
+        assert_eq!(f.developer_active_days, 3);
         assert_eq!(f.per_developer_active_day, Some(4.0 / 3.0));
     }
 }
