@@ -50,6 +50,7 @@ fn data() -> Vec<RepoData> {
                             .into(),
                         ),
                         tokens: 100 + 10 * i64::from(j),
+                        output_tokens: 20 + 2 * i64::from(j),
                         latency_ms: Some(800.0 + 100.0 * f64::from(j)),
                         ttft_ms: (j % 2 == 0).then_some(200.0),
                         status_code: Some(if j == 5 { 429 } else { 200 }),
@@ -82,12 +83,26 @@ fn data() -> Vec<RepoData> {
                 }
             }
             if k == 0 {
-                r.rework.push(ReworkRow {
-                    kind: ReworkKind::Revert,
-                    pr_number: 20,
-                    at: at(d("2025-10-03"), 9),
-                    within_window: true,
-                });
+                let merged_at = |n: i64| r.pulls.iter().find(|p| p.number == n)?.merged_at;
+                let signals = [
+                    (ReworkKind::Revert, 20, at(d("2025-10-03"), 9)),
+                    // Reopened before its merge on 2025-10-03.
+                    (ReworkKind::Reopened, 40, at(d("2025-10-02"), 9)),
+                    // Reopened and never merged.
+                    (ReworkKind::Reopened, 900, at(d("2025-10-05"), 9)),
+                    (ReworkKind::Reopened, 901, at(d("2025-10-06"), 9)),
+                ];
+                let rows: Vec<ReworkRow> = signals
+                    .into_iter()
+                    .map(|(kind, pr_number, when)| ReworkRow {
+                        kind,
+                        pr_number,
+                        at: when,
+                        within_window: true,
+                        pr_merged_at: merged_at(pr_number),
+                    })
+                    .collect();
+                r.rework.extend(rows);
             }
             r
         })

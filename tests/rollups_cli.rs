@@ -1,6 +1,6 @@
 //! Rollups through the real binary on a real store: what `ingest-traces` keeps equals what
-//! `rebuild-rollups` computes, a damaged rollup is found and repaired exactly, and a version-4
-//! file gets its rollups when it is first opened for writing.
+//! `rebuild-rollups` computes, a damaged rollup is found and repaired exactly, and version-4, -6
+//! and -7 files get their rollups when they are first opened for writing.
 
 mod common;
 mod rollups_support;
@@ -216,7 +216,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     assert!(warned, "{}", old["warnings"]);
 
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);
@@ -238,7 +238,12 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
     );
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute_batch("DROP TABLE rollup_session_models; PRAGMA user_version = 6;")
+        .execute_batch(
+            "DROP TABLE rollup_session_models;
+             ALTER TABLE rollup_cells DROP COLUMN line_calls;
+             ALTER TABLE rollup_cells DROP COLUMN line_output_tokens;
+             PRAGMA user_version = 6;",
+        )
         .unwrap();
     // Read-only, the sessions list still answers a model filter (from the rows).
     let q = prod_lens::store::sessions::SessionQuery {
@@ -250,7 +255,7 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
         .sessions_page(&q)
         .unwrap();
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     assert!(store.has_session_model_rollups().unwrap());
     // Equal but for the order of float additions in summed costs.
     let rounded = |mut p: prod_lens::store::sessions::SessionPage| {
@@ -264,6 +269,37 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
     assert_eq!(rounded(after), rounded(before));
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
+}
+
+#[test]
+fn a_version_7_store_gets_its_line_counters_when_first_opened_for_writing() {
+    let w = Work::new();
+    let db = ingested(&w);
+    let want = snapshot(&open_db(&db), None);
+    let exact = report_ok(&w, &db, &["--exact"]);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE rollup_cells DROP COLUMN line_calls;
+             ALTER TABLE rollup_cells DROP COLUMN line_output_tokens;
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    // Read-only, the report cannot take output tokens per line from the old cells: it scans.
+    let old = report_ok(&w, &db, &[]);
+    assert_eq!(old["metadata"]["mode"], "exact-fallback");
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 8);
+    drop(store);
+    assert_same(&snapshot(&open_db(&db), None), &want);
+    let new = report_ok(&w, &db, &[]);
+    assert_eq!(new["metadata"]["mode"], "rollups");
+    for repo in ["acme/api", "acme/web"] {
+        let te = &new["metrics"][repo]["token_efficiency"];
+        assert!(te["line_calls"].as_u64().unwrap() > 0, "{te}");
+        assert_eq!(te, &exact["metrics"][repo]["token_efficiency"]);
+        assert_eq!(te, &old["metrics"][repo]["token_efficiency"]);
+    }
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub fn status_of(code: Option<i64>) -> Option<i64> {
 pub struct CallMeasures {
     /// Prompt plus completion tokens.
     pub tokens: i64,
+    /// Completion (output) tokens.
+    pub output_tokens: i64,
     /// End-to-end latency (ms).
     pub latency_ms: Option<f64>,
     /// Time to first token (ms).
@@ -58,6 +60,7 @@ impl CallMeasures {
     pub fn of_row(r: &TraceRow) -> Self {
         CallMeasures {
             tokens: r.tokens,
+            output_tokens: r.output_tokens,
             latency_ms: r.latency_ms,
             ttft_ms: r.ttft_ms,
             is_error: r.is_error,
@@ -120,6 +123,10 @@ pub struct Counters {
     pub latency_buckets: [i64; 7],
     /// Calls with a time to first token.
     pub ttft_n: i64,
+    /// Accepted calls reporting more than 0 accepted lines.
+    pub line_calls: i64,
+    /// Completion (output) tokens of those calls.
+    pub line_output_tokens: i64,
 }
 
 impl Counters {
@@ -143,6 +150,8 @@ impl Counters {
                 if let Some(lines) = m.accepted_lines.filter(|&l| l > 0) {
                     c.accepted_lines = lines;
                     c.line_tokens = m.tokens;
+                    c.line_calls = 1;
+                    c.line_output_tokens = m.output_tokens;
                 }
             }
         }
@@ -178,6 +187,8 @@ impl Counters {
             *a += sign * b;
         }
         self.ttft_n += sign * o.ttft_n;
+        self.line_calls += sign * o.line_calls;
+        self.line_output_tokens += sign * o.line_output_tokens;
     }
 
     /// Adds `o`.
@@ -216,6 +227,7 @@ mod tests {
     fn counters_add_and_take_back() {
         let m = CallMeasures {
             tokens: 120,
+            output_tokens: 20,
             latency_ms: Some(1500.0),
             ttft_ms: Some(f64::NAN),
             accepted: Some(true),
@@ -229,16 +241,19 @@ mod tests {
             (c.accepted_tokens, c.line_tokens, c.accepted_lines),
             (120, 120, 6)
         );
+        assert_eq!((c.line_calls, c.line_output_tokens), (1, 20));
         assert_eq!((c.diff_high, c.cost_unknown, c.ttft_n), (1, 1, 0));
         assert_eq!(c.latency_buckets[1], 1);
         let raised = Counters::of_call(&CallMeasures {
             tokens: 300,
+            output_tokens: 90,
             cost_usd: Some(0.25),
             ..m
         });
         let d = Counters::delta(&c, &raised);
         assert_eq!((d.requests, d.tokens, d.accepted_tokens), (0, 180, 180));
         assert_eq!((d.cost_unknown, d.cost_usd), (-1, 0.25));
+        assert_eq!((d.line_calls, d.line_output_tokens), (0, 70));
         let mut back = c;
         back.add(&d);
         assert_eq!(back, raised);

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -25,6 +25,8 @@ pub struct PrThroughput {
     pub median_per_week: Option<f64>,
     /// True when the window starts or ends mid-week (edge weeks are partial).
     pub partial_weeks: bool,
+    /// ISO weeks lying wholly inside the window (Monday to Sunday).
+    pub whole_weeks: u64,
 }
 
 /// Indicator 8: commits per active day.
@@ -38,7 +40,9 @@ pub struct CommitFrequency {
     pub per_active_day: Option<f64>,
     /// Per author: commits / that author's active days.
     pub per_developer: BTreeMap<String, f64>,
-    /// commits / Σ over authors of their active days.
+    /// Σ over authors of the days they committed on (developer-active-days).
+    pub developer_active_days: u64,
+    /// commits / developer_active_days.
     pub per_developer_active_day: Option<f64>,
 }
 
@@ -59,17 +63,19 @@ pub struct MergeTime {
     pub distribution: BTreeMap<String, u64>,
 }
 
-/// Indicator 10: rework rate.
+/// Indicator 10: rework rate over the PRs merged in the window (each counted once).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rework {
     /// PRs merged in the window.
     pub merged: u64,
     /// Of those, reverted within 21 days of merge.
     pub reverted: u64,
-    /// PRs reopened after a close, the reopen inside the window, not already counted as reverted.
+    /// Of those, reopened after a close before their merge, not already counted as reverted.
     pub reopened: u64,
-    /// (reverted + reopened) / merged.
+    /// (reverted + reopened) / merged, never above 1.
     pub rate: Option<f64>,
+    /// PRs reopened inside the window that never merged (not part of the rate).
+    pub reopened_unmerged: u64,
 }
 
 /// The delivery-side indicators of one repo.
@@ -135,6 +141,14 @@ pub fn compute(
         median_per_week: percentile(&weekly, 50.0).ok().flatten(),
         partial_weeks: IsoWeek::of(window.since()).monday() != Some(window.since())
             || window.until().weekday().num_days_from_monday() != 6,
+        whole_weeks: window
+            .days()
+            .filter(|d| d.weekday() == chrono::Weekday::Mon)
+            .filter(|d| {
+                d.checked_add_days(chrono::Days::new(6))
+                    .is_some_and(|sunday| sunday <= window.until())
+            })
+            .count() as u64,
         per_week,
     };
 
@@ -165,6 +179,7 @@ pub fn compute(
                 ratio(n as f64, d as f64).map(|r| (who.clone(), r))
             })
             .collect(),
+        developer_active_days: dev_days as u64,
         per_developer_active_day: ratio(in_window as f64, dev_days as f64),
     };
 
@@ -185,34 +200,49 @@ pub fn compute(
         distribution,
     };
 
-    let merged_numbers: BTreeSet<i64> = merged.iter().map(|p| p.number).collect();
-    let reverted: BTreeSet<i64> = rework
-        .iter()
-        .filter(|r| r.kind == ReworkKind::Revert && r.within_window)
-        .map(|r| r.pr_number)
-        .filter(|n| merged_numbers.contains(n))
-        .collect();
-    let reopened: BTreeSet<i64> = rework
-        .iter()
-        .filter(|r| r.kind == ReworkKind::Reopened && window.contains(local_day(r.at, tz)))
-        .map(|r| r.pr_number)
-        .filter(|n| !reverted.contains(n))
-        .collect();
-    let rework = Rework {
-        merged: merged.len() as u64,
-        reverted: reverted.len() as u64,
-        reopened: reopened.len() as u64,
-        rate: ratio(
-            (reverted.len() + reopened.len()) as f64,
-            merged.len() as f64,
-        ),
-    };
+    let rework = rework_rate(&merged, rework, window, tz);
 
     Delivery {
         pr_throughput,
         commit_frequency,
         merge_time,
         rework,
+    }
+}
+
+/// Indicator 10: merged PRs reverted within 21 days or reopened before their merge, each once.
+fn rework_rate(merged: &[&PullRow], rework: &[ReworkRow], window: &DayWindow, tz: Tz) -> Rework {
+    let merged_at: BTreeMap<i64, DateTime<Utc>> = merged
+        .iter()
+        .filter_map(|p| Some((p.number, p.merged_at?)))
+        .collect();
+    let reverted: BTreeSet<i64> = rework
+        .iter()
+        .filter(|r| r.kind == ReworkKind::Revert && r.within_window)
+        .map(|r| r.pr_number)
+        .filter(|n| merged_at.contains_key(n))
+        .collect();
+    let reopened: BTreeSet<i64> = rework
+        .iter()
+        .filter(|r| r.kind == ReworkKind::Reopened)
+        .filter(|r| merged_at.get(&r.pr_number).is_some_and(|&m| r.at < m))
+        .map(|r| r.pr_number)
+        .filter(|n| !reverted.contains(n))
+        .collect();
+    let reopened_unmerged: BTreeSet<i64> = rework
+        .iter()
+        .filter(|r| r.kind == ReworkKind::Reopened && r.pr_merged_at.is_none())
+        .filter(|r| !merged_at.contains_key(&r.pr_number))
+        .filter(|r| window.contains(local_day(r.at, tz)))
+        .map(|r| r.pr_number)
+        .collect();
+    let n = merged_at.len();
+    Rework {
+        merged: n as u64,
+        reverted: reverted.len() as u64,
+        reopened: reopened.len() as u64,
+        rate: ratio((reverted.len() + reopened.len()) as f64, n as f64),
+        reopened_unmerged: reopened_unmerged.len() as u64,
     }
 }
 
@@ -249,18 +279,13 @@ mod tests {
             pr(4, "2025-09-20T08:00:00Z", Some("2025-10-20T08:00:00Z")), // outside
         ];
         let rework = vec![
-            ReworkRow {
-                kind: ReworkKind::Revert,
-                pr_number: 2,
-                at: at("2025-10-02T08:00:00Z"),
-                within_window: true,
-            },
-            ReworkRow {
-                kind: ReworkKind::Reopened,
-                pr_number: 9,
-                at: at("2025-10-03T08:00:00Z"),
-                within_window: false,
-            },
+            signal(
+                ReworkKind::Revert,
+                2,
+                "2025-10-02T08:00:00Z",
+                Some(&pulls[1]),
+            ),
+            signal(ReworkKind::Reopened, 9, "2025-10-03T08:00:00Z", None),
         ];
         let out = compute(&pulls, &[], &rework, &w, chrono_tz::UTC);
         assert_eq!(out.pr_throughput.merged, 3);
@@ -271,9 +296,135 @@ mod tests {
         assert_eq!(out.merge_time.n, 3);
         assert_eq!(out.merge_time.median_hours, Some(48.0));
         assert_eq!(out.merge_time.distribution.get("1-4h"), Some(&1));
+        assert_eq!(out.pr_throughput.whole_weeks, 2);
         assert_eq!(out.rework.reverted, 1);
-        assert_eq!(out.rework.reopened, 1);
-        assert_eq!(out.rework.rate, Some(2.0 / 3.0));
+        assert_eq!(out.rework.reopened, 0);
+        assert_eq!(out.rework.reopened_unmerged, 1);
+        assert_eq!(out.rework.rate, Some(1.0 / 3.0));
+    }
+
+    fn signal(kind: ReworkKind, n: i64, when: &str, pr: Option<&PullRow>) -> ReworkRow {
+        ReworkRow {
+            kind,
+            pr_number: n,
+            at: at(when),
+            within_window: true,
+            pr_merged_at: pr.and_then(|p| p.merged_at),
+        }
+    }
+
+    #[test]
+    fn reopened_prs_that_never_merged_are_not_rework_of_merged_prs() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-10")).unwrap();
+        let pulls = vec![pr(1, "2025-10-01T08:00:00Z", Some("2025-10-02T08:00:00Z"))];
+        let rework: Vec<ReworkRow> = [5, 6, 7]
+            .iter()
+            .map(|&n| signal(ReworkKind::Reopened, n, "2025-10-03T08:00:00Z", None))
+            .collect();
+        let r = compute(&pulls, &[], &rework, &w, chrono_tz::UTC).rework;
+        assert_eq!((r.merged, r.reverted, r.reopened), (1, 0, 0));
+        assert_eq!(r.reopened_unmerged, 3);
+        assert_eq!(r.rate, Some(0.0));
+    }
+
+    #[test]
+    fn a_merged_pr_counts_once_and_only_for_a_reopen_before_its_merge() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-10")).unwrap();
+        let pulls = vec![
+            pr(1, "2025-09-20T08:00:00Z", Some("2025-10-02T08:00:00Z")),
+            pr(2, "2025-09-20T08:00:00Z", Some("2025-10-03T08:00:00Z")),
+            pr(3, "2025-09-20T08:00:00Z", Some("2025-10-04T08:00:00Z")),
+            pr(4, "2025-09-20T08:00:00Z", Some("2025-10-05T08:00:00Z")),
+        ];
+        let rework = vec![
+            // 1: reverted and reopened before its merge (even before the window): once.
+            signal(
+                ReworkKind::Revert,
+                1,
+                "2025-10-06T08:00:00Z",
+                Some(&pulls[0]),
+            ),
+            signal(
+                ReworkKind::Reopened,
+                1,
+                "2025-09-25T08:00:00Z",
+                Some(&pulls[0]),
+            ),
+            signal(
+                ReworkKind::Reopened,
+                1,
+                "2025-09-26T08:00:00Z",
+                Some(&pulls[0]),
+            ),
+            // 2: reopened before its merge.
+            signal(
+                ReworkKind::Reopened,
+                2,
+                "2025-10-01T08:00:00Z",
+                Some(&pulls[1]),
+            ),
+            // 3: a reopen stamped after the merge is not a reopen before it.
+            signal(
+                ReworkKind::Reopened,
+                3,
+                "2025-10-07T08:00:00Z",
+                Some(&pulls[2]),
+            ),
+            // 4: a revert later than 21 days.
+            ReworkRow {
+                within_window: false,
+                ..signal(
+                    ReworkKind::Revert,
+                    4,
+                    "2025-11-30T08:00:00Z",
+                    Some(&pulls[3]),
+                )
+            },
+        ];
+        let r = compute(&pulls, &[], &rework, &w, chrono_tz::UTC).rework;
+        assert_eq!((r.merged, r.reverted, r.reopened), (4, 1, 1));
+        assert_eq!(r.reopened_unmerged, 0);
+        assert_eq!(r.rate, Some(0.5));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rework_rate_stays_within_0_and_1(
+            merged in proptest::collection::vec((0i64..12, 0i64..20), 0..10),
+            signals in proptest::collection::vec(
+                (proptest::bool::ANY, 0i64..16, 0i64..40, proptest::bool::ANY, proptest::option::of(0i64..40)),
+                0..30,
+            ),
+        ) {
+            let w = DayWindow::new(d("2025-10-01"), d("2025-10-20")).unwrap();
+            let day = |k: i64| at("2025-09-25T00:00:00Z") + chrono::Duration::days(k);
+            let pulls: Vec<PullRow> = merged
+                .iter()
+                .map(|&(n, m)| PullRow {
+                    number: n,
+                    author: None,
+                    created_at: day(0),
+                    merged_at: Some(day(m)),
+                })
+                .collect();
+            let rework: Vec<ReworkRow> = signals
+                .iter()
+                .map(|&(revert, n, t, within, pm)| ReworkRow {
+                    kind: if revert { ReworkKind::Revert } else { ReworkKind::Reopened },
+                    pr_number: n,
+                    at: day(t),
+                    within_window: within,
+                    pr_merged_at: pm.map(day),
+                })
+                .collect();
+            let r = compute(&pulls, &[], &rework, &w, chrono_tz::UTC).rework;
+            proptest::prop_assert!(r.reverted + r.reopened <= r.merged);
+            if let Some(rate) = r.rate {
+                proptest::prop_assert!((0.0..=1.0).contains(&rate), "rate {rate}");
+            } else {
+                proptest::prop_assert_eq!(r.merged, 0);
+            }
+        }
     }
 
     #[test]
@@ -296,6 +447,7 @@ mod tests {
         assert_eq!(f.active_days, 2);
         assert_eq!(f.per_active_day, Some(2.0));
         assert_eq!(f.per_developer.get("a"), Some(&1.5));
+        assert_eq!(f.developer_active_days, 3);
         assert_eq!(f.per_developer_active_day, Some(4.0 / 3.0));
     }
 }

@@ -17,6 +17,8 @@ pub struct TraceRow {
     pub model: Option<Arc<str>>,
     /// Prompt plus completion tokens.
     pub tokens: i64,
+    /// Completion (output) tokens.
+    pub output_tokens: i64,
     /// End-to-end latency in milliseconds.
     pub latency_ms: Option<f64>,
     /// Time to first token in milliseconds.
@@ -79,6 +81,8 @@ pub struct ReworkRow {
     pub at: DateTime<Utc>,
     /// For reverts: within 21 days of the merge.
     pub within_window: bool,
+    /// When the reworked PR was merged, `None` when it was not (as stored).
+    pub pr_merged_at: Option<DateTime<Utc>>,
 }
 
 /// Everything the report reads for one repo.

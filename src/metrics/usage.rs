@@ -88,10 +88,14 @@ pub struct TokenEfficiency {
     pub accepted_requests: u64,
     /// Tokens of accepted calls / accepted calls.
     pub tokens_per_accepted_request: Option<f64>,
+    /// Accepted calls reporting more than 0 accepted lines (the n of the per-line figures).
+    pub line_calls: u64,
     /// Accepted lines over accepted calls that report lines.
     pub accepted_lines: i64,
-    /// Tokens of accepted calls reporting lines / their accepted lines.
+    /// Completion (output) tokens of accepted calls reporting lines / their accepted lines.
     pub tokens_per_accepted_line: Option<f64>,
+    /// Prompt plus completion tokens of those calls / their accepted lines.
+    pub total_tokens_per_accepted_line: Option<f64>,
 }
 
 /// Indicator 6: acceptance quality.
@@ -257,8 +261,10 @@ pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usag
     let token_efficiency = TokenEfficiency {
         accepted_requests: accepted,
         tokens_per_accepted_request: ratio(t.accepted_tokens as f64, accepted as f64),
+        line_calls: count(t.line_calls),
         accepted_lines: t.accepted_lines,
-        tokens_per_accepted_line: ratio(t.line_tokens as f64, t.accepted_lines as f64),
+        tokens_per_accepted_line: ratio(t.line_output_tokens as f64, t.accepted_lines as f64),
+        total_tokens_per_accepted_line: ratio(t.line_tokens as f64, t.accepted_lines as f64),
     };
 
     let diff_n = count(t.diff_n);
@@ -308,6 +314,7 @@ mod tests {
             session: Some(session.into()),
             model: Some("claude-3-opus".into()),
             tokens: 100,
+            output_tokens: 30,
             ..TraceRow::default()
         }
     }
@@ -346,7 +353,12 @@ mod tests {
         assert_eq!(u.acceptance.n, 2);
         assert_eq!(u.acceptance.rate, Some(0.5));
         assert_eq!(u.acceptance.no_signal, 2);
-        assert_eq!(u.token_efficiency.tokens_per_accepted_line, Some(10.0));
+        assert_eq!(u.token_efficiency.line_calls, 1);
+        assert_eq!(u.token_efficiency.tokens_per_accepted_line, Some(3.0));
+        assert_eq!(
+            u.token_efficiency.total_tokens_per_accepted_line,
+            Some(10.0)
+        );
         assert_eq!(u.model_selection.share, Some(1.0));
         assert_eq!(u.cost.per_merged_pr_usd, Some(0.25));
         assert_eq!(u.cost.unknown_share, Some(0.75));

@@ -32,16 +32,18 @@ impl Renderer for MarkdownRenderer {
         );
         for (repo, x) in &r.metrics {
             let _ = writeln!(s, "## {repo}\n");
-            let _ = writeln!(s, "| Indicator | Value | Target | Status |");
-            let _ = writeln!(s, "|---|---:|---:|---|");
+            let _ = writeln!(s, "| Indicator | Value | Target | n | min n | Status |");
+            let _ = writeln!(s, "|---|---:|---:|---:|---:|---|");
             for t in r.thresholds.iter().filter(|t| &t.repo == repo) {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} {} | {} |",
+                    "| {} | {} | {} {} | {} | {} | {} |",
                     label(&t.metric),
                     human(t.value),
                     t.comparison,
                     human(Some(t.target)),
+                    t.n,
+                    t.min_n,
                     mark(t.status)
                 );
             }
@@ -53,6 +55,18 @@ impl Renderer for MarkdownRenderer {
                 x.pr_throughput.merged,
                 x.commit_frequency.commits,
                 human(Some(x.cost.total_usd))
+            );
+            let (rw, te) = (&x.rework, &x.token_efficiency);
+            let _ = writeln!(
+                s,
+                "Rework: {} reverted and {} reopened before merge of {} merged PRs; {} reopened PRs never merged (not in the rate) · output tokens per accepted line {} (all tokens {}) over {} calls with accepted lines\n",
+                rw.reverted,
+                rw.reopened,
+                rw.merged,
+                rw.reopened_unmerged,
+                human(te.tokens_per_accepted_line),
+                human(te.total_tokens_per_accepted_line),
+                te.line_calls
             );
         }
         let mc = &r.multiple_comparison;

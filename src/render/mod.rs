@@ -43,6 +43,7 @@ pub fn mark(s: Status) -> &'static str {
         Status::Pass => "✓ pass",
         Status::Fail => "✗ fail",
         Status::NoData => "· no data",
+        Status::InsufficientData => "~ insufficient data",
     }
 }
 

@@ -55,6 +55,7 @@ impl TableRenderer {
             Status::Pass => "32",
             Status::Fail => "31",
             Status::NoData => "2",
+            Status::InsufficientData => "33",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     }
@@ -90,16 +91,17 @@ impl Renderer for TableRenderer {
             );
             let _ = writeln!(
                 s,
-                "{:<34} {:>14} {:>12}  Status",
-                "Indicator", "Value", "Target"
+                "{:<34} {:>14} {:>12} {:>7}  Status",
+                "Indicator", "Value", "Target", "n"
             );
             for t in r.thresholds.iter().filter(|t| &t.repo == repo) {
                 let _ = writeln!(
                     s,
-                    "{:<34} {:>14} {:>12}  {}",
+                    "{:<34} {:>14} {:>12} {:>7}  {}",
                     cut(label(&t.metric), 34),
                     human(t.value),
                     format!("{} {}", t.comparison, human(Some(t.target))),
+                    t.n,
                     self.status(t.status)
                 );
             }
@@ -137,6 +139,15 @@ impl Renderer for TableRenderer {
                 human(mt.mean_hours),
                 x.rework.reverted,
                 x.rework.reopened
+            );
+            let te = &x.token_efficiency;
+            let _ = writeln!(
+                s,
+                "Reopened, never merged {} · accepted lines {} in {} calls · all tokens per line {}",
+                x.rework.reopened_unmerged,
+                te.accepted_lines,
+                te.line_calls,
+                human(te.total_tokens_per_accepted_line)
             );
             let _ = writeln!(
                 s,

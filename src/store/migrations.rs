@@ -248,18 +248,21 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX gh_commits_repo_authored
         ON gh_commits(repo, authored_at, author_login, author_name);
     "#,
-    // 7: per-model session-days (see store::rollups); every rollup is recomputed below.
+    // 7: per-model session-days (see store::rollups).
     crate::store::rollups::SESSION_MODELS_SCHEMA,
+    // 8: accepted calls reporting lines and their completion tokens per rollup cell; every
+    // rollup is recomputed below.
+    crate::store::rollups::LINE_COUNTERS_SCHEMA,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.
 type Fill = fn(&Connection) -> Result<()>;
 
 /// Data steps: (version, step). The rollups are filled once, by the last migration that adds a
-/// rollup table, so that every rollup table exists when they are computed.
-const FILLS: &[(i64, Fill)] = &[(7, fill_rollups)];
+/// rollup table or column, so that every rollup column exists when they are computed.
+const FILLS: &[(i64, Fill)] = &[(8, fill_rollups)];
 
-/// Version 7: computes the rollups of every stored trace (the same code as `rebuild-rollups`).
+/// Version 8: computes the rollups of every stored trace (the same code as `rebuild-rollups`).
 fn fill_rollups(conn: &Connection) -> Result<()> {
     crate::store::rollups::rebuild(conn, None).map(|_| ())
 }

@@ -23,6 +23,13 @@ const AUTHORED_COMMITS: &str = "SELECT COALESCE(author_login, author_name), auth
      WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3
        AND (?4 IS NULL OR COALESCE(author_login, author_name) = ?4 COLLATE NOCASE)";
 
+/// Rework signals of a repo's stored PRs (optionally of one author's PRs) with each PR's merge
+/// time, so that a reopen can be placed before the merge or on a PR that never merged.
+const REWORK: &str = "SELECT w.kind, w.pr_number, w.at, w.within_window, p.merged_at
+     FROM gh_rework w
+     JOIN gh_pull_requests p ON p.repo = w.repo AND p.number = w.pr_number
+     WHERE w.repo = ?1 AND (?2 IS NULL OR p.author = ?2 COLLATE NOCASE)";
+
 /// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
 fn gh_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -113,7 +120,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT timestamp_us, developer_id, session_id, model, tokens_in + tokens_out,
                     latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
-                    accepted_lines, cost_usd
+                    accepted_lines, cost_usd, tokens_out
              FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3
                AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
                AND (?5 IS NULL OR model = ?5)",
@@ -143,6 +150,7 @@ impl Store {
                 session: intern(text(r, 2)?),
                 model: intern(text(r, 3)?),
                 tokens: r.get(4)?,
+                output_tokens: r.get(14)?,
                 latency_ms: r.get(5)?,
                 ttft_ms: r.get(6)?,
                 status_code: r.get(7)?,
@@ -219,19 +227,18 @@ impl Store {
                 });
             }
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT kind, pr_number, at, within_window FROM gh_rework WHERE repo = ?1",
-        )?;
-        let rows = stmt.query_map([repo], |r| {
+        let mut stmt = self.conn.prepare_cached(REWORK)?;
+        let rows = stmt.query_map(params![repo, filter.developer], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, bool>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?;
         for row in rows {
-            let (kind, pr_number, at, within_window) = row?;
+            let (kind, pr_number, at, within_window, pr_merged) = row?;
             let kind = match kind.as_str() {
                 "revert" => ReworkKind::Revert,
                 "reopened" => ReworkKind::Reopened,
@@ -243,6 +250,7 @@ impl Store {
                     pr_number,
                     at,
                     within_window,
+                    pr_merged_at: parse_ts(pr_merged),
                 });
             }
         }
@@ -285,6 +293,52 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rework_rows_carry_the_merge_of_their_pr_and_follow_the_author_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("w.db")).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO gh_pull_requests (repo, number, title, author, state, draft,
+                    created_at, updated_at, merged_at)
+                 VALUES ('acme/api', 1, 't', 'ana', 'closed', 0, '2025-10-01T08:00:00Z',
+                         '2025-10-03T08:00:00Z', '2025-10-03T08:00:00Z'),
+                        ('acme/api', 2, 't', 'bo', 'open', 0, '2025-10-01T08:00:00Z',
+                         '2025-10-04T08:00:00Z', NULL);
+                 INSERT INTO gh_rework (repo, kind, pr_number, source, at, within_window)
+                 VALUES ('acme/api', 'reopened', 1, 'event:1', '2025-10-02T08:00:00Z', 1),
+                        ('acme/api', 'reopened', 2, 'event:2', '2025-10-04T08:00:00Z', 1),
+                        ('acme/api', 'reopened', 3, 'event:3', '2025-10-04T08:00:00Z', 1);",
+            )
+            .unwrap();
+        let (start, end) = (
+            "2025-10-01T00:00:00Z".parse().unwrap(),
+            "2025-10-10T00:00:00Z".parse().unwrap(),
+        );
+        let all = store
+            .report_data("acme/api", start, end, &TraceFilter::default())
+            .unwrap();
+        let mut merged: Vec<(i64, Option<String>)> = all
+            .rework
+            .iter()
+            .map(|r| (r.pr_number, r.pr_merged_at.map(|t| t.to_rfc3339())))
+            .collect();
+        merged.sort();
+        // PR 3 is not stored: whether it merged is unknown, so its reopen is not read.
+        assert_eq!(
+            merged,
+            vec![(1, Some("2025-10-03T08:00:00+00:00".into())), (2, None)]
+        );
+        let bo = TraceFilter {
+            developer: Some("BO".into()),
+            model: None,
+        };
+        let only = store.report_data("acme/api", start, end, &bo).unwrap();
+        assert_eq!(only.rework.len(), 1);
+        assert_eq!(only.rework[0].pr_number, 2);
+    }
 
     #[test]
     fn window_reads_of_prs_and_commits_need_no_table_lookups() {

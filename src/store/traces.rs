@@ -111,6 +111,7 @@ impl Store {
                                 &old,
                                 &CallMeasures {
                                     tokens,
+                                    output_tokens: r.tokens_out,
                                     cost_usd: r.cost_usd,
                                     ..old.measures
                                 },
@@ -176,6 +177,7 @@ impl Store {
                         error_class: r.error_class.as_deref(),
                         measures: CallMeasures {
                             tokens,
+                            output_tokens: r.tokens_out,
                             latency_ms: r.latency_ms,
                             ttft_ms: r.ttft_ms,
                             is_error: r.is_error,

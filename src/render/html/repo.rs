@@ -42,7 +42,7 @@ fn figure(inner: &str, caption: &str) -> String {
 
 fn kpis(m: &RepoMetrics) -> String {
     let v = &m.velocity;
-    let items: [(&str, String, &str); 12] = [
+    let items: [(&str, String, &str); 14] = [
         ("AI calls", human(Some(v.requests as f64)), "requests"),
         ("Developers", human(Some(v.developers as f64)), "developers"),
         ("Sessions", human(Some(v.sessions as f64)), "sessions"),
@@ -74,6 +74,16 @@ fn kpis(m: &RepoMetrics) -> String {
             "Merged PRs",
             human(Some(m.pr_throughput.merged as f64)),
             "merged-prs",
+        ),
+        (
+            "Reopened, never merged",
+            human(Some(m.rework.reopened_unmerged as f64)),
+            "reopened-unmerged",
+        ),
+        (
+            "All tokens per accepted line",
+            human(m.token_efficiency.total_tokens_per_accepted_line),
+            "total-tokens-per-line",
         ),
     ];
     let mut s = String::from(r#"<dl class="kpis">"#);

@@ -142,10 +142,10 @@ pub fn header(r: &Report) -> String {
     s
 }
 
-/// Pass / fail / no-data cards of every target, grouped by repo.
+/// Pass / fail / no-data / insufficient-data cards of every target, grouped by repo.
 pub fn thresholds(r: &Report) -> String {
     let mut s = String::from(
-        r#"<section id="thresholds" data-testid="thresholds"><h2>Targets</h2><p class="note">Each card shows the measured value, the target and whether it is met; “no data” is not a failure.</p>"#,
+        r#"<section id="thresholds" data-testid="thresholds"><h2>Targets</h2><p class="note">Each card shows the measured value, the target, the sample behind the value (n) and whether it is met; “no data” and “insufficient data” (too small a sample to judge) are neither a pass nor a failure.</p>"#,
     );
     for repo in r.metrics.keys() {
         let _ = write!(
@@ -159,10 +159,11 @@ pub fn thresholds(r: &Report) -> String {
                 Status::Pass => "pass",
                 Status::Fail => "fail",
                 Status::NoData => "nodata",
+                Status::InsufficientData => "insufficientdata",
             };
             let _ = write!(
                 s,
-                r#"<div class="card {class}" data-testid="threshold-{}-{}" data-status="{class}" data-value="{}" title="{}"><div class="card-label">{}</div><div class="card-value">{}</div><div class="card-target">target {} {}</div><div class="card-status">{}</div></div>"#,
+                r#"<div class="card {class}" data-testid="threshold-{}-{}" data-status="{class}" data-value="{}" title="{}"><div class="card-label">{}</div><div class="card-value">{}</div><div class="card-target">target {} {}</div><div class="card-n" title="{}">n {} (min {})</div><div class="card-status">{}</div></div>"#,
                 id_part(repo),
                 id_part(&t.metric),
                 data_num(t.value),
@@ -171,6 +172,9 @@ pub fn thresholds(r: &Report) -> String {
                 human(t.value),
                 esc(&t.comparison),
                 human(Some(t.target)),
+                esc(&t.rule),
+                t.n,
+                t.min_n,
                 mark(t.status)
             );
         }

@@ -283,6 +283,8 @@ impl RollupDelta {
                     b5,
                     b6,
                     c.ttft_n,
+                    c.line_calls,
+                    c.line_output_tokens,
                     latency,
                     ttft
                 ])?;
@@ -481,6 +483,8 @@ pub(crate) fn counters_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Resul
         diff_high: row.get(at + 12)?,
         latency_buckets,
         ttft_n: row.get(at + 20)?,
+        line_calls: row.get(at + 21)?,
+        line_output_tokens: row.get(at + 22)?,
     })
 }
 

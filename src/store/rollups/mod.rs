@@ -1,6 +1,6 @@
 //! Hourly rollups of the traces table, kept in the same transaction as the rows they describe.
 //!
-//! Four tables (schema in `migrations`, versions 5 and 7), keyed by repo and UTC hour (hours since
+//! Four tables (schema in `migrations`, versions 5, 7 and 8), keyed by repo and UTC hour (hours since
 //! the Unix epoch; any whole-hour timezone re-buckets them exactly):
 //!
 //! - `rollup_cells` (repo, hour, developer, model): additive counters of every trace-side
@@ -58,6 +58,13 @@ pub(crate) const SESSION_MODELS_SCHEMA: &str = r#"
         PRIMARY KEY (repo, day, developer, session, model)
     ) WITHOUT ROWID;
     CREATE INDEX rollup_session_models_model ON rollup_session_models(model, day);
+"#;
+
+/// Columns migration 8 adds to `rollup_cells`: the accepted calls reporting lines and their
+/// completion tokens (token efficiency per accepted line counts output tokens only).
+pub(crate) const LINE_COUNTERS_SCHEMA: &str = r#"
+    ALTER TABLE rollup_cells ADD COLUMN line_calls         INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rollup_cells ADD COLUMN line_output_tokens INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// Schema of the rollup tables (migration 5).
@@ -124,7 +131,7 @@ pub(crate) const SCHEMA: &str = r#"
 "#;
 
 /// The counter columns of `rollup_cells`, in [`crate::metrics::aggregate::Counters`] order.
-pub(crate) const CELL_COUNTERS: [&str; 21] = [
+pub(crate) const CELL_COUNTERS: [&str; 23] = [
     "requests",
     "tokens",
     "cost_usd",
@@ -146,4 +153,6 @@ pub(crate) const CELL_COUNTERS: [&str; 21] = [
     "latency_30_60s",
     "latency_ge_60s",
     "ttft_n",
+    "line_calls",
+    "line_output_tokens",
 ];

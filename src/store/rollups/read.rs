@@ -56,12 +56,13 @@ fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch>
 }
 
 impl Store {
-    /// True when the file has the rollup tables (schema version 5 or later).
+    /// True when the file has the rollup tables with every counter this build reads (schema
+    /// version 8 or later; an older file gets them when a writing command first opens it).
     pub fn has_rollups(&self) -> Result<bool> {
         Ok(self
             .conn
             .query_row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_cells'",
+                "SELECT 1 FROM pragma_table_info('rollup_cells') WHERE name = 'line_output_tokens'",
                 [],
                 |_| Ok(()),
             )

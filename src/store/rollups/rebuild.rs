@@ -56,6 +56,7 @@ pub(crate) fn rollup_row<'a>(
         error_class: text(r, at + 11)?,
         measures: CallMeasures {
             tokens: tokens_in.saturating_add(tokens_out),
+            output_tokens: tokens_out,
             latency_ms: r.get(at + 7)?,
             ttft_ms: r.get(at + 8)?,
             is_error: r.get(at + 10)?,
