@@ -47,7 +47,144 @@ fn demo_report_finds_the_lag_1_association_significant_after_bh() {
     let m = r["multiple_comparison"]["m"].as_u64().unwrap();
     assert!(m > 0 && m <= 2 * r["associations"].as_array().unwrap().len() as u64);
     assert_eq!(r["ai_outcome_association"]["lag_days"], 1);
-    assert_eq!(r["ai_outcome_association"]["pearson"]["count"], 41);
+    // acme/api's GitHub data start on 2025-09-02: its series start there, 41 days, 40 lag-1 pairs.
+    assert_eq!(r["ai_outcome_association"]["pearson"]["count"], 40);
+    // The planted links are found, and only those: next-day commits and merged PRs.
+    assert_eq!(r["inference"], "tested");
+    for p in r["primary"].as_array().unwrap() {
+        assert_eq!(p["question"], "requests:commits:1");
+        assert_eq!(p["significant"], true, "{p}");
+        assert_eq!(p["inference"], "tested");
+        assert!(p["detectable_r"].as_f64().unwrap() < 0.5, "{p}");
+    }
+    let significant: Vec<&Value> = r["associations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["significant"]["pearson"] == true || a["significant"]["spearman"] == true)
+        .collect();
+    assert!(significant.len() >= 4, "{}", significant.len());
+    for a in &significant {
+        assert_eq!(a["lag"], 1, "{a}");
+        assert!(
+            a["outcome_series"] == "commits" || a["outcome_series"] == "merged_prs",
+            "{a}"
+        );
+        // The raw figures are kept, outside the family.
+        assert!(a["raw"]["pearson_r"].is_number(), "{a}");
+    }
+    assert_eq!(
+        r["multiple_comparison"]["significant_hypotheses"].as_u64(),
+        Some(significant.len() as u64)
+    );
+}
+
+#[test]
+fn window_defaults_to_the_data_and_stays_inside_it() {
+    let w = Work::new();
+    demo(&w);
+    let assoc = |args: &[&str]| {
+        let (v, _) = report(&w, args);
+        (
+            v["associations"].clone(),
+            v["metadata"].clone(),
+            v["warnings"].clone(),
+        )
+    };
+    // --since only, run long after the data end: --until is the last day with data.
+    let (a1, m1, _) = assoc(&["--since", "2025-09-01"]);
+    assert_eq!(m1["until"], "2025-10-12");
+    let (a2, _, _) = assoc(&["--since", "2025-09-01", "--until", "2025-10-12"]);
+    assert_eq!(a1, a2);
+    // A window far beyond the data: the association series stop where the data stop, and say so.
+    let (a3, m3, warnings) = assoc(&["--since", "2025-09-01", "--until", "2026-06-30"]);
+    assert_eq!(m3["until"], "2026-06-30");
+    assert_eq!(a1, a3);
+    assert!(
+        warnings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("reaches beyond")),
+        "{warnings}"
+    );
+    // No arguments at all: the last 28 days with data.
+    let (_, m4, _) = assoc(&[]);
+    assert_eq!(
+        (m4["since"].as_str(), m4["until"].as_str()),
+        (Some("2025-09-15"), Some("2025-10-12"))
+    );
+}
+
+#[test]
+fn primary_adjustment_and_holidays_are_validated_and_reported() {
+    let w = Work::new();
+    demo(&w);
+    let db = w.path("demo/cache.db");
+    let bad = w
+        .cmd()
+        .arg("--db")
+        .arg(&db)
+        .args(["report", "--primary", "requests:lines:1"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("--primary") && err.contains("lines"), "{err}");
+    let holidays = w.path("holidays.txt");
+    std::fs::write(
+        &holidays,
+        "# team holidays\n2025-09-22\n\n2025-10-03 # national\n",
+    )
+    .unwrap();
+    let (v, _) = report(
+        &w,
+        &[
+            "--since",
+            "2025-09-01",
+            "--primary",
+            "sessions:merged_prs:2",
+            "--holiday",
+            "2025-09-10",
+            "--holidays",
+            holidays.to_str().unwrap(),
+            "--permutations",
+            "199",
+        ],
+    );
+    let adj = &v["adjustment"];
+    assert_eq!(adj["method"], "calendar");
+    assert_eq!(adj["holidays"].as_array().unwrap().len(), 3);
+    assert_eq!(adj["permutations"], 199);
+    let a = v["associations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role"] == "primary")
+        .unwrap();
+    assert_eq!(
+        (&a["ai_series"], &a["outcome_series"], &a["lag"]),
+        (&"sessions".into(), &"merged_prs".into(), &2.into())
+    );
+    let pp = a["permutation_p"].as_f64().unwrap();
+    assert!((1.0 / 200.0..=1.0).contains(&pp), "{pp}");
+    let bad_file = w.path("bad.txt");
+    std::fs::write(&bad_file, "2025-13-01\n").unwrap();
+    let out = w
+        .cmd()
+        .arg("--db")
+        .arg(&db)
+        .args(["report", "--holidays", bad_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("line 1"), "{err}");
+    // --adjust none: the plain correlations, and a warning that says they are not adjusted.
+    let (v, _) = report(&w, &["--since", "2025-09-01", "--adjust", "none"]);
+    assert_eq!(v["adjustment"]["method"], "none");
+    assert!(v["warnings"].to_string().contains("NOT adjusted"));
+    let a = &v["associations"][0];
+    assert_eq!(a["pearson"]["r"], a["raw"]["pearson_r"]);
 }
 
 #[test]

@@ -700,12 +700,12 @@ fn statement(p: &Primary) -> String {
         .unwrap_or_default();
     if p.significant {
         format!(
-            "{what}: adjusted r = {r:.2}{ci}, n = {}, BH-adjusted p = {adj:.2e}: an association beyond weekday rhythm and trend (not proof of cause)",
+            "{what}: adjusted r = {r:.2}{ci}, n = {}, adjusted p = {adj:.2e}: an association beyond weekday rhythm and trend (not proof of cause)",
             p.n
         )
     } else {
         format!(
-            "{what}: adjusted r = {r:.2}{ci}, n = {}, BH-adjusted p = {adj:.2}: no association found{detect}",
+            "{what}: adjusted r = {r:.2}{ci}, n = {}, adjusted p = {adj:.2}: no association found{detect}",
             p.n
         )
     }
@@ -744,7 +744,84 @@ mod tests {
         business: bool,
     ) -> Result<RepoSeries, StatsError> {
         let agg = TraceAggregate::from_rows(&data.traces, tz);
-        repo_series(data, &agg, w, tz, &opts(3, business))
+        // Unadjusted options keep the values as counted (no log scale).
+        let o = AssociationOptions {
+            adjust: Adjust::None,
+            ..opts(3, business)
+        };
+        repo_series(data, &agg, w, tz, &o)
+    }
+
+    #[test]
+    fn calendar_adjustment_reads_series_on_the_log_scale() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-02")).unwrap();
+        let data = RepoData {
+            repo: "a/b".into(),
+            traces: vec![TraceRow {
+                timestamp: at("2025-10-01T10:00:00Z"),
+                tokens: 4000,
+                cost_usd: Some(0.5),
+                ..TraceRow::default()
+            }],
+            ..RepoData::default()
+        };
+        let agg = TraceAggregate::from_rows(&data.traces, chrono_tz::UTC);
+        let s = repo_series(&data, &agg, &w, chrono_tz::UTC, &opts(3, false)).unwrap();
+        assert_eq!(s.ai[0].values(), &[2f64.ln(), 0.0]);
+        assert!((s.ai[2].values()[0] - 5f64.ln()).abs() < 1e-12);
+        assert!((s.ai[3].values()[0] - 51f64.ln()).abs() < 1e-12);
+        assert_eq!(s.outcome[2].observed_days(), 0);
+    }
+
+    #[test]
+    fn span_runs_over_days_both_sources_cover() {
+        use crate::metrics::input::Coverage;
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-31")).unwrap();
+        let mut data = RepoData {
+            repo: "a/b".into(),
+            coverage: Some(Coverage {
+                trace_first: Some(at("2025-09-20T10:00:00Z")),
+                trace_last: Some(at("2025-10-20T10:00:00Z")),
+                github_first: Some(at("2025-10-03T10:00:00Z")),
+                github_last: Some(at("2025-10-10T10:00:00Z")),
+                github_last_sync: Some(at("2025-10-25T10:00:00Z")),
+            }),
+            ..RepoData::default()
+        };
+        let span = coverage_window(&data, &w, chrono_tz::UTC).unwrap();
+        assert_eq!(
+            (span.since(), span.until()),
+            (d("2025-10-03"), d("2025-10-20"))
+        );
+        data.coverage = Some(Coverage {
+            github_first: None,
+            ..data.coverage.unwrap()
+        });
+        assert_eq!(coverage_window(&data, &w, chrono_tz::UTC), None);
+        data.coverage = None;
+        assert_eq!(coverage_window(&data, &w, chrono_tz::UTC), Some(w));
+    }
+
+    #[test]
+    fn primary_spec_parses_and_names_what_is_wrong() {
+        let p: PrimarySpec = "sessions:merged_prs:2".parse().unwrap();
+        assert_eq!(p.to_string(), "sessions:merged_prs:2");
+        assert!("requests:commits"
+            .parse::<PrimarySpec>()
+            .unwrap_err()
+            .contains("AI:OUTCOME:LAG"));
+        assert!("calls:commits:1"
+            .parse::<PrimarySpec>()
+            .unwrap_err()
+            .contains("calls"));
+        assert!("requests:lines:1"
+            .parse::<PrimarySpec>()
+            .unwrap_err()
+            .contains("lines"));
+        assert!("requests:commits:x"
+            .parse::<PrimarySpec>()
+            .unwrap_err()
+            .contains("lag"));
     }
 
     #[test]
@@ -778,6 +855,19 @@ mod tests {
     #[test]
     fn constant_series_give_null_r_with_reason_and_stay_out_of_the_family() {
         let w = DayWindow::new(d("2025-10-01"), d("2025-10-10")).unwrap();
+        let long = DayWindow::new(d("2025-10-01"), d("2025-10-31")).unwrap();
+        let empty = RepoData {
+            repo: "a/b".into(),
+            ..RepoData::default()
+        };
+        let s = series_of(&empty, &long, chrono_tz::UTC, false).unwrap();
+        let mut a = associations("a/b", &s, &opts(3, false));
+        let mc = adjust(&mut a, 0.05);
+        // 31 days: counts are constant (undefined); the median merge time has no day (n = 0).
+        assert_eq!(
+            (mc.m, mc.excluded_low_sample, mc.excluded_undefined),
+            (0, 32, 64)
+        );
         let data = RepoData {
             repo: "a/b".into(),
             ..RepoData::default()
@@ -791,50 +881,119 @@ mod tests {
         assert_eq!(a[3].n, 7);
         let mc = adjust(&mut a, 0.05);
         assert_eq!(mc.m, 0);
-        // The median merge time has no value on any day: n = 0, low samples.
-        assert_eq!(mc.excluded_low_sample, 32);
-        assert_eq!(mc.excluded_undefined, 64);
+        // Ten days give fewer than 20 pairs: every test is a low sample, listed and not tested.
+        assert_eq!(mc.excluded_low_sample, 96);
+        assert_eq!(mc.excluded_undefined, 0);
     }
 
-    #[test]
-    fn low_samples_are_excluded_from_bh() {
-        let w = DayWindow::new(d("2025-10-01"), d("2025-10-08")).unwrap();
+    fn counted(days: usize, per_day: impl Fn(usize) -> (usize, usize)) -> RepoData {
+        let start = at("2025-10-01T10:00:00Z");
         let mut data = RepoData {
             repo: "a/b".into(),
             ..RepoData::default()
         };
-        for (i, n) in [1, 4, 2, 8, 5, 7, 3, 6].iter().enumerate() {
-            for _ in 0..*n {
+        for i in 0..days {
+            let (calls, commits) = per_day(i);
+            let t = start + chrono::Duration::days(i as i64);
+            for _ in 0..calls {
                 data.traces.push(TraceRow {
-                    timestamp: at(&format!("2025-10-0{}T10:00:00Z", i + 1)),
+                    timestamp: t,
                     ..TraceRow::default()
                 });
+            }
+            for _ in 0..commits {
                 data.commits.push(CommitRow {
                     author: None,
-                    authored_at: at(&format!("2025-10-0{}T11:00:00Z", i + 1)),
+                    authored_at: t,
                 });
             }
         }
+        data
+    }
+
+    #[test]
+    fn low_samples_are_excluded_from_bh() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-22")).unwrap();
+        let data = counted(22, |i| {
+            let n = [1, 4, 2, 8, 5, 7, 3, 6][i % 8] + i % 3;
+            (n, n)
+        });
         let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
-        // Eight days leave no degrees of freedom after the calendar: test the family unadjusted.
         let unadjusted = AssociationOptions {
             adjust: Adjust::None,
+            primary: PrimarySpec {
+                lag: 0,
+                ..PrimarySpec::default()
+            },
             ..opts(3, false)
         };
         let mut a = associations("a/b", &s, &unadjusted);
         let mc = adjust(&mut a, 0.05);
-        // requests/tokens vs commits at lags 0,1,2 have n ≥ 6 (8, 7, 6); lag 3 has n = 5.
+        // 22 days: lags 0, 1, 2 have 22, 21, 20 pairs; lag 3 has 19 (< 20): listed, not tested.
         let lag3 = a
             .iter()
             .find(|x| x.lag == 3 && x.outcome_series == "commits")
             .unwrap();
         assert!(lag3.low_sample && lag3.adjusted_p.pearson.is_none());
+        assert!(lag3.pearson.r.is_some(), "descriptive figures stay");
+        let lag0 = a
+            .iter()
+            .find(|x| x.lag == 0 && x.ai_series == "requests" && x.outcome_series == "commits")
+            .unwrap();
+        assert_eq!(lag0.role, Role::Primary);
+        assert_eq!(lag0.pearson.r, Some(1.0));
+        assert!(lag0.significant.pearson);
+        assert!(mc.m > 0 && mc.excluded_low_sample > 0 && mc.primary_m == 1);
+        let p = primary("a/b", &a, &unadjusted.primary);
+        assert_eq!(p.inference, Inference::Tested);
+        assert!(p.significant && p.detectable_r.is_some());
+    }
+
+    #[test]
+    fn exploratory_results_need_the_primary_question_to_pass() {
+        // Commits follow calls of the same day exactly; the primary question (lag 1) has nothing.
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-28")).unwrap();
+        let draws: Vec<usize> = {
+            let mut r = crate::sample::Rng::new(11);
+            (0..28).map(|_| r.range(1, 30) as usize).collect()
+        };
+        let data = counted(28, |i| (draws[i], draws[i]));
+        let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
+        let o = AssociationOptions {
+            adjust: Adjust::None,
+            ..opts(3, false)
+        };
+        let mut a = associations("a/b", &s, &o);
+        let mc = adjust(&mut a, 0.05);
         let lag0 = a
             .iter()
             .find(|x| x.lag == 0 && x.ai_series == "requests" && x.outcome_series == "commits")
             .unwrap();
         assert_eq!(lag0.pearson.r, Some(1.0));
-        assert!(lag0.adjusted_p.pearson.is_some());
-        assert!(mc.m > 0 && mc.excluded_low_sample > 0);
+        let p = primary("a/b", &a, &o.primary);
+        assert!(!p.significant, "{p:?}");
+        // The gate is closed: even r = 1 is not called significant, and its adjusted p says why.
+        assert!(!lag0.significant.pearson);
+        assert_eq!(lag0.adjusted_p.pearson, p.adjusted_p);
+        assert_eq!(mc.significant, 0);
+    }
+
+    #[test]
+    fn fewer_than_20_paired_days_is_insufficient() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-14")).unwrap();
+        let data = counted(14, |i| (i % 5 + 1, i % 4));
+        let s = series_of(&data, &w, chrono_tz::UTC, false).unwrap();
+        let mut a = associations("a/b", &s, &opts(3, false));
+        adjust(&mut a, 0.05);
+        let p = primary("a/b", &a, &PrimarySpec::default());
+        assert_eq!(
+            (p.inference, p.n, p.significant),
+            (Inference::Insufficient, 13, false)
+        );
+        assert!(
+            p.statement.starts_with("Not enough data"),
+            "{}",
+            p.statement
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{human, human_p, label, mark, notable, Renderer};
+use super::{headline, human, human_p, label, mark, notable, Renderer};
 use crate::error::Result;
 use crate::metrics::Report;
 
@@ -70,14 +70,16 @@ impl Renderer for MarkdownRenderer {
             );
         }
         let mc = &r.multiple_comparison;
-        let _ = writeln!(s, "## AI → outcome associations\n");
+        let _ = writeln!(s, "## Primary question\n");
+        for line in headline(r) {
+            let _ = writeln!(s, "{}\n", cell(line.trim()));
+        }
+        let _ = writeln!(s, "## AI → outcome associations (exploratory)\n");
         let _ = writeln!(
             s,
-            "{} tests; Benjamini–Hochberg over m = {} (q = {}); {} significant.\n",
+            "{} associations, partial correlations with the calendar removed (raw figures in JSON/CSV). {}.\n",
             r.associations.len(),
-            mc.m,
-            mc.q,
-            mc.significant
+            mc.summary()
         );
         let sig = notable(r);
         if !sig.is_empty() {

@@ -65,6 +65,45 @@ pub fn label(metric: &str) -> &str {
     }
 }
 
+/// The headline lines: the adjustment, then each repo's primary question with its figures.
+pub fn headline(report: &Report) -> Vec<String> {
+    use crate::metrics::association::Inference;
+    let a = &report.adjustment;
+    let mut out = vec![match a.method {
+        crate::stats::adjusted::Adjust::Calendar => format!(
+            "Primary question (stated before looking; day-of-week and trend removed, log scale{}{}):",
+            if a.holidays.is_empty() {
+                String::new()
+            } else {
+                format!(", {} holidays dropped", a.holidays.len())
+            },
+            if a.business_days { ", business days" } else { "" }
+        ),
+        crate::stats::adjusted::Adjust::None => {
+            "Primary question (NOT adjusted for the calendar: --adjust none; exploratory):".into()
+        }
+    }];
+    for p in &report.primary {
+        let figures = match p.inference {
+            Inference::Tested => format!(
+                "r {} [95 % CI {} to {}], p {}, adjusted p {}, n {}, detectable |r| ≥ {}{}",
+                human(p.r),
+                human(p.ci_low),
+                human(p.ci_high),
+                human_p(p.p_value),
+                human_p(p.adjusted_p),
+                p.n,
+                human(p.detectable_r),
+                if p.significant { " · significant" } else { "" }
+            ),
+            Inference::Insufficient => format!("insufficient data: n {} paired days", p.n),
+        };
+        out.push(format!("{} {}: {figures}", p.repo, p.question));
+        out.push(format!("  {}", p.statement));
+    }
+    out
+}
+
 /// The associations worth a line in human formats: significant after BH, strongest first.
 pub fn notable(report: &Report) -> Vec<&crate::metrics::association::Association> {
     let mut v: Vec<_> = report

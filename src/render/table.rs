@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{human, human_p, label, mark, notable, Renderer};
+use super::{headline, human, human_p, label, mark, notable, Renderer};
 
 /// Most association rows the table lists.
 const MAX_ROWS: usize = 12;
@@ -164,14 +164,20 @@ impl Renderer for TableRenderer {
             );
         }
         let mc = &r.multiple_comparison;
+        let _ = writeln!(s);
+        for line in headline(r) {
+            for (i, l) in wrap(&line, 98).iter().enumerate() {
+                let _ = writeln!(s, "{}{l}", if i == 0 { "" } else { "    " });
+            }
+        }
         let _ = writeln!(
             s,
-            "\nAI → outcome associations: {} rows; BH over m = {} tests (q = {}): {} significant",
-            r.associations.len(),
-            mc.m,
-            mc.q,
-            mc.significant
+            "\nExploratory AI → outcome associations ({} rows, partial r; raw r in --format json/csv):",
+            r.associations.len()
         );
+        for l in wrap(&mc.summary(), 98) {
+            let _ = writeln!(s, "  {l}");
+        }
         let mut sig = notable(r);
         let shown = sig.len().min(MAX_ROWS);
         let hidden = sig.len() - shown;
@@ -202,19 +208,6 @@ impl Renderer for TableRenderer {
             let _ = writeln!(
                 s,
                 "… and {hidden} more significant (strongest shown); every test is in --format json/csv"
-            );
-        }
-        if let Some(seed) = &r.ai_outcome_association {
-            let _ = writeln!(
-                s,
-                "Requests vs commits, lag {} ({}): r {} (p {}), rho {} (p {}), n {}",
-                seed.lag_days,
-                seed.repo,
-                human(seed.pearson.r),
-                human_p(seed.pearson.p_value),
-                human(seed.spearman.r),
-                human_p(seed.spearman.p_value),
-                seed.pearson.count
             );
         }
         if !r.warnings.is_empty() {

@@ -19,8 +19,14 @@ fn flags(a: &Association) -> String {
         (false, true) => f.push("significant ρ".to_string()),
         (false, false) => {}
     }
+    if a.role == crate::metrics::association::Role::Primary {
+        f.push("primary question".to_string());
+    }
     if a.low_sample {
-        f.push("low sample".to_string());
+        f.push("low sample (< 20 pairs), not tested".to_string());
+    }
+    if let Some(raw) = a.raw.pearson_r {
+        f.push(format!("raw r {} (exploratory)", human(Some(raw))));
     }
     if let Some(reason) = a.pearson.reason.as_ref().or(a.spearman.reason.as_ref()) {
         f.push(reason.clone());
@@ -162,16 +168,24 @@ pub fn section(r: &Report) -> String {
     let mut s = String::from(
         r#"<section id="associations" data-testid="associations"><h2>AI → outcome associations</h2>"#,
     );
+    s.push_str(r#"<div class="primary" data-testid="primary">"#);
+    for (i, line) in crate::render::headline(r).iter().enumerate() {
+        let _ = write!(
+            s,
+            "<p{}>{}</p>",
+            if i == 0 { r#" class="note""# } else { "" },
+            esc(line.trim())
+        );
+    }
+    s.push_str("</div>");
     let _ = write!(
         s,
-        r#"<p class="note" data-testid="bh-summary">{} tests; {} over the family of m = {} p-values (q = {}); {} significant; {} low-sample and {} undefined left out. Correlation over one window is not causation.</p>"#,
+        r#"<p class="note" data-testid="bh-summary">{} associations (partial correlations, calendar removed). {}; {} low-sample and {} undefined left out. Method: {}. Correlation over one window is not causation.</p>"#,
         r.associations.len(),
-        esc(&mc.method),
-        mc.m,
-        human(Some(mc.q)),
-        mc.significant,
+        esc(&mc.summary()),
         mc.excluded_low_sample,
-        mc.excluded_undefined
+        mc.excluded_undefined,
+        esc(&mc.method)
     );
     s.push_str(&table(r));
     s.push_str(
