@@ -226,7 +226,7 @@ fn check_in_browser(w: &Work, db: &Path, dir: &Path, name: &str, outdir: &Path) 
             "acme/api first developer row",
             "acme/api sorted by commits, first",
             "threshold acme/api velocity.latency_median_ms value",
-            "association acme/api|requests|commits|0 r",
+            "association acme/api|requests|commits|1 r",
             "requests outside the file",
             "dialogs opened",
         ],

@@ -68,6 +68,11 @@ fn report_daily_and_status_equal_the_cli_for_the_same_filters() {
                  "--until".into(), "2025-10-05".into(), "--exact".into()],
         ),
         (
+            format!("since={DEMO_SINCE}&until={DEMO_UNTIL}&primary=sessions:merged_prs:2&adjust=none"),
+            ["--since", DEMO_SINCE, "--until", DEMO_UNTIL, "--primary", "sessions:merged_prs:2", "--adjust", "none"]
+                .map(String::from).to_vec(),
+        ),
+        (
             "repo=acme/api&repo=acme/web&model=gpt-4o&since=2025-10-01&until=2025-10-12&timezone=America/New_York".into(),
             ["--repo", "acme/api", "--repo", "acme/web", "--model", "gpt-4o", "--since", "2025-10-01",
              "--until", "2025-10-12", "--timezone", "America/New_York"].map(String::from).to_vec(),
@@ -90,9 +95,16 @@ fn report_daily_and_status_equal_the_cli_for_the_same_filters() {
         let daily_q = query
             .split('&')
             .filter(|kv| {
-                !["lag", "max_lag", "policy_model", "business_days"]
-                    .iter()
-                    .any(|k| kv.starts_with(&format!("{k}=")))
+                ![
+                    "lag",
+                    "max_lag",
+                    "policy_model",
+                    "business_days",
+                    "primary",
+                    "adjust",
+                ]
+                .iter()
+                .any(|k| kv.starts_with(&format!("{k}=")))
             })
             .collect::<Vec<_>>()
             .join("&");
@@ -326,6 +338,9 @@ fn bad_parameters_answer_400_naming_them_and_unknown_routes_404() {
         ("max_lag=1e3", "max_lag"),
         ("business_days=perhaps", "business_days"),
         ("exact=2", "exact"),
+        ("primary=requests:lines:1", "primary"),
+        ("primary=requests", "primary"),
+        ("adjust=maybe", "adjust"),
         ("developer=a%0Ab", "developer"),
         ("page=2", "page"),
     ] {

@@ -5,8 +5,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::error::ApiError;
+use crate::metrics::association::PrimarySpec;
 use crate::report::{ReportParams, ReportRequest, MAX_LAG};
 use crate::slug::RepoSlug;
+use crate::stats::adjusted::Adjust;
 use crate::stats::calendar::{local_day, parse_timezone, DayWindow, MAX_WINDOW_DAYS};
 use crate::store::sessions::{SessionSort, SortOrder, MAX_PER_PAGE};
 
@@ -23,8 +25,15 @@ const MAX_REPEAT: usize = 50;
 pub const FILTER_KEYS: [&str; 6] = ["repo", "since", "until", "timezone", "developer", "model"];
 
 /// Parameters of the report that only change how it is computed.
-pub const REPORT_ONLY_KEYS: [&str; 5] =
-    ["lag", "max_lag", "policy_model", "business_days", "exact"];
+pub const REPORT_ONLY_KEYS: [&str; 7] = [
+    "lag",
+    "max_lag",
+    "policy_model",
+    "business_days",
+    "exact",
+    "primary",
+    "adjust",
+];
 
 /// Parameters of a paginated list.
 pub const PAGE_KEYS: [&str; 4] = ["page", "per_page", "sort", "order"];
@@ -164,6 +173,10 @@ pub struct Filters {
     pub business_days: bool,
     /// `exact`.
     pub exact: bool,
+    /// `primary`: the headline question `AI:OUTCOME:LAG`.
+    pub primary: PrimarySpec,
+    /// `adjust`: `calendar` (default) or `none`.
+    pub adjust: Adjust,
 }
 
 impl Default for Filters {
@@ -181,6 +194,8 @@ impl Default for Filters {
             policy_models: Vec::new(),
             business_days: false,
             exact: false,
+            primary: PrimarySpec::default(),
+            adjust: Adjust::Calendar,
         }
     }
 }
@@ -236,6 +251,21 @@ impl Filters {
             policy_models,
             business_days: flag(q, "business_days")?,
             exact: flag(q, "exact")?,
+            primary: match q.one("primary")? {
+                None => d.primary,
+                Some(v) => v
+                    .parse()
+                    .map_err(|e: String| ApiError::bad_parameter("primary", printable(&e)))?,
+            },
+            adjust: match q.one("adjust")? {
+                None => d.adjust,
+                Some(v) => <Adjust as clap::ValueEnum>::from_str(v, true).map_err(|_| {
+                    ApiError::bad_parameter(
+                        "adjust",
+                        format!("adjust {:?}: use calendar or none", printable(v)),
+                    )
+                })?,
+            },
         })
     }
 
@@ -289,6 +319,8 @@ impl Filters {
             exact: self.exact,
             developer: self.developer.clone(),
             model: self.model.clone(),
+            primary: self.primary.to_string(),
+            adjust: self.adjust,
             // Fields added later keep their defaults.
             ..ReportParams::default()
         };
@@ -334,6 +366,12 @@ impl Filters {
             }
             if self.exact {
                 s.append_pair("exact", "true");
+            }
+            if self.primary != d.primary {
+                s.append_pair("primary", &self.primary.to_string());
+            }
+            if self.adjust != d.adjust {
+                s.append_pair("adjust", self.adjust.name());
             }
         }
         s.finish()

@@ -162,13 +162,10 @@ fn lag_chart(group: &[&Association]) -> String {
     .svg()
 }
 
-/// The whole association section.
-pub fn section(r: &Report) -> String {
-    let mc = &r.multiple_comparison;
-    let mut s = String::from(
-        r#"<section id="associations" data-testid="associations"><h2>AI → outcome associations</h2>"#,
-    );
-    s.push_str(r#"<div class="primary" data-testid="primary">"#);
+/// The headline: the primary question of each repo, its figures and one plain sentence.
+pub fn primary_block(r: &Report) -> String {
+    let mut s =
+        String::from(r#"<section id="primary" data-testid="primary"><h2>Primary question</h2>"#);
     for (i, line) in crate::render::headline(r).iter().enumerate() {
         let _ = write!(
             s,
@@ -177,7 +174,16 @@ pub fn section(r: &Report) -> String {
             esc(line.trim())
         );
     }
-    s.push_str("</div>");
+    s.push_str("</section>");
+    s
+}
+
+/// The whole association section.
+pub fn section(r: &Report) -> String {
+    let mc = &r.multiple_comparison;
+    let mut s = String::from(
+        r#"<section id="associations" data-testid="associations"><h2>AI → outcome associations</h2>"#,
+    );
     let _ = write!(
         s,
         r#"<p class="note" data-testid="bh-summary">{} associations (partial correlations, calendar removed). {}; {} low-sample and {} undefined left out. Method: {}. Correlation over one window is not causation.</p>"#,

@@ -69,6 +69,7 @@ pub fn render_document(report: &Report, chrome: &PageChrome) -> String {
     s.push_str(&chrome.top_html);
     s.push_str("\n<main id=\"report\" data-testid=\"report\">\n");
     s.push_str(&sections::header(report));
+    s.push_str(&assoc::primary_block(report));
     s.push_str(&sections::thresholds(report));
     for (name, m) in &report.metrics {
         s.push_str(&repo::section(name, m));
