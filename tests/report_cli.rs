@@ -108,6 +108,28 @@ fn window_defaults_to_the_data_and_stays_inside_it() {
             .any(|w| w.as_str().unwrap().contains("reaches beyond")),
         "{warnings}"
     );
+    // Two weeks: 13 paired days at lag 1 are too few to infer anything; figures stay descriptive.
+    let (v, _) = report(&w, &["--since", "2025-09-29", "--until", "2025-10-12"]);
+    assert_eq!(v["inference"], "insufficient");
+    for p in v["primary"].as_array().unwrap() {
+        assert_eq!(
+            (p["inference"].as_str(), p["n"].as_u64()),
+            (Some("insufficient"), Some(13))
+        );
+        assert_eq!(p["significant"], false);
+        assert!(
+            p["statement"]
+                .as_str()
+                .unwrap()
+                .starts_with("Not enough data"),
+            "{p}"
+        );
+    }
+    assert_eq!(v["multiple_comparison"]["significant"], 0);
+    assert!(
+        !v["associations"].as_array().unwrap().is_empty(),
+        "tests are still listed"
+    );
     // No arguments at all: the last 28 days with data.
     let (_, m4, _) = assoc(&[]);
     assert_eq!(
