@@ -47,6 +47,19 @@ pub enum Command {
     Serve(ServeArgs),
     /// Recompute the hourly rollups the report reads, exactly, from the stored traces.
     RebuildRollups(RebuildRollupsArgs),
+    /// Developer ids of the calls and GitHub logins: who is linked to whom, and by which rule.
+    Identities(IdentitiesArgs),
+}
+
+/// Arguments of `identities`.
+#[derive(Debug, Args)]
+pub struct IdentitiesArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Store the links of this CSV file (`developer_id,github_login`, # comments) first.
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
 }
 
 /// Input format choice for `--format`.
@@ -309,6 +322,10 @@ pub struct ReportArgs {
     /// Add a within-weekday permutation p from N shuffles (fixed seed) to every association.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub permutations: usize,
+    /// Link developer ids to GitHub logins with this CSV file (`developer_id,github_login`) on
+    /// top of the links stored by `prod-lens identities --identity-map` (not stored by `report`).
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
     /// Lag of the `ai_outcome_association` block (outcome day = AI day + lag).
     #[arg(long, default_value_t = 1)]
     pub lag_days: usize,

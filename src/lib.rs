@@ -11,6 +11,7 @@
 pub mod collect;
 pub mod error;
 pub mod github;
+pub mod identity;
 pub mod ingest;
 pub mod lake;
 pub mod metrics;

@@ -72,6 +72,8 @@ pub struct ReportParams {
     pub holidays: Vec<String>,
     /// The headline question `AI:OUTCOME:LAG`.
     pub primary: String,
+    /// Identity links (`developer_id`, `github_login`) on top of the stored ones.
+    pub identity_map: Vec<(String, String)>,
 }
 
 impl Default for ReportParams {
@@ -92,6 +94,7 @@ impl Default for ReportParams {
             permutations: 0,
             holidays: Vec::new(),
             primary: PrimarySpec::default().to_string(),
+            identity_map: Vec::new(),
         }
     }
 }
@@ -170,6 +173,8 @@ pub struct ReportRequest {
     pub exact: bool,
     /// Developer / model filter on the rows read.
     pub filter: TraceFilter,
+    /// Identity links given with the request (`--identity-map`), on top of the stored ones.
+    pub identity_map: Vec<(String, String)>,
 }
 
 fn parse_day(what: &str, raw: &str) -> Result<NaiveDate> {
@@ -256,8 +261,10 @@ impl ReportRequest {
             exact: p.exact,
             filter: TraceFilter {
                 developer: non_empty(&p.developer),
+                linked: Vec::new(),
                 model: non_empty(&p.model),
             },
+            identity_map: p.identity_map.clone(),
         })
     }
 }
@@ -330,19 +337,28 @@ pub fn build(
             Error::InvalidArgument("the window lies outside the supported date range".into())
         })?;
     let mode = trace_mode(store, req, start, end)?;
+    let linker = std::sync::Arc::new(store.linker(&req.identity_map)?);
+    // One person under every id linked to them: the filter matches all of them.
+    let mut filter = req.filter.clone();
+    if let Some(dev) = &filter.developer {
+        let person = linker.person(dev).into_owned();
+        let ids = store.developer_ids()?;
+        filter.linked = linker.ids_of(&person, ids.iter().map(String::as_str));
+    }
     let mut data = Vec::with_capacity(repos.len());
     let mut freshness = Vec::with_capacity(repos.len());
     for repo in &repos {
         data.push(match mode {
             TraceMode::Rollups => {
-                store.report_data_rollups(repo, start, end, &req.filter, req.options.tz)?
+                store.report_data_rollups(repo, start, end, &filter, req.options.tz)?
             }
             TraceMode::Exact | TraceMode::Fallback(_) => {
-                store.report_data(repo, start, end, &req.filter)?
+                store.report_data(repo, start, end, &filter)?
             }
         });
         if let Some(d) = data.last_mut() {
             d.coverage = Some(store.coverage(repo)?);
+            d.linker = Some(linker.clone());
         }
         freshness.push(store.report_freshness(repo)?);
     }

@@ -283,6 +283,9 @@ fn payload(c: &Call, r: &mut Rng) -> Value {
     } else {
         (pt as f64 * 3e-6 + ct as f64 * 15e-6 * 1e6).round() / 1e6
     };
+    // The proxy knows people by e-mail; `prod-lens identities` links it to the GitHub login
+    // through the commits that carry the same e-mail.
+    let email = format!("{}@example.com", c.dev.trim_start_matches("dev-"));
     let user_id = format!(
         "user_{:016x}_account_{}_session_{}",
         r.next_u64(),
@@ -302,7 +305,7 @@ fn payload(c: &Call, r: &mut Rng) -> Value {
         "end_user": "", "request_tags": [], "requester_ip_address": "",
         "metadata": {
             "user_api_key_hash": format!("{:016x}", r.next_u64()), "user_api_key_alias": format!("{}-key", c.dev),
-            "user_api_key_team_id": "team-platform", "user_api_key_user_id": c.dev, "user_api_key_org_id": Value::Null,
+            "user_api_key_team_id": "team-platform", "user_api_key_user_id": email, "user_api_key_org_id": Value::Null,
             "user_api_key_end_user_id": Value::Null, "user_api_key_team_alias": Value::Null,
             "spend_logs_metadata": Value::Null,
             "requester_metadata": {"repo": c.repo, "user_id": user_id},

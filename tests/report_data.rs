@@ -115,6 +115,7 @@ fn developer_and_model_filters_narrow_the_rows() {
     let dev = TraceFilter {
         developer: Some("DEV-A".into()),
         model: None,
+        ..TraceFilter::default()
     };
     let web = s.report_data("acme/web", start, end, &dev).unwrap();
     assert_eq!((web.traces.len(), web.commits.len()), (1, 1));
@@ -123,12 +124,14 @@ fn developer_and_model_filters_narrow_the_rows() {
     let nobody = TraceFilter {
         developer: Some("nobody".into()),
         model: None,
+        ..TraceFilter::default()
     };
     let web = s.report_data("acme/web", start, end, &nobody).unwrap();
     assert_eq!((web.traces.len(), web.commits.len()), (0, 0));
     let model = |m: &str| TraceFilter {
         developer: None,
         model: Some(m.into()),
+        ..TraceFilter::default()
     };
     let api = s
         .report_data("acme/api", start, end, &model("gpt-4o"))

@@ -216,7 +216,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     assert!(warned, "{}", old["warnings"]);
 
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);
@@ -255,7 +255,7 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
         .sessions_page(&q)
         .unwrap();
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     assert!(store.has_session_model_rollups().unwrap());
     // Equal but for the order of float additions in summed costs.
     let rounded = |mut p: prod_lens::store::sessions::SessionPage| {
@@ -289,7 +289,7 @@ fn a_version_7_store_gets_its_line_counters_when_first_opened_for_writing() {
     let old = report_ok(&w, &db, &[]);
     assert_eq!(old["metadata"]["mode"], "exact-fallback");
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);

@@ -3,6 +3,7 @@
 
 mod collect;
 mod demo;
+mod identities;
 mod ingest_github;
 mod ingest_litellm;
 mod ingest_traces;
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(&cli.db, args),
         Command::Serve(args) => serve::run(&cli.db, args),
         Command::RebuildRollups(args) => rebuild_rollups::run(&cli.db, args),
+        Command::Identities(args) => identities::run(&cli.db, args),
     }
 }
 

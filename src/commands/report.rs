@@ -32,6 +32,7 @@ pub fn params(args: &ReportArgs) -> ReportParams {
         permutations: args.permutations,
         holidays: args.holidays.clone(),
         primary: args.primary.clone(),
+        identity_map: Vec::new(),
     }
 }
 
@@ -62,6 +63,9 @@ pub fn params_with_files(args: &ReportArgs) -> anyhow::Result<ReportParams> {
     let mut p = params(args);
     for f in &args.holidays_files {
         p.holidays.extend(read_holidays(f)?);
+    }
+    if let Some(f) = &args.identity_map {
+        p.identity_map = super::identities::read_map(f)?;
     }
     Ok(p)
 }

@@ -47,8 +47,11 @@ pub struct DailyPoint {
 /// One developer's line of the per-developer table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeveloperSummary {
-    /// Developer id as stored on traces (or the GitHub login when only GitHub knows them).
+    /// The GitHub login when the developer id is linked to one (see `prod-lens identities`),
+    /// else the developer id as stored on traces (or the login when only GitHub knows them).
     pub developer: String,
+    /// Developer ids of calls linked to this login (empty when none differs from it).
+    pub linked_ids: Vec<String>,
     /// Calls.
     pub requests: u64,
     /// Distinct sessions.
@@ -193,18 +196,41 @@ impl Dev<'_> {
 /// GitHub authors are matched to them the same way, and an author with no calls still gets a
 /// line, so delivery without AI use stays visible.
 pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary> {
+    // A call's developer id counts for the GitHub login it is linked to, when it is.
+    let linked: HashMap<&str, String> = match &data.linker {
+        Some(l) => agg
+            .cells
+            .iter()
+            .filter_map(|c| c.developer.as_deref())
+            .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
+            .filter_map(|id| l.link(id).map(|k| (id, k.login)))
+            .collect(),
+        None => HashMap::new(),
+    };
+    let person = |id: &str| -> String { linked.get(id).cloned().unwrap_or_else(|| id.to_string()) };
     let mut devs: HashMap<String, Dev> = HashMap::new();
+    let mut aliases: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
     for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
         let Some(name) = c.developer.as_deref() else {
             continue;
         };
-        let d = devs.entry(name.to_lowercase()).or_default();
-        d.spellings.entry(name).or_default().0 += count(c.counts.requests);
+        let who = person(name);
+        let d = devs.entry(who.to_lowercase()).or_default();
+        if who != name {
+            aliases
+                .entry(who.to_lowercase())
+                .or_default()
+                .insert(name.to_string());
+        }
+        d.spellings
+            .entry(linked.get(name).map_or(name, String::as_str))
+            .or_default()
+            .0 += count(c.counts.requests);
         d.counts.add(&c.counts);
     }
     for s in &agg.sessions {
         if let Some(name) = s.developer.as_deref() {
-            devs.entry(name.to_lowercase())
+            devs.entry(person(name).to_lowercase())
                 .or_default()
                 .sessions
                 .insert(&s.session);
@@ -225,10 +251,14 @@ pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary
         }
     }
     let mut out: Vec<DeveloperSummary> = devs
-        .into_values()
-        .map(|d| {
+        .into_iter()
+        .map(|(key, d)| {
             let (signal, accepted) = (count(d.counts.signal), count(d.counts.accepted));
             DeveloperSummary {
+                linked_ids: aliases
+                    .remove(&key)
+                    .map(|s| s.into_iter().collect())
+                    .unwrap_or_default(),
                 developer: d.name(),
                 requests: count(d.counts.requests),
                 sessions: d.sessions.len() as u64,

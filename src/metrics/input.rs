@@ -104,6 +104,8 @@ pub struct RepoData {
     pub has_github: bool,
     /// When each source of the repo was collecting; `None` takes the whole window as covered.
     pub coverage: Option<Coverage>,
+    /// Links developer ids of calls to GitHub logins; `None` keys people by the id as written.
+    pub linker: Option<Arc<crate::identity::Linker>>,
 }
 
 /// When the traces and the GitHub data of a repo start and end (over all stored data).

@@ -300,7 +300,15 @@ pub fn compute(
                 &built
             }
         };
-        let usage = usage::compute(agg, &opts.policy_models, delivery.pr_throughput.merged);
+        let mut usage = usage::compute(agg, &opts.policy_models, delivery.pr_throughput.merged);
+        if let Some(linker) = &repo.linker {
+            // Per-developer cost under the linked person, like every per-developer figure.
+            let mut merged: BTreeMap<String, f64> = BTreeMap::new();
+            for (id, cost) in std::mem::take(&mut usage.cost.per_developer) {
+                *merged.entry(linker.person(&id).into_owned()).or_default() += cost;
+            }
+            usage.cost.per_developer = merged;
+        }
         match association::coverage_window(repo, &opts.window, opts.tz) {
             Some(span) => {
                 let series = association::repo_series(repo, agg, &span, opts.tz, &aopts)?;

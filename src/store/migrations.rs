@@ -253,6 +253,8 @@ const MIGRATIONS: &[&str] = &[
     // 8: accepted calls reporting lines and their completion tokens per rollup cell; every
     // rollup is recomputed below.
     crate::store::rollups::LINE_COUNTERS_SCHEMA,
+    // 9: identity map entries (see store::identities).
+    crate::store::identities::SCHEMA,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.

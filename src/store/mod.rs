@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod coverage;
 pub mod github;
+pub mod identities;
 mod migrations;
 pub mod report_data;
 pub mod rollups;

@@ -15,20 +15,20 @@ use crate::metrics::Freshness;
 /// Merged PRs of a repo in a window (optionally of one author); read from the index alone.
 const MERGED_PULLS: &str = "SELECT number, author, created_at, merged_at FROM gh_pull_requests
      WHERE repo = ?1 AND merged_at >= ?2 AND merged_at < ?3
-       AND (?4 IS NULL OR author = ?4 COLLATE NOCASE)";
+       AND (?4 IS NULL OR lower(author) IN (SELECT value FROM json_each(?4)))";
 
 /// Commits of a repo authored in a window (optionally by one author); read from the index alone.
 const AUTHORED_COMMITS: &str = "SELECT COALESCE(author_login, author_name), authored_at
      FROM gh_commits
      WHERE repo = ?1 AND authored_at >= ?2 AND authored_at < ?3
-       AND (?4 IS NULL OR COALESCE(author_login, author_name) = ?4 COLLATE NOCASE)";
+       AND (?4 IS NULL OR lower(COALESCE(author_login, author_name)) IN (SELECT value FROM json_each(?4)))";
 
 /// Rework signals of a repo's stored PRs (optionally of one author's PRs) with each PR's merge
 /// time, so that a reopen can be placed before the merge or on a PR that never merged.
 const REWORK: &str = "SELECT w.kind, w.pr_number, w.at, w.within_window, p.merged_at
      FROM gh_rework w
      JOIN gh_pull_requests p ON p.repo = w.repo AND p.number = w.pr_number
-     WHERE w.repo = ?1 AND (?2 IS NULL OR p.author = ?2 COLLATE NOCASE)";
+     WHERE w.repo = ?1 AND (?2 IS NULL OR lower(p.author) IN (SELECT value FROM json_each(?2)))";
 
 /// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
 fn gh_time(t: DateTime<Utc>) -> String {
@@ -52,8 +52,27 @@ fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a
 pub struct TraceFilter {
     /// Only calls whose developer id equals this (ignoring case), and commits / PRs authored by it.
     pub developer: Option<String>,
+    /// Further developer ids and logins of the same person (identity links), matched like
+    /// `developer`.
+    pub linked: Vec<String>,
     /// Only calls of this model (exact name).
     pub model: Option<String>,
+}
+
+impl TraceFilter {
+    /// The developer filter as the SQL parameter the queries take: a JSON array of the
+    /// ASCII-lower-cased names (SQLite's `lower()` folds ASCII only), or NULL for no filter.
+    pub fn developer_json(&self) -> Option<String> {
+        let d = self.developer.as_deref()?;
+        let mut names: Vec<String> = vec![d.to_ascii_lowercase()];
+        for l in &self.linked {
+            let l = l.to_ascii_lowercase();
+            if !names.contains(&l) {
+                names.push(l);
+            }
+        }
+        serde_json::to_string(&names).ok()
+    }
 }
 
 impl Store {
@@ -122,7 +141,7 @@ impl Store {
                     latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
                     accepted_lines, cost_usd, tokens_out
              FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us < ?3
-               AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
+               AND (?4 IS NULL OR lower(developer_id) IN (SELECT value FROM json_each(?4)))
                AND (?5 IS NULL OR model = ?5)",
         )?;
         // Developer, session and model repeat across rows: one shared copy of each.
@@ -140,7 +159,7 @@ impl Store {
             repo,
             start.timestamp_micros(),
             end.timestamp_micros(),
-            filter.developer,
+            filter.developer_json(),
             filter.model
         ])?;
         while let Some(r) = rows.next()? {
@@ -192,7 +211,7 @@ impl Store {
             .is_some();
         let (s, e) = (gh_time(start), gh_time(end));
         let mut stmt = self.conn.prepare_cached(MERGED_PULLS)?;
-        let rows = stmt.query_map(params![repo, s, e, filter.developer], |r| {
+        let rows = stmt.query_map(params![repo, s, e, filter.developer_json()], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Option<String>>(1)?,
@@ -212,7 +231,7 @@ impl Store {
             }
         }
         let mut stmt = self.conn.prepare_cached(AUTHORED_COMMITS)?;
-        let rows = stmt.query_map(params![repo, s, e, filter.developer], |r| {
+        let rows = stmt.query_map(params![repo, s, e, filter.developer_json()], |r| {
             Ok((
                 r.get::<_, Option<String>>(0)?,
                 r.get::<_, Option<String>>(1)?,
@@ -228,7 +247,7 @@ impl Store {
             }
         }
         let mut stmt = self.conn.prepare_cached(REWORK)?;
-        let rows = stmt.query_map(params![repo, filter.developer], |r| {
+        let rows = stmt.query_map(params![repo, filter.developer_json()], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
@@ -334,6 +353,7 @@ mod tests {
         let bo = TraceFilter {
             developer: Some("BO".into()),
             model: None,
+            ..TraceFilter::default()
         };
         let only = store.report_data("acme/api", start, end, &bo).unwrap();
         assert_eq!(only.rework.len(), 1);

@@ -100,12 +100,12 @@ impl Store {
             utc_hour(start.timestamp_micros()),
             utc_hour(end.timestamp_micros()),
         );
-        let p = params![repo, h0, h1, filter.developer, filter.model];
+        let p = params![repo, h0, h1, filter.developer_json(), filter.model];
         let mut names = Interner::default();
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT hour, developer, model, {}, latency_sketch, ttft_sketch FROM rollup_cells
              WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
-               AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
                AND (?5 IS NULL OR model = ?5)",
             super::CELL_COUNTERS.join(", ")
         ))?;
@@ -127,7 +127,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT status, error_class, SUM(errors) FROM rollup_errors
              WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
-               AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
                AND (?5 IS NULL OR model = ?5)
              GROUP BY status, error_class",
         )?;
@@ -144,10 +144,10 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT day, developer, session, hours, models FROM rollup_sessions
              WHERE repo = ?1 AND day >= ?2 AND day <= ?3
-               AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)",
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))",
         )?;
         let (d0, d1) = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
-        let mut rows = stmt.query(params![repo, d0, d1, filter.developer])?;
+        let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
         while let Some(r) = rows.next()? {
             let day: i64 = r.get(0)?;
             let mut hours: u32 = r.get(3)?;
