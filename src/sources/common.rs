@@ -73,6 +73,42 @@ pub fn session_candidates(scope: &Scope) -> Vec<Option<String>> {
     .collect()
 }
 
+/// Keys naming the git branch a call was made on, in rule order.
+pub const BRANCH_KEYS: [&str; 5] = [
+    "git_branch",
+    "branch",
+    "vcs.ref.head.name",
+    "requester_metadata.git_branch",
+    "requester_metadata.branch",
+];
+
+/// The git branch of a call: the first of [`BRANCH_KEYS`] present, else a request tag
+/// `branch:<name>` (LiteLLM `request_tags` / `tags`). Blank names count as absent.
+pub fn branch(scope: &Scope) -> Option<String> {
+    if let Some(b) = scope.lenient_string(&BRANCH_KEYS) {
+        return Some(b);
+    }
+    let (tags, _) = scope.value(&["request_tags", "tags"])?;
+    let list: Vec<&str> = match tags {
+        serde_json::Value::Array(a) => a.iter().filter_map(|t| t.as_str()).collect(),
+        // Spend-log rows may carry the tags as a JSON string.
+        serde_json::Value::String(s) => {
+            return serde_json::from_str::<Vec<String>>(s)
+                .ok()?
+                .iter()
+                .find_map(|t| branch_tag(t));
+        }
+        _ => return None,
+    };
+    list.into_iter().find_map(branch_tag)
+}
+
+fn branch_tag(tag: &str) -> Option<String> {
+    let (k, v) = tag.split_once(':')?;
+    let v = v.trim();
+    (k.trim().eq_ignore_ascii_case("branch") && !v.is_empty()).then(|| v.to_string())
+}
+
 /// Developer id by the developer rule, read from a scope.
 pub fn developer(scope: &Scope) -> Option<String> {
     let keys = [
@@ -122,4 +158,37 @@ pub fn litellm_status(
             .unwrap_or_else(|| "failure".into())
     });
     (code, is_error, class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::fields::Obj;
+
+    fn one(json: &str) -> Option<String> {
+        let o: Obj = serde_json::from_str(json).unwrap();
+        let objs = [&o];
+        branch(&Scope::new(&objs))
+    }
+
+    #[test]
+    fn branch_from_keys_then_tags() {
+        assert_eq!(
+            one(r#"{"request_tags": ["prod", "branch:feat/x"]}"#).as_deref(),
+            Some("feat/x")
+        );
+        assert_eq!(
+            one(r#"{"git_branch": "fix-1", "tags": ["branch:other"]}"#).as_deref(),
+            Some("fix-1")
+        );
+        assert_eq!(
+            one(r#"{"vcs.ref.head.name": "rel-2"}"#).as_deref(),
+            Some("rel-2")
+        );
+        assert_eq!(
+            one(r#"{"request_tags": "[\"Branch: hot \"]"}"#).as_deref(),
+            Some("hot")
+        );
+        assert_eq!(one(r#"{"branch": "  ", "request_tags": ["team:a"]}"#), None);
+    }
 }

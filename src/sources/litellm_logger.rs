@@ -73,6 +73,7 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     let m = Scope::new(&meta_first);
     r.repo_slug = common::repo(&m)?;
     r.developer_id = common::developer(&s);
+    r.git_branch = common::branch(&s).or_else(|| common::branch(&m));
     r.session_id = common::session(&m, vec![], None);
     r.trace_id = s.lenient_string(&["trace_id"]);
     r.call_id = s.lenient_string(&["litellm_call_id"]);

@@ -140,6 +140,7 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     let end_user = t.lenient_string(&["end_user"]);
     r.session_id = common::session(&ids, vec![end_user], r.trace_id.clone());
     r.developer_id = common::developer(&ids);
+    r.git_branch = common::branch(&ids);
     r.cache_hit = t.boolean(&["cache_hit"])?;
     r.reported_cost = t.number(&["response_cost"])?;
     Ok(r)

@@ -112,6 +112,7 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     let end_user = t.lenient_string(&["end_user"]);
     r.session_id = common::session(&ids, vec![end_user], r.trace_id.clone());
     r.developer_id = common::developer(&ids);
+    r.git_branch = common::branch(&ids);
     r.cache_hit = match obj.get("cache_hit") {
         Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
             "true" => Some(true),

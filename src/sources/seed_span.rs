@@ -102,6 +102,7 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     r.accepted_lines = acc.accepted_lines;
     r.repo_slug = common::repo(&m)?;
     r.developer_id = common::developer(&m);
+    r.git_branch = common::branch(&m);
     r.session_id = common::session(&m, vec![], None);
     r.trace_id = m.lenient_string(&["trace_id", "context.trace_id", "traceId"]);
     r.call_id = m.lenient_string(&["litellm_call_id"]);

@@ -138,6 +138,7 @@ pub fn map_log(log: &LogView) -> Result<Mapped, Reject> {
             r.latency_ms = s.number(&["duration_ms"])?;
             r.session_id = s.lenient_string(&["session.id"]);
             r.developer_id = developer(&s);
+            r.git_branch = crate::sources::common::branch(&s);
             r.team_id = s.lenient_string(&["organization.id"]);
             r.call_id = s.lenient_string(&["request_id", "request.id"]);
             if error {

@@ -183,6 +183,7 @@ pub fn map(span: &SpanView, format: SourceFormat) -> Result<TraceRecord, Reject>
     r.developer_id = s
         .lenient_string(&["user.id", "enduser.id"])
         .or_else(|| common::developer(&m));
+    r.git_branch = common::branch(&s).or_else(|| common::branch(&m));
     r.reported_cost = s.number(COST_KEYS)?;
     Ok(r)
 }
