@@ -8,6 +8,7 @@
 //! - [`rank`]: average ranks with ties (Spearman's input).
 //! - [`adjusted`]: calendar-adjusted (partial) Pearson and Spearman correlations, permutation p.
 //! - [`lagged`]: calendar-complete daily series and lag pairing.
+//! - [`cohort`]: two-group comparisons of PRs (Mann–Whitney, Hodges–Lehmann, rates, strata).
 //! - [`multiple`]: Benjamini–Hochberg adjusted p-values over a family of tests.
 //! - [`quantile`]: exact percentiles (numpy's linear interpolation) and mean.
 //! - [`sketch`]: mergeable, serialisable DDSketch for percentiles kept in rollups.
@@ -15,6 +16,7 @@
 
 pub mod adjusted;
 pub mod calendar;
+pub mod cohort;
 pub mod correlation;
 pub mod lagged;
 pub mod multiple;
