@@ -93,7 +93,7 @@ impl Linker {
     ) -> Self {
         let mut best: BTreeMap<String, (u64, String)> = BTreeMap::new();
         for (email, login, n) in commit_emails {
-            let key = email.trim().to_lowercase();
+            let key = email.trim().to_ascii_lowercase();
             if key.is_empty() || !valid_login(&login) {
                 continue;
             }
@@ -106,21 +106,21 @@ impl Linker {
         Linker {
             map: map
                 .into_iter()
-                .map(|(id, login)| (id.trim().to_lowercase(), login.trim().to_string()))
+                .map(|(id, login)| (id.trim().to_ascii_lowercase(), login.trim().to_string()))
                 .filter(|(id, login)| !id.is_empty() && valid_login(login))
                 .collect(),
             emails: best.into_iter().map(|(e, (_, l))| (e, l)).collect(),
             logins: logins
                 .into_iter()
                 .filter(|l| valid_login(l))
-                .map(|l| (l.to_lowercase(), l))
+                .map(|l| (l.to_ascii_lowercase(), l))
                 .collect(),
         }
     }
 
     /// The login of `developer_id`, if a rule links it.
     pub fn link(&self, developer_id: &str) -> Option<Link> {
-        let key = developer_id.trim().to_lowercase();
+        let key = developer_id.trim().to_ascii_lowercase();
         if key.is_empty() {
             return None;
         }
@@ -140,7 +140,7 @@ impl Linker {
             // Prefer GitHub's spelling of the login when it is known.
             let login = self
                 .logins
-                .get(&l.to_lowercase())
+                .get(&l.to_ascii_lowercase())
                 .cloned()
                 .unwrap_or_else(|| l.to_string());
             return found(&login, LinkRule::Noreply);
@@ -161,14 +161,14 @@ impl Linker {
     /// Every id of `ids` that links to `login` (ignoring case), plus `login` itself: what a
     /// filter on one person must match.
     pub fn ids_of<'a>(&self, login: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        let want = login.trim().to_lowercase();
+        let want = login.trim().to_ascii_lowercase();
         let mut out = vec![want.clone()];
         for id in ids {
-            let lower = id.to_lowercase();
+            let lower = id.to_ascii_lowercase();
             if !out.contains(&lower)
                 && self
                     .link(id)
-                    .is_some_and(|l| l.login.to_lowercase() == want)
+                    .is_some_and(|l| l.login.to_ascii_lowercase() == want)
             {
                 out.push(lower);
             }

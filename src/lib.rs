@@ -8,6 +8,7 @@
 //! `ingest` wires the stages together; `sample` generates deterministic demo and benchmark data.
 //! `serve` is the local dashboard and JSON API over the store (read-only).
 
+pub mod attribution;
 pub mod collect;
 pub mod error;
 pub mod github;
@@ -17,6 +18,7 @@ pub mod lake;
 pub mod metrics;
 pub mod normalise;
 pub mod pricing;
+pub mod prs;
 pub mod record;
 pub mod render;
 pub mod report;

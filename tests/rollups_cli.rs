@@ -200,7 +200,8 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute_batch(
-            "DROP TABLE rollup_cells; DROP TABLE rollup_errors; DROP TABLE rollup_sessions;
+            "DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body;
+             DROP TABLE rollup_cells; DROP TABLE rollup_errors; DROP TABLE rollup_sessions;
              DROP TABLE rollup_session_models; PRAGMA user_version = 4;",
         )
         .unwrap();
@@ -216,7 +217,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     assert!(warned, "{}", old["warnings"]);
 
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);
@@ -239,7 +240,8 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP TABLE rollup_session_models;
+            "DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body;
+             DROP TABLE rollup_session_models;
              ALTER TABLE rollup_cells DROP COLUMN line_calls;
              ALTER TABLE rollup_cells DROP COLUMN line_output_tokens;
              PRAGMA user_version = 6;",
@@ -255,7 +257,7 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
         .sessions_page(&q)
         .unwrap();
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     assert!(store.has_session_model_rollups().unwrap());
     // Equal but for the order of float additions in summed costs.
     let rounded = |mut p: prod_lens::store::sessions::SessionPage| {
@@ -280,7 +282,8 @@ fn a_version_7_store_gets_its_line_counters_when_first_opened_for_writing() {
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "ALTER TABLE rollup_cells DROP COLUMN line_calls;
+            "DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body;
+             ALTER TABLE rollup_cells DROP COLUMN line_calls;
              ALTER TABLE rollup_cells DROP COLUMN line_output_tokens;
              PRAGMA user_version = 7;",
         )
@@ -289,7 +292,7 @@ fn a_version_7_store_gets_its_line_counters_when_first_opened_for_writing() {
     let old = report_ok(&w, &db, &[]);
     assert_eq!(old["metadata"]["mode"], "exact-fallback");
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9);
+    assert_eq!(store.schema_version().unwrap(), 10);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);

@@ -156,8 +156,23 @@ pub struct CommitRow {
     pub committed_at: Option<String>,
     /// First line of the message.
     pub message: String,
+    /// The rest of the message (trailers such as `Co-Authored-By:` live there), at most
+    /// [`MAX_BODY_BYTES`].
+    pub body: String,
     /// Shas named by `This reverts commit …`, plus the `Revert "…"` title.
     pub reverts: RevertRef,
+}
+
+/// Longest commit message body kept (bytes, cut at a character boundary).
+pub const MAX_BODY_BYTES: usize = 8192;
+
+fn body_of(message: &str) -> String {
+    let rest = message.split_once('\n').map_or("", |(_, r)| r).trim();
+    let mut end = rest.len().min(MAX_BODY_BYTES);
+    while !rest.is_char_boundary(end) {
+        end -= 1;
+    }
+    rest[..end].to_string()
 }
 
 /// A stored repo-level issue event.
@@ -372,6 +387,7 @@ fn commit_row(c: ApiCommit) -> CommitRow {
         committed_at: opt_time(committer.and_then(|a| a.date)),
         author_name: author.as_ref().and_then(|a| a.name.clone()),
         author_email: author.and_then(|a| a.email),
+        body: body_of(&message),
         message: subject,
         reverts,
     }

@@ -13,6 +13,7 @@
 pub mod aggregate;
 pub mod association;
 pub mod breakdown;
+pub mod cohorts;
 pub mod counters;
 pub mod definitions;
 pub mod delivery;

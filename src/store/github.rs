@@ -154,12 +154,13 @@ fn write_rows(tx: &Transaction<'_>, repo: &str, page: &Page) -> Result<ApplyCoun
         Page::Commits(rows) => {
             let mut up = tx.prepare_cached(
                 "INSERT INTO gh_commits (repo, sha, author_login, author_name, author_email,
-                    authored_at, committed_at, message, revert_shas)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
+                    authored_at, committed_at, message, revert_shas, body)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)
                  ON CONFLICT(repo, sha) DO UPDATE SET author_login = excluded.author_login,
                     author_name = excluded.author_name, author_email = excluded.author_email,
                     authored_at = excluded.authored_at, committed_at = excluded.committed_at,
-                    message = excluded.message, revert_shas = excluded.revert_shas",
+                    message = excluded.message, revert_shas = excluded.revert_shas,
+                    body = excluded.body",
             )?;
             for r in rows {
                 tally(exists(
@@ -178,6 +179,7 @@ fn write_rows(tx: &Transaction<'_>, repo: &str, page: &Page) -> Result<ApplyCoun
                     r.committed_at,
                     r.message,
                     join(&r.reverts.shas),
+                    r.body,
                 ])?;
             }
         }

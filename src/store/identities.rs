@@ -53,7 +53,12 @@ impl Store {
                      source = excluded.source, loaded_at = excluded.loaded_at",
             )?;
             for (id, login) in entries {
-                stmt.execute(params![id.trim().to_lowercase(), login.trim(), source, now])?;
+                stmt.execute(params![
+                    id.trim().to_ascii_lowercase(),
+                    login.trim(),
+                    source,
+                    now
+                ])?;
             }
         }
         tx.commit()?;
@@ -139,7 +144,10 @@ impl Store {
             )?;
             for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
                 let (login, n) = row?;
-                commits.entry(login.to_lowercase()).or_insert((login, 0)).1 += n;
+                commits
+                    .entry(login.to_ascii_lowercase())
+                    .or_insert((login, 0))
+                    .1 += n;
             }
         }
         let mut linked_logins = std::collections::BTreeSet::new();
@@ -149,12 +157,12 @@ impl Store {
                 let link: Option<Link> = linker.link(&id);
                 let login = link.as_ref().map(|l| l.login.clone());
                 if let Some(l) = &login {
-                    linked_logins.insert(l.to_lowercase());
+                    linked_logins.insert(l.to_ascii_lowercase());
                 }
                 IdentityRow {
                     commits: login
                         .as_ref()
-                        .and_then(|l| commits.get(&l.to_lowercase()))
+                        .and_then(|l| commits.get(&l.to_ascii_lowercase()))
                         .map_or(0, |c| c.1),
                     developer_id: Some(id),
                     github_login: login,

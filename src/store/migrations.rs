@@ -255,6 +255,13 @@ const MIGRATIONS: &[&str] = &[
     crate::store::rollups::LINE_COUNTERS_SCHEMA,
     // 9: identity map entries (see store::identities).
     crate::store::identities::SCHEMA,
+    // 10: PR attribution: commit message bodies (AI co-author trailers) and the calls made on a
+    // branch, read by repo and branch without touching other rows.
+    r#"
+    ALTER TABLE gh_commits ADD COLUMN body TEXT;
+    CREATE INDEX traces_repo_branch ON traces(repo_slug, git_branch, timestamp_us)
+        WHERE git_branch IS NOT NULL;
+    "#,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.

@@ -6,6 +6,7 @@
 //! The connection is owned by [`Store`] and closed when it is dropped, on every path.
 
 pub mod activity;
+pub mod attribution;
 pub mod coverage;
 pub mod github;
 pub mod identities;

@@ -198,7 +198,7 @@ const MATCHING: &str = "FROM traces
      WHERE repo_slug <> '' AND session_id <> ''
        AND {ts} >= ?2 AND {ts} < ?3
        AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
-       AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
+       AND (?4 IS NULL OR lower(developer_id) IN (SELECT value FROM json_each(?4)))
        AND (?5 IS NULL OR model = ?5)
      GROUP BY repo_slug, session_id";
 
@@ -213,7 +213,7 @@ const MATCHING_ROLLUP: &str = "FROM (
        FROM {days}
        WHERE session <> '' AND day >= ?2 AND day < ?3
          AND (?1 IS NULL OR repo IN (SELECT value FROM json_each(?1)))
-         AND (?4 IS NULL OR developer = ?4 COLLATE NOCASE)
+         AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
          AND {model}
        UNION ALL
        SELECT repo_slug, session_id, NULLIF(developer_id, ''), timestamp_us, timestamp_us, 1,
@@ -223,7 +223,7 @@ const MATCHING_ROLLUP: &str = "FROM (
          AND ((timestamp_us >= ?8 AND timestamp_us < ?9)
               OR (timestamp_us >= ?10 AND timestamp_us < ?11))
          AND (?1 IS NULL OR repo_slug IN (SELECT value FROM json_each(?1)))
-         AND (?4 IS NULL OR developer_id = ?4 COLLATE NOCASE)
+         AND (?4 IS NULL OR lower(developer_id) IN (SELECT value FROM json_each(?4)))
          AND {model}
      )
      GROUP BY repo, session";
@@ -277,6 +277,24 @@ impl Store {
                     Error::InvalidArgument(format!("cannot encode the repo list: {e}"))
                 })?)
             };
+        // A developer filter matches every id linked to the same person (see `identities`).
+        let linker = match &q.developer {
+            Some(_) => Some(self.linker(&[])?),
+            None => None,
+        };
+        let developer = match (&q.developer, &linker) {
+            (Some(d), Some(l)) => {
+                let person = l.person(d).into_owned();
+                let ids = self.developer_ids()?;
+                let mut names = l.ids_of(&person, ids.iter().map(String::as_str));
+                let own = d.to_ascii_lowercase();
+                if !names.contains(&own) {
+                    names.push(own);
+                }
+                serde_json::to_string(&names).ok()
+            }
+            _ => None,
+        };
         let start = q.start_us.unwrap_or(i64::MIN);
         let end = q.end_us.unwrap_or(i64::MAX);
         let offset = i64::from(q.page - 1) * i64::from(q.per_page);
@@ -334,7 +352,7 @@ impl Store {
             repos,
             days.0,
             days.1,
-            q.developer,
+            developer,
             q.model,
             i64::from(q.per_page),
             offset,
@@ -350,10 +368,15 @@ impl Store {
         let mut items = Vec::with_capacity(q.per_page as usize);
         while let Some(r) = rows.next()? {
             total = Some(r.get::<_, i64>(10)?);
+            let dev: Option<String> = r.get(2)?;
             items.push(SessionRow {
                 repo: r.get(0)?,
                 session: r.get(1)?,
-                developer: r.get(2)?,
+                // Under a developer filter, sessions are named by the person they belong to.
+                developer: match (&linker, dev) {
+                    (Some(l), Some(d)) => Some(l.person(&d).into_owned()),
+                    (_, d) => d,
+                },
                 first_seen: iso(r.get(3)?),
                 last_seen: iso(r.get(4)?),
                 requests: count(r, 5)?,

@@ -1,0 +1,248 @@
+//! Reading what PR attribution needs for one repo and window: the PRs, the calls made on
+//! branches (partial index `traces_repo_branch`), the commits around them, each PR's rework
+//! flags, and a PR author's calls while it was open (hourly rollups, or rows without them).
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::params;
+
+use super::Store;
+use crate::attribution::{AuthorCalls, BranchCall, CommitFacts, PrFacts};
+use crate::error::Result;
+
+/// A PR of the window with what the `prs` listing shows besides its evidence.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PrRow {
+    /// What attribution reads.
+    pub facts: PrFacts,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Title.
+    pub title: String,
+    /// Lines added, when GitHub reported them.
+    pub additions: Option<i64>,
+    /// Lines deleted, when GitHub reported them.
+    pub deletions: Option<i64>,
+    /// Reverted within 21 days of its merge.
+    pub reverted: bool,
+    /// Reopened before its merge (or, unmerged, at all).
+    pub reopened: bool,
+}
+
+/// Everything attribution reads for one repo.
+#[derive(Debug, Clone, Default)]
+pub struct AttributionInputs {
+    /// PRs created, merged or closed in the window.
+    pub prs: Vec<PrRow>,
+    /// Every base branch of the repo's PRs (never a PR's own work).
+    pub base_refs: Vec<String>,
+    /// Calls on a branch in the PRs' spans.
+    pub calls: Vec<BranchCall>,
+    /// Commits around the PRs.
+    pub commits: Vec<CommitFacts>,
+}
+
+fn gh_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn parse(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl Store {
+    /// Loads the PRs of `repo` created, merged or closed in `[start, end)` and what their
+    /// evidence is built from.
+    pub fn attribution_inputs(
+        &self,
+        repo: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<AttributionInputs> {
+        let mut out = AttributionInputs::default();
+        if !self.gh_tables_exist()? {
+            return Ok(out);
+        }
+        let (s, e) = (gh_time(start), gh_time(end));
+        let mut stmt = self.conn.prepare(
+            "SELECT number, author, head_ref, base_ref, created_at, merged_at, closed_at,
+                    merge_commit_sha, state, title, additions, deletions
+             FROM gh_pull_requests WHERE repo = ?1
+               AND ((created_at >= ?2 AND created_at < ?3) OR (merged_at >= ?2 AND merged_at < ?3)
+                    OR (closed_at >= ?2 AND closed_at < ?3))
+             ORDER BY number",
+        )?;
+        let rows = stmt.query_map(params![repo, s, e], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, String>(9)?,
+                r.get::<_, Option<i64>>(10)?,
+                r.get::<_, Option<i64>>(11)?,
+            ))
+        })?;
+        for row in rows {
+            let (number, author, head, base, created, merged, closed, sha, state, title, add, del) =
+                row?;
+            let Some(created_at) = parse(Some(created)) else {
+                continue;
+            };
+            out.prs.push(PrRow {
+                facts: PrFacts {
+                    number,
+                    author,
+                    head_ref: head,
+                    base_ref: base,
+                    created_at,
+                    merged_at: parse(merged),
+                    closed_at: parse(closed),
+                    merge_commit_sha: sha,
+                },
+                state,
+                title,
+                additions: add,
+                deletions: del,
+                ..PrRow::default()
+            });
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT base_ref FROM gh_pull_requests WHERE repo = ?1 AND base_ref IS NOT NULL",
+        )?;
+        out.base_refs = stmt
+            .query_map([repo], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.rework_flags(repo, &mut out.prs)?;
+        let Some(first) = out.prs.iter().map(|p| p.facts.span(now).0).min() else {
+            return Ok(out);
+        };
+        let last = out
+            .prs
+            .iter()
+            .map(|p| p.facts.span(now).1)
+            .max()
+            .unwrap_or(now);
+        let mut stmt = self.conn.prepare(
+            "SELECT timestamp_us, git_branch, tokens_in + tokens_out, cost_usd FROM traces
+             WHERE repo_slug = ?1 AND git_branch IS NOT NULL
+               AND timestamp_us >= ?2 AND timestamp_us <= ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![repo, first.timestamp_micros(), last.timestamp_micros()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<f64>>(3)?,
+                ))
+            },
+        )?;
+        for row in rows {
+            let (us, branch, tokens, cost_usd) = row?;
+            if let Some(at) = DateTime::from_timestamp_micros(us) {
+                out.calls.push(BranchCall {
+                    at,
+                    branch,
+                    tokens,
+                    cost_usd,
+                });
+            }
+        }
+        // Merge commits land at the merge; commits naming a PR from its span on.
+        let mut stmt = self.conn.prepare(
+            "SELECT sha, message, COALESCE(body, '') FROM gh_commits
+             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3",
+        )?;
+        out.commits = stmt
+            .query_map(
+                params![repo, gh_time(first), gh_time(last + Duration::days(1))],
+                |r| {
+                    Ok(CommitFacts {
+                        sha: r.get(0)?,
+                        subject: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                },
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(out)
+    }
+
+    fn rework_flags(&self, repo: &str, prs: &mut [PrRow]) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, at, within_window FROM gh_rework WHERE repo = ?1 AND pr_number = ?2",
+        )?;
+        for p in prs.iter_mut() {
+            let rows = stmt.query_map(params![repo, p.facts.number], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (kind, at, within) = row?;
+                match kind.as_str() {
+                    "revert" => p.reverted |= within && p.facts.merged_at.is_some(),
+                    "reopened" => {
+                        let at = parse(Some(at));
+                        p.reopened |= match (at, p.facts.merged_at) {
+                            (Some(a), Some(m)) => a <= m,
+                            _ => true,
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls, tokens and known cost of the developer ids `ids` (ASCII lower-case) in `repo`
+    /// within `[from, to]`, by whole UTC hours from the rollups (rows when there are none).
+    pub fn calls_of(
+        &self,
+        repo: &str,
+        ids: &[String],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<AuthorCalls> {
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let (calls, tokens, cost): (i64, i64, f64) = if self.has_rollups()? {
+            const HOUR_US: i64 = 3_600_000_000;
+            self.conn.query_row(
+                "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(tokens), 0), TOTAL(cost_usd)
+                 FROM rollup_cells WHERE repo = ?1 AND hour >= ?2 AND hour <= ?3
+                   AND lower(developer) IN (SELECT value FROM json_each(?4))",
+                params![
+                    repo,
+                    from.timestamp_micros().div_euclid(HOUR_US),
+                    to.timestamp_micros().div_euclid(HOUR_US),
+                    ids
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+        } else {
+            self.conn.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(tokens_in + tokens_out), 0), TOTAL(cost_usd)
+                 FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us <= ?3
+                   AND lower(developer_id) IN (SELECT value FROM json_each(?4))",
+                params![repo, from.timestamp_micros(), to.timestamp_micros(), ids],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+        };
+        Ok(AuthorCalls {
+            calls: u64::try_from(calls).unwrap_or(0),
+            tokens,
+            cost_usd: cost,
+        })
+    }
+}
