@@ -49,6 +49,45 @@ pub enum Command {
     RebuildRollups(RebuildRollupsArgs),
     /// Developer ids of the calls and GitHub logins: who is linked to whom, and by which rule.
     Identities(IdentitiesArgs),
+    /// Every pull request of a window with the evidence that AI helped, and AI-assisted vs other PRs.
+    Prs(PrsArgs),
+}
+
+/// Output format of `prs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrsFormat {
+    /// A table, then the comparison.
+    Table,
+    /// One JSON object: `prs`, `cohorts`, `cohort_comparison`, `assisted_cost`.
+    Json,
+    /// One row per PR.
+    Csv,
+}
+
+/// Arguments of `prs`.
+#[derive(Debug, Args)]
+pub struct PrsArgs {
+    /// Repository (owner/name); repeat for several; omit for every repo in the store.
+    #[arg(long = "repo")]
+    pub repos: Vec<String>,
+    /// First day (YYYY-MM-DD, UTC) [default: 28 days ending at --until].
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Last day, included [default: the last day with data].
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Output format [default: table on a terminal, json when piped].
+    #[arg(long, value_enum)]
+    pub format: Option<PrsFormat>,
+    /// Which evidence makes a PR AI-assisted: strict (branch or trailer) or any (author window too).
+    #[arg(long, value_enum, default_value = "strict")]
+    pub attribution: prod_lens::attribution::Attribution,
+    /// Another AI co-author pattern (case-insensitive regex); repeat for several.
+    #[arg(long = "ai-trailer", value_name = "REGEX")]
+    pub ai_trailers: Vec<String>,
+    /// Link developer ids to GitHub logins with this CSV file (developer_id,github_login).
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
 }
 
 /// Arguments of `identities`.

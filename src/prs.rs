@@ -97,6 +97,9 @@ pub struct PrsRequest {
     pub ai_trailers: Vec<String>,
     /// Identity links on top of the stored ones.
     pub identity_map: Vec<(String, String)>,
+    /// Look up each author's calls while their PR was open (author_window evidence); the report
+    /// skips it unless `attribution` is `any`.
+    pub author_window: bool,
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -118,7 +121,7 @@ pub fn build(store: &Store, req: &PrsRequest, now: DateTime<Utc>) -> Result<PrLi
         let input = store.attribution_inputs(repo, req.start, req.end, now)?;
         let facts: Vec<_> = input.prs.iter().map(|p| p.facts.clone()).collect();
         let mut author_calls = BTreeMap::new();
-        for p in &facts {
+        for p in facts.iter().filter(|_| req.author_window) {
             if let Some(a) = &p.author {
                 let linked = linker.ids_of(a, ids.iter().map(String::as_str));
                 let (from, to) = p.span(now);

@@ -390,6 +390,27 @@ pub fn build(
             "the model filter applies to calls only: commits and merged PRs are the repo's (or the developer's)".into(),
         );
     }
+    // Which PRs AI helped with, and how they compare (strict attribution: branch or trailer).
+    if req.filter.developer.is_none() && req.filter.model.is_none() {
+        let listing = crate::prs::build(
+            store,
+            &crate::prs::PrsRequest {
+                repos: repos.clone(),
+                start,
+                end,
+                identity_map: req.identity_map.clone(),
+                ..crate::prs::PrsRequest::default()
+            },
+            Utc::now(),
+        )?;
+        report.cohorts = listing.cohorts;
+        report.cohort_comparison = Some(listing.cohort_comparison);
+        report.assisted_cost = listing.assisted_cost;
+    } else {
+        report.warnings.push(
+            "AI-assisted vs other PRs are compared without developer or model filters only (see prod-lens prs)".into(),
+        );
+    }
     let without_repo = store.calls_without_repo(start, end)?;
     if without_repo > 0 && req.filter.developer.is_none() && req.filter.model.is_none() {
         let with_repo: u64 = report.metrics.values().map(|m| m.velocity.requests).sum();

@@ -9,6 +9,7 @@ mod ingest_litellm;
 mod ingest_traces;
 mod lake;
 mod progress;
+mod prs;
 mod rebuild_rollups;
 mod report;
 mod serve;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&cli.db, args),
         Command::RebuildRollups(args) => rebuild_rollups::run(&cli.db, args),
         Command::Identities(args) => identities::run(&cli.db, args),
+        Command::Prs(args) => prs::run(&cli.db, args),
     }
 }
 

@@ -201,6 +201,15 @@ fn hex_sha(r: &mut crate::sample::Rng) -> String {
     )
 }
 
+/// Whether sample PR `number` of `repo` was written with Claude Code (about 40 %), from a
+/// stream of its own so that the choice does not shift any other draw of the sample.
+pub fn ai_assisted(repo: &str, number: i64, seed: u64) -> bool {
+    let h = blake3::hash(format!("{repo}#{number}#{seed}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h.as_bytes()[..8]);
+    crate::sample::Rng::new(u64::from_le_bytes(b)).chance(0.4)
+}
+
 fn poisson_like(mean: f64, r: &mut crate::sample::Rng) -> u64 {
     // Rounded mean with ±30 % noise: enough variety, stable across platforms.
     (mean * (0.7 + 0.6 * r.unit())).round().max(0.0) as u64
@@ -251,6 +260,15 @@ fn repo_sample(
             let title = format!("{title} (change {number})");
             let is_merged = r.chance(0.9);
             let end = at(day, &mut r).max(created + Duration::minutes(30));
+            // About 40 % of PRs are written with Claude Code (their own stream of draws, so the
+            // rest of the sample does not change): they carry an AI trailer on the squash-merge
+            // commit and were opened closer to their merge (a planted effect on merge time).
+            let ai = ai_assisted(repo, number, seed);
+            let created = if ai {
+                end - (end - created) * 2 / 5
+            } else {
+                created
+            };
             let reopen = r.chance(0.05);
             if reopen {
                 let closed = created + (end - created) / 3;
@@ -280,10 +298,17 @@ fn repo_sample(
             if is_merged {
                 s.events
                     .push((end, "merged".into(), number, author.clone()));
-                s.commits.push((
-                    end,
-                    commit_json(repo, &sha, author, end, &format!("{title} (#{number})")),
-                ));
+                let message = match (ai, number % 2) {
+                    (false, _) => format!("{title} (#{number})"),
+                    (true, 0) => format!(
+                        "{title} (#{number})\n\n* first pass\n* review fixes\n\nCo-Authored-By: Claude <noreply@anthropic.com>"
+                    ),
+                    (true, _) => format!(
+                        "{title} (#{number})\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)"
+                    ),
+                };
+                s.commits
+                    .push((end, commit_json(repo, &sha, author, end, &message)));
                 merged.push((number, title, end, sha));
             }
             s.events

@@ -252,6 +252,12 @@ pub struct Report {
     pub inference: association::Inference,
     /// What the associations were adjusted for, and the days their series cover.
     pub adjustment: association::Adjustment,
+    /// AI-assisted vs other merged PRs (filled by the store-backed report builder).
+    pub cohorts: Vec<cohorts::Cohort>,
+    /// The cohort family's Benjamini–Hochberg summary.
+    pub cohort_comparison: Option<cohorts::CohortFamily>,
+    /// Cost per AI-assisted merged PR, from the calls attributed to each PR by branch.
+    pub assisted_cost: Vec<crate::prs::AssistedCost>,
     /// Indicator 12, every repo.
     pub associations: Vec<Association>,
     /// Indicator 13.
@@ -402,6 +408,9 @@ pub fn compute(
         ai_outcome_association_by_repo: by_repo,
         primary,
         inference,
+        cohorts: Vec::new(),
+        cohort_comparison: None,
+        assisted_cost: Vec::new(),
         adjustment: association::Adjustment {
             method: opts.adjust,
             covariates: match opts.adjust {

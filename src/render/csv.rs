@@ -15,7 +15,8 @@ use crate::metrics::Report;
 /// Flat `metric,value` CSV.
 pub struct CsvRenderer;
 
-fn quote(s: &str) -> String {
+/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
+pub fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -107,6 +107,16 @@ impl Renderer for MarkdownRenderer {
             }
             s.push('\n');
         }
+        if !r.cohorts.is_empty() {
+            let _ = writeln!(s, "## AI-assisted vs other merged PRs\n");
+            for c in &r.cohorts {
+                let _ = writeln!(s, "- {}", cell(&super::cohort_line(c)));
+            }
+            for a in &r.assisted_cost {
+                let _ = writeln!(s, "- {}", cell(&super::assisted_cost_line(a)));
+            }
+            s.push('\n');
+        }
         if !r.warnings.is_empty() {
             let _ = writeln!(s, "## Warnings\n");
             for w in &r.warnings {

@@ -60,7 +60,7 @@ pub fn label(metric: &str) -> &str {
         "commit_frequency.per_developer_active_day" => "Commits per dev active day",
         "merge_time.median_hours" => "PR merge time, median (h)",
         "rework.rate" => "Rework rate",
-        "cost.per_merged_pr_usd" => "Cost per merged PR (USD)",
+        "cost.per_merged_pr_usd" => "AI spend per merged PR (USD)",
         other => other,
     }
 }
@@ -102,6 +102,76 @@ pub fn headline(report: &Report) -> Vec<String> {
         out.push(format!("  {}", p.statement));
     }
     out
+}
+
+/// One line per AI-assisted vs other comparison: groups, p, adjusted p, effect, within developer.
+pub fn cohort_line(c: &crate::metrics::cohorts::Cohort) -> String {
+    let groups = match c.outcome.as_str() {
+        "rework" => format!(
+            "rate {} (n {}) vs {} (n {})",
+            human(c.assisted.rate),
+            c.assisted.n,
+            human(c.other.rate),
+            c.other.n
+        ),
+        _ => format!(
+            "median {} (n {}) vs {} (n {})",
+            human(c.assisted.median),
+            c.assisted.n,
+            human(c.other.median),
+            c.other.n
+        ),
+    };
+    let effect = match (&c.effect.hodges_lehmann, &c.effect.rates) {
+        (Some(h), _) if h.shift.is_some() => format!(
+            "; shift {} [95 % CI {} to {}], Cliff's delta {}",
+            human(h.shift),
+            human(h.ci_low),
+            human(h.ci_high),
+            human(c.effect.cliffs_delta.as_ref().and_then(|d| d.delta))
+        ),
+        (_, Some(r)) if r.difference.is_some() => format!(
+            "; difference {} [95 % CI {} to {}]",
+            human(r.difference),
+            human(r.ci_low),
+            human(r.ci_high)
+        ),
+        _ => String::new(),
+    };
+    let within = c
+        .within_developer
+        .as_ref()
+        .map(|w| {
+            format!(
+                "; within developer ({} developers with both kinds): p {}",
+                w.strata,
+                human_p(w.permutation_p)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{} {}: AI-assisted {groups}; p {}, adjusted p {}{}{effect}{within}{}",
+        c.repo,
+        c.outcome,
+        human_p(c.p_value),
+        human_p(c.adjusted_p),
+        if c.significant { " · significant" } else { "" },
+        if c.low_sample {
+            " · low sample (< 5 PRs in a group)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// One line of cost per AI-assisted merged PR.
+pub fn assisted_cost_line(a: &crate::prs::AssistedCost) -> String {
+    format!(
+        "{}: cost per AI-assisted merged PR ${} ({} PRs; known cost of the calls made on their branches)",
+        a.repo,
+        human(a.per_ai_assisted_merged_pr_usd),
+        a.assisted_merged
+    )
 }
 
 /// The associations worth a line in human formats: significant after BH, strongest first.

@@ -210,6 +210,17 @@ impl Renderer for TableRenderer {
                 "… and {hidden} more significant (strongest shown); every test is in --format json/csv"
             );
         }
+        if !r.cohorts.is_empty() {
+            let _ = writeln!(s, "\nAI-assisted vs other merged PRs (branch or trailer evidence; prod-lens prs lists them):");
+            for c in &r.cohorts {
+                for (i, l) in wrap(&super::cohort_line(c), 96).iter().enumerate() {
+                    let _ = writeln!(s, "{}{l}", if i == 0 { "  " } else { "      " });
+                }
+            }
+            for a in &r.assisted_cost {
+                let _ = writeln!(s, "  {}", super::assisted_cost_line(a));
+            }
+        }
         if !r.warnings.is_empty() {
             let _ = writeln!(s, "\nWarnings:");
             for w in &r.warnings {

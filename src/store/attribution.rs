@@ -156,11 +156,20 @@ impl Store {
                 });
             }
         }
-        // Merge commits land at the merge; commits naming a PR from its span on.
-        let mut stmt = self.conn.prepare(
-            "SELECT sha, message, COALESCE(body, '') FROM gh_commits
-             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3",
+        // Merge commits land at the merge; commits naming a PR from its span on. A store from
+        // before schema version 10 (opened read-only) has no bodies: subjects only.
+        let has_body: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('gh_commits') WHERE name = 'body')",
+            [],
+            |r| r.get(0),
         )?;
+        let mut stmt = self.conn.prepare(if has_body {
+            "SELECT sha, message, COALESCE(body, '') FROM gh_commits
+             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3"
+        } else {
+            "SELECT sha, message, '' FROM gh_commits
+             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3"
+        })?;
         out.commits = stmt
             .query_map(
                 params![repo, gh_time(first), gh_time(last + Duration::days(1))],

@@ -13,6 +13,7 @@
 
 pub mod assoc;
 pub mod bars;
+pub mod cohorts;
 pub mod escape;
 pub mod repo;
 pub mod sections;
@@ -74,6 +75,7 @@ pub fn render_document(report: &Report, chrome: &PageChrome) -> String {
     for (name, m) in &report.metrics {
         s.push_str(&repo::section(name, m));
     }
+    s.push_str(&cohorts::section(report));
     s.push_str(&assoc::section(report));
     s.push_str(&sections::warnings(report));
     s.push_str(&sections::definitions(report));
