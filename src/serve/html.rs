@@ -49,6 +49,8 @@ pub enum Page {
     Sessions,
     /// `/developers/{id}`.
     Developer,
+    /// `/prs`.
+    Prs,
 }
 
 /// The navigation bar; links keep the row filters.
@@ -68,6 +70,8 @@ pub fn nav(current: Page, f: &Filters, logout: bool) -> String {
     s += &item(Page::Dashboard, format!("/{q}"), "Dashboard");
     s += "\n";
     s += &item(Page::Sessions, format!("/sessions{q}"), "Sessions");
+    s += "\n";
+    s += &item(Page::Prs, format!("/prs{q}"), "Pull requests");
     s += "\n<span id=\"live-status\" class=\"pl-live\" data-testid=\"live-status\">…</span>\n";
     if logout {
         s += "<form method=\"post\" action=\"/logout\" class=\"pl-logout\"><button type=\"submit\">Log out</button></form>\n";

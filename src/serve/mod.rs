@@ -18,6 +18,7 @@ pub mod events;
 pub mod html;
 pub mod pages;
 pub mod params;
+pub mod prs_page;
 pub mod state;
 
 use std::future::Future;
@@ -103,6 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/report", get(api::report))
         .route("/daily", get(api::daily))
         .route("/sessions", get(api::sessions))
+        .route("/prs", get(prs_page::api))
         .route("/developers/{id}", get(api::developer))
         .route("/events", get(events::events))
         .fallback(api::not_found)
@@ -110,6 +112,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(dashboard::dashboard))
         .route("/sessions", get(pages::sessions))
+        .route("/prs", get(prs_page::page))
         .route("/developers/{id}", get(dashboard::developer))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
