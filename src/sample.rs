@@ -145,6 +145,31 @@ pub fn write_sample(spec: &SampleSpec, out: &mut dyn Write) -> io::Result<Sample
         .map(|d| daily_intensity(spec.seed, *d))
         .collect();
     let total_w: f64 = weights.iter().sum();
+    // Claude Code PRs of the GitHub sample: calls of their author in their repo while they are
+    // open (from 2 days before) are tagged with the PR's branch (proxy shape only).
+    let ai_prs: Vec<(String, Vec<crate::github::sample::SamplePr>)> = spec
+        .repos
+        .iter()
+        .map(|repo| {
+            let prs = crate::github::sample::sample_prs(
+                repo,
+                spec.start,
+                spec.days,
+                spec.developers,
+                spec.seed,
+            );
+            (
+                repo.clone(),
+                prs.into_iter().filter(|p| p.ai_assisted).collect(),
+            )
+        })
+        .collect();
+    let branch_of = |repo: &str, dev: &str, ts: chrono::DateTime<Utc>| -> Option<String> {
+        let (_, prs) = ai_prs.iter().find(|(r, _)| r == repo)?;
+        prs.iter()
+            .find(|p| p.author == dev && ts >= p.created_at - Duration::days(2) && ts <= p.end)
+            .map(|p| p.head_ref.clone())
+    };
     let mut stats = SampleStats::default();
     let mut line = String::with_capacity(2048);
     let mut written = 0u64;
@@ -192,7 +217,13 @@ pub fn write_sample(spec: &SampleSpec, out: &mut dyn Write) -> io::Result<Sample
             let v = match shape {
                 0 => seed_span(&call, &mut r),
                 1 => logger(&call, &mut r),
-                _ => payload(&call, &mut r),
+                _ => {
+                    let mut v = payload(&call, &mut r);
+                    if let Some(b) = branch_of(call.repo, call.dev, call.ts) {
+                        v["request_tags"] = json!([format!("branch:{b}")]);
+                    }
+                    v
+                }
             };
             serde_json::to_writer(&mut *out, &v)?;
             out.write_all(b"\n")?;

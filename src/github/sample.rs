@@ -201,6 +201,53 @@ fn hex_sha(r: &mut crate::sample::Rng) -> String {
     )
 }
 
+/// One PR of the sample, as the trace sample needs it to tag calls with the PR's branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamplePr {
+    /// PR number.
+    pub number: i64,
+    /// Author login (`dev-<name>`).
+    pub author: String,
+    /// Head branch.
+    pub head_ref: String,
+    /// Opened.
+    pub created_at: DateTime<Utc>,
+    /// Merged or closed.
+    pub end: DateTime<Utc>,
+    /// Written with Claude Code.
+    pub ai_assisted: bool,
+}
+
+/// The PRs the sample of `repo` holds (the same ones [`write_gh_sample`] writes).
+pub fn sample_prs(
+    repo: &str,
+    start: chrono::NaiveDate,
+    days: u32,
+    developers: usize,
+    seed: u64,
+) -> Vec<SamplePr> {
+    let names = crate::sample::NAMES;
+    let devs: Vec<String> = (0..developers.max(1))
+        .map(|i| format!("dev-{}", names[i % names.len()]))
+        .collect();
+    let (s, _) = repo_sample(repo, &devs, start, days, seed);
+    let time = |v: &Value| -> Option<DateTime<Utc>> { v.as_str()?.parse().ok() };
+    s.pulls
+        .iter()
+        .filter_map(|(_, p)| {
+            let number = p["number"].as_i64()?;
+            Some(SamplePr {
+                number,
+                author: p["user"]["login"].as_str()?.to_string(),
+                head_ref: p["head"]["ref"].as_str()?.to_string(),
+                created_at: time(&p["created_at"])?,
+                end: time(&p["closed_at"])?,
+                ai_assisted: ai_assisted(repo, number, seed),
+            })
+        })
+        .collect()
+}
+
 /// Whether sample PR `number` of `repo` was written with Claude Code (about 40 %), from a
 /// stream of its own so that the choice does not shift any other draw of the sample.
 pub fn ai_assisted(repo: &str, number: i64, seed: u64) -> bool {
