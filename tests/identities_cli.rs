@@ -41,6 +41,22 @@ fn ids_link_through_commit_emails_map_files_and_names_and_unmatched_are_listed()
     assert_eq!(alice["rule"], "commit_email");
     assert!(alice["calls"].as_i64().unwrap() > 0 && alice["commits"].as_i64().unwrap() > 0);
     assert_eq!(row(&rows, "dev-bob")["rule"], "same_name");
+    // A GitHub no-reply address as a developer id names the login.
+    let line = r#"{"id":"chatcmpl-nr","litellm_call_id":"noreply-1","startTime":1758700800.0,"endTime":1758700801.0,"status":"success","call_type":"completion","model":"gpt-4o","prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"metadata":{"requester_metadata":{"repo":"acme/api"},"user_api_key_user_id":"12345+dev-chen@users.noreply.github.com"}}"#;
+    let file = w.write("noreply.jsonl", line.as_bytes());
+    run_ok(
+        w.cmd()
+            .arg("--db")
+            .arg(w.path("demo/cache.db"))
+            .args(["ingest-traces", "--quiet", "--no-parquet"])
+            .arg(&file),
+    );
+    let rows = identities(&w, &[]);
+    let nr = row(&rows, "12345+dev-chen@users.noreply.github.com");
+    assert_eq!(
+        (nr["github_login"].as_str(), nr["rule"].as_str()),
+        (Some("dev-chen"), Some("noreply"))
+    );
     // Ids no rule links are listed as unmatched.
     let odd = row(&rows, "dev-gus@acme.example");
     assert!(odd["github_login"].is_null() && odd["rule"].is_null());
