@@ -147,6 +147,9 @@ pub struct CollectArgs {
     /// Fallback price for unknown models: IN,OUT in USD per million tokens (e.g. 3,15).
     #[arg(long, value_name = "IN,OUT")]
     pub default_price: Option<String>,
+    /// Store the links of this CSV file (`developer_id,github_login`, # comments) with the data.
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
 }
 
 /// Arguments of `ingest-traces`.
@@ -196,6 +199,9 @@ pub struct IngestTracesArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Store the links of this CSV file (`developer_id,github_login`, # comments) with the data.
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
 }
 
 /// Arguments of `ingest-litellm`.
@@ -223,6 +229,9 @@ pub struct IngestLitellmArgs {
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Store the links of this CSV file (`developer_id,github_login`, # comments) with the data.
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
 }
 
 /// Arguments of `ingest-github`.
@@ -257,6 +266,9 @@ pub struct IngestGithubArgs {
     /// Print one JSON object per repo (an array when several).
     #[arg(long)]
     pub json: bool,
+    /// Store the links of this CSV file (`developer_id,github_login`, # comments) with the data.
+    #[arg(long, value_name = "FILE")]
+    pub identity_map: Option<PathBuf>,
 }
 
 /// Arguments of `status`.

@@ -108,9 +108,23 @@ fn iso(t: DateTime<Utc>) -> String {
 
 /// Builds the listing from the store; `now` ends the span of PRs still open.
 pub fn build(store: &Store, req: &PrsRequest, now: DateTime<Utc>) -> Result<PrListing> {
+    let linker = store.linker(&req.identity_map)?;
+    build_with(store, req, &linker, now)
+}
+
+/// [`build`] with the store's identity links already read.
+pub fn build_with(
+    store: &Store,
+    req: &PrsRequest,
+    linker: &Linker,
+    now: DateTime<Utc>,
+) -> Result<PrListing> {
     let trailers = Trailers::new(&req.ai_trailers).map_err(Error::InvalidArgument)?;
-    let linker: Linker = store.linker(&req.identity_map)?;
-    let ids = store.developer_ids()?;
+    let ids = if req.author_window {
+        store.developer_ids()?
+    } else {
+        Vec::new()
+    };
     let repos = if req.repos.is_empty() {
         store.report_repos()?
     } else {

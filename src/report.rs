@@ -175,6 +175,8 @@ pub struct ReportRequest {
     pub filter: TraceFilter,
     /// Identity links given with the request (`--identity-map`), on top of the stored ones.
     pub identity_map: Vec<(String, String)>,
+    /// Compare AI-assisted with other merged PRs (the dashboard does it on its PR page).
+    pub with_cohorts: bool,
 }
 
 fn parse_day(what: &str, raw: &str) -> Result<NaiveDate> {
@@ -265,6 +267,7 @@ impl ReportRequest {
                 model: non_empty(&p.model),
             },
             identity_map: p.identity_map.clone(),
+            with_cohorts: true,
         })
     }
 }
@@ -390,9 +393,10 @@ pub fn build(
             "the model filter applies to calls only: commits and merged PRs are the repo's (or the developer's)".into(),
         );
     }
-    // Which PRs AI helped with, and how they compare (strict attribution: branch or trailer).
-    if req.filter.developer.is_none() && req.filter.model.is_none() {
-        let listing = crate::prs::build(
+    // Which PRs AI helped with, and how they compare (strict attribution: branch or trailer);
+    // computed without developer or model filters only, and left to the dashboard's PR page there.
+    if req.with_cohorts && req.filter.developer.is_none() && req.filter.model.is_none() {
+        let listing = crate::prs::build_with(
             store,
             &crate::prs::PrsRequest {
                 repos: repos.clone(),
@@ -401,15 +405,12 @@ pub fn build(
                 identity_map: req.identity_map.clone(),
                 ..crate::prs::PrsRequest::default()
             },
+            &linker,
             Utc::now(),
         )?;
         report.cohorts = listing.cohorts;
         report.cohort_comparison = Some(listing.cohort_comparison);
         report.assisted_cost = listing.assisted_cost;
-    } else {
-        report.warnings.push(
-            "AI-assisted vs other PRs are compared without developer or model filters only (see prod-lens prs)".into(),
-        );
     }
     let without_repo = store.calls_without_repo(start, end)?;
     if without_repo > 0 && req.filter.developer.is_none() && req.filter.model.is_none() {

@@ -42,6 +42,7 @@ pub fn run(db: &Path, args: CollectArgs) -> anyhow::Result<()> {
     }
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
     let server = tiny_http::Server::http(addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let mut pricer = Pricer::new(opts.prices.clone(), opts.default_price);

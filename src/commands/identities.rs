@@ -20,6 +20,16 @@ pub fn read_map(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
     })
 }
 
+/// Stores the links of `--identity-map FILE` of an ingest command, if given.
+pub fn save_map(store: &mut Store, path: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        let entries = read_map(path)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        store.save_identity_map(&entries, name.as_deref().unwrap_or("identity map"))?;
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub fn run(db: &Path, args: IdentitiesArgs) -> anyhow::Result<()> {
     let map = args.identity_map.as_deref().map(read_map).transpose()?;

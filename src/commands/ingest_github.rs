@@ -67,6 +67,7 @@ pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
         }
         let mut store = Store::open(db)
             .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+        super::identities::save_map(&mut store, args.identity_map.as_deref())?;
         let summaries = import::import(&mut store, &repos, &files)?;
         return print(&summaries, args.json);
     }
@@ -87,6 +88,7 @@ pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
     let mut client = Client::new(cfg, Arc::new(SystemClock::from_env()))?;
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
     let opts = SyncOptions {
         since,
         ..Default::default()

@@ -28,6 +28,7 @@ pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
     opts.default_repo = args.repo.as_deref().map(RepoSlug::parse).transpose()?;
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
     let mut lake = if args.no_parquet {
         None
     } else {

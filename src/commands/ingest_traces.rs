@@ -119,6 +119,7 @@ pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
     }
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
+    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
     // The lake is opened before the first row is committed (see `prod_lens::lake`).
     let mut lake = lake_opts
         .map(|o| {

@@ -325,8 +325,11 @@ impl Filters {
             ..ReportParams::default()
         };
         // Every field was checked above; a refusal here is a window the calendar cannot map.
-        ReportRequest::from_params(&params, "")
-            .map_err(|e| ApiError::bad_parameter("since", e.to_string()))
+        let mut req = ReportRequest::from_params(&params, "")
+            .map_err(|e| ApiError::bad_parameter("since", e.to_string()))?;
+        // The PR comparison is on the dashboard's pull request page, computed when asked for.
+        req.with_cohorts = false;
+        Ok(req)
     }
 
     /// The filters as a query string (defaults left out), for links between pages.

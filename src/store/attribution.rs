@@ -132,10 +132,23 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT timestamp_us, git_branch, tokens_in + tokens_out, cost_usd FROM traces
              WHERE repo_slug = ?1 AND git_branch IS NOT NULL
+               AND git_branch IN (SELECT value FROM json_each(?4))
                AND timestamp_us >= ?2 AND timestamp_us <= ?3",
         )?;
+        // Only the PRs' own branches are read (one index range each).
+        let heads: std::collections::BTreeSet<&str> = out
+            .prs
+            .iter()
+            .filter_map(|p| p.facts.head_ref.as_deref())
+            .collect();
+        let heads = serde_json::to_string(&heads).unwrap_or_else(|_| "[]".into());
         let rows = stmt.query_map(
-            params![repo, first.timestamp_micros(), last.timestamp_micros()],
+            params![
+                repo,
+                first.timestamp_micros(),
+                last.timestamp_micros(),
+                heads
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -186,23 +199,30 @@ impl Store {
     }
 
     fn rework_flags(&self, repo: &str, prs: &mut [PrRow]) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT kind, at, within_window FROM gh_rework WHERE repo = ?1 AND pr_number = ?2",
-        )?;
+        // One read of the repo's rework rows (not one query per PR).
+        let mut stmt = self
+            .conn
+            .prepare("SELECT pr_number, kind, at, within_window FROM gh_rework WHERE repo = ?1")?;
+        let mut by_pr: std::collections::HashMap<i64, Vec<(String, String, bool)>> =
+            std::collections::HashMap::new();
+        let rows = stmt.query_map([repo], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (n, kind, at, within) = row?;
+            by_pr.entry(n).or_default().push((kind, at, within));
+        }
         for p in prs.iter_mut() {
-            let rows = stmt.query_map(params![repo, p.facts.number], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (kind, at, within) = row?;
+            for (kind, at, within) in by_pr.get(&p.facts.number).into_iter().flatten() {
                 match kind.as_str() {
-                    "revert" => p.reverted |= within && p.facts.merged_at.is_some(),
+                    "revert" => p.reverted |= *within && p.facts.merged_at.is_some(),
                     "reopened" => {
-                        let at = parse(Some(at));
+                        let at = parse(Some(at.clone()));
                         p.reopened |= match (at, p.facts.merged_at) {
                             (Some(a), Some(m)) => a <= m,
                             _ => true,

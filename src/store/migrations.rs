@@ -256,10 +256,11 @@ const MIGRATIONS: &[&str] = &[
     // 9: identity map entries (see store::identities).
     crate::store::identities::SCHEMA,
     // 10: PR attribution: commit message bodies (AI co-author trailers) and the calls made on a
-    // branch, read by repo and branch without touching other rows.
+    // branch, read by repo and branch from the index alone (covering, partial).
     r#"
     ALTER TABLE gh_commits ADD COLUMN body TEXT;
-    CREATE INDEX traces_repo_branch ON traces(repo_slug, git_branch, timestamp_us)
+    CREATE INDEX traces_repo_branch
+        ON traces(repo_slug, git_branch, timestamp_us, tokens_in, tokens_out, cost_usd)
         WHERE git_branch IS NOT NULL;
     "#,
 ];

@@ -324,5 +324,10 @@ pub fn comparable(mut v: Value) -> Value {
     let m = v["metadata"].as_object_mut().unwrap();
     m.remove("generated_at").unwrap();
     m.remove("runtime_profile").unwrap();
+    // The dashboard's report leaves the PR comparison to its pull request page (/api/prs).
+    let o = v.as_object_mut().unwrap();
+    for k in ["cohorts", "cohort_comparison", "assisted_cost"] {
+        o.remove(k);
+    }
     v
 }
