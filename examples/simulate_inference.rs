@@ -21,8 +21,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use prod_lens::metrics::association::{
-    adjust, associations, primary, AssociationOptions, LogScale, PrimarySpec, RepoSeries,
-    AI_SCALES, OUTCOME_SCALES,
+    adjust, associations, primary, AssociationOptions, PrimarySpec, RepoSeries,
 };
 use prod_lens::sample::Rng;
 use prod_lens::stats::adjusted::Adjust;
@@ -144,21 +143,13 @@ fn replicate(world: World, weeks: i64, seed: u64, opts: &AssociationOptions) -> 
         }
         prev_ai_noise = e_ai;
     }
-    let sum = |(p, scale): (Vec<(NaiveDate, f64)>, LogScale)| {
-        opts.prepare(
-            DailySeries::complete(&window, p).expect("finite series"),
-            scale,
-        )
+    let sum = |p: Vec<(NaiveDate, f64)>| {
+        opts.select_days(DailySeries::complete(&window, p).expect("finite series"))
     };
-    let mut outcome: Vec<DailySeries> = out.into_iter().zip(OUTCOME_SCALES).map(sum).collect();
-    outcome.push(opts.prepare(
-        DailySeries::observed(&window, medians).expect("finite medians"),
-        OUTCOME_SCALES[2],
-    ));
-    RepoSeries {
-        ai: ai.into_iter().zip(AI_SCALES).map(sum).collect(),
-        outcome,
-    }
+    let mut outcome: Vec<DailySeries> = out.into_iter().map(sum).collect();
+    outcome
+        .push(opts.select_days(DailySeries::observed(&window, medians).expect("finite medians")));
+    RepoSeries::from_counted(ai.into_iter().map(sum).collect(), outcome, opts.adjust)
 }
 
 #[derive(Default, Clone, Copy)]

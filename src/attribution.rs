@@ -24,12 +24,14 @@ use serde::Serialize;
 /// Days before a PR's creation from which its branch's calls count.
 pub const WINDOW_BEFORE_DAYS: i64 = 14;
 
-/// AI co-author trailers and footers recognised by default (case-insensitive regexes).
+/// AI co-author trailers and footers recognised by default (case-insensitive regexes, `^` at
+/// a line start): Claude Code's trailer names Anthropic's no-reply address, so a human co-author
+/// called Claude does not match; Copilot and Cursor's agents sign with their own names.
 pub const DEFAULT_TRAILERS: [&str; 4] = [
-    r"co-authored-by:\s*claude",
-    r"generated with \[?claude code",
-    r"co-authored-by:\s*copilot",
-    r"co-authored-by:\s*cursor agent",
+    r"(?m)^co-authored-by:[ \t]*claude[^<\n]*<noreply@anthropic\.com>",
+    r"(?m)^[^\n]*generated with \[claude code\]",
+    r"(?m)^co-authored-by:[ \t]*copilot\b",
+    r"(?m)^co-authored-by:[ \t]*cursor agent\b",
 ];
 
 /// Branches that are never a PR's own work.
@@ -182,20 +184,16 @@ impl Trailers {
     }
 }
 
-/// The `(#123)` PR numbers a commit subject names.
-pub fn named_prs(subject: &str) -> Vec<i64> {
-    let mut out = Vec::new();
-    let mut rest = subject;
-    while let Some(i) = rest.find("(#") {
-        rest = &rest[i + 2..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if !digits.is_empty() && rest[digits.len()..].starts_with(')') {
-            if let Ok(n) = digits.parse() {
-                out.push(n);
-            }
-        }
+/// The PR a commit subject names the way GitHub's squash merge does: a trailing `(#123)`.
+/// A PR cited elsewhere in the subject (`Revert "Add cache (#12)" (#30)` names #30) does not count.
+pub fn named_pr(subject: &str) -> Option<i64> {
+    let rest = subject.trim_end().strip_suffix(')')?;
+    let i = rest.rfind("(#")?;
+    let digits = &rest[i + 2..];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    out
+    digits.parse().ok()
 }
 
 /// Evidence for every PR of one repo. `author_calls(pr)` gives the author's calls in the PR's
@@ -250,7 +248,7 @@ pub fn attribute(
         commits.iter().map(|c| (c.sha.as_str(), c)).collect();
     let mut naming: BTreeMap<i64, Vec<&CommitFacts>> = BTreeMap::new();
     for c in commits {
-        for n in named_prs(&c.subject) {
+        if let Some(n) = named_pr(&c.subject) {
             naming.entry(n).or_default().push(c);
         }
     }
@@ -474,7 +472,24 @@ mod tests {
 
     #[test]
     fn pr_numbers_named_in_subjects() {
-        assert_eq!(named_prs("Fix (#12) and (#7)"), [12, 7]);
-        assert!(named_prs("Fix #12 (#x) (#)").is_empty());
+        assert_eq!(named_pr("Fix login (#12)"), Some(12));
+        assert_eq!(named_pr("Revert \"Add cache (#12)\" (#30) "), Some(30));
+        assert_eq!(named_pr("Fix (#12) later"), None);
+        assert_eq!(named_pr("Fix (#x)"), None);
+        assert_eq!(named_pr("Fix (#)"), None);
+    }
+
+    #[test]
+    fn default_trailers_are_the_assistants_not_namesakes() {
+        let t = Trailers::new(&[]).unwrap();
+        assert!(t.matches("x\n\nCo-Authored-By: Claude <noreply@anthropic.com>"));
+        assert!(t.matches("co-authored-by: Claude Opus 4 <noreply@anthropic.com>"));
+        assert!(t.matches("🤖 Generated with [Claude Code](https://claude.com/claude-code)"));
+        assert!(t.matches("Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>"));
+        assert!(t.matches("Co-authored-by: Cursor Agent <cursoragent@cursor.com>"));
+        assert!(!t.matches("Co-authored-by: Claude Dupont <cd@acme.com>"));
+        assert!(!t.matches("Co-authored-by: Claudette <c@acme.com>"));
+        assert!(!t.matches("Mention co-authored-by: claude <noreply@anthropic.com> inline"));
+        assert!(!t.matches("Co-authored-by: Copilotte <x@y>"));
     }
 }

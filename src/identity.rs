@@ -162,10 +162,16 @@ impl Linker {
     /// filter on one person must match.
     pub fn ids_of<'a>(&self, login: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let want = login.trim().to_ascii_lowercase();
-        let mut out = vec![want.clone()];
+        // The login itself, unless it is also an id that links to someone else (a key alias
+        // mapped to another person).
+        let own = self
+            .link(login)
+            .is_none_or(|l| l.login.to_ascii_lowercase() == want);
+        let mut out = if own { vec![want.clone()] } else { Vec::new() };
         for id in ids {
             let lower = id.to_ascii_lowercase();
             if !out.contains(&lower)
+                && lower != want
                 && self
                     .link(id)
                     .is_some_and(|l| l.login.to_ascii_lowercase() == want)
@@ -274,6 +280,14 @@ mod tests {
         let l = linker();
         let ids = l.ids_of("Alice", ["alice@acme.com", "bob@acme.com", "ALICE"]);
         assert_eq!(ids, ["alice", "alice@acme.com"]);
+        // A key alias mapped to another person is not that login's own id.
+        let l = Linker::new(
+            [("bob".to_string(), "robert-gh".to_string())],
+            [],
+            ["bob".to_string(), "robert-gh".to_string()],
+        );
+        assert!(l.ids_of("bob", ["bob"]).is_empty());
+        assert_eq!(l.ids_of("robert-gh", ["bob"]), ["robert-gh", "bob"]);
     }
 
     #[test]

@@ -59,8 +59,11 @@ pub struct PrListRow {
 pub struct AssistedCost {
     /// Repo, or `all`.
     pub repo: String,
-    /// AI-assisted merged PRs.
+    /// AI-assisted PRs merged in the window.
     pub assisted_merged: usize,
+    /// Of those, PRs with branch evidence (the others carry no attributed calls, so cost 0:
+    /// trailer-only PRs dilute the figure).
+    pub with_branch_evidence: usize,
     /// Known cost of the calls attributed to them by branch.
     pub attributed_cost_usd: f64,
     /// attributed_cost_usd / assisted_merged.
@@ -133,9 +136,18 @@ pub fn build_with(
     let mut rows = Vec::new();
     for repo in &repos {
         let input = store.attribution_inputs(repo, req.start, req.end, now)?;
-        let facts: Vec<_> = input.prs.iter().map(|p| p.facts.clone()).collect();
+        let facts: Vec<_> = input
+            .prs
+            .iter()
+            .map(|p| p.facts.clone())
+            .chain(input.competitors.iter().cloned())
+            .collect();
         let mut author_calls = BTreeMap::new();
-        for p in facts.iter().filter(|_| req.author_window) {
+        for p in facts
+            .iter()
+            .take(input.prs.len())
+            .filter(|_| req.author_window)
+        {
             if let Some(a) = &p.author {
                 let linked = linker.ids_of(a, ids.iter().map(String::as_str));
                 let (from, to) = p.span(now);
@@ -159,7 +171,8 @@ pub fn build_with(
             rows.push(PrListRow {
                 repo: repo.clone(),
                 number: f.number,
-                author: f.author.as_deref().map(|a| linker.person(a).into_owned()),
+                // A PR author is a GitHub login already.
+                author: f.author.clone(),
                 title: p.title.clone(),
                 head_ref: f.head_ref.clone(),
                 created_at: iso(f.created_at),
@@ -201,23 +214,33 @@ pub fn build_with(
         })
         .collect();
     let (cohorts, cohort_comparison) = compare(&merged, crate::stats::multiple::DEFAULT_Q);
-    let mut cost: BTreeMap<String, (usize, f64)> = BTreeMap::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.ai_assisted && r.merged_at.is_some())
-    {
+    // Cost per AI-assisted PR merged in the window (the same PRs as the comparison).
+    let mut cost: BTreeMap<String, (usize, usize, f64)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.ai_assisted) {
+        let Some(at) = r
+            .merged_at
+            .as_deref()
+            .and_then(|m| m.parse::<DateTime<Utc>>().ok())
+        else {
+            continue;
+        };
+        if at < req.start || at >= req.end {
+            continue;
+        }
         for key in [r.repo.clone(), "all".to_string()] {
             let c = cost.entry(key).or_default();
             c.0 += 1;
-            c.1 += r.ai_cost_usd;
+            c.1 += usize::from(r.evidence.contains(&Evidence::Branch));
+            c.2 += r.ai_cost_usd;
         }
     }
     let assisted_cost = cost
         .into_iter()
         .filter(|(k, _)| k != "all" || repos.len() > 1)
-        .map(|(repo, (n, usd))| AssistedCost {
+        .map(|(repo, (n, with_branch, usd))| AssistedCost {
             repo,
             assisted_merged: n,
+            with_branch_evidence: with_branch,
             attributed_cost_usd: usd,
             per_ai_assisted_merged_pr_usd: (n > 0).then(|| usd / n as f64),
         })

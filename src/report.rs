@@ -104,7 +104,8 @@ pub const DEFAULT_WINDOW_DAYS: u64 = 28;
 /// Most shuffles `--permutations` accepts.
 pub const MAX_PERMUTATIONS: usize = 100_000;
 
-/// The last day (in `tz`) with trace or GitHub data for `repos` (every repo when empty).
+/// The last day (in `tz`, never after today) with trace or GitHub data for `repos` (every repo
+/// when empty).
 pub fn last_data_day(
     store: &Store,
     repos: &[String],
@@ -123,12 +124,13 @@ pub fn last_data_day(
             last = last.max(Some(local_day(t, tz)));
         }
     }
-    Ok(last)
+    // A commit's author date is whatever its author's clock said: never past today.
+    Ok(last.map(|d| d.min(local_day(Utc::now(), tz))))
 }
 
 /// Fills a missing `until` with the last day with data for the repos (today when the store has
-/// none, or when `since` lies after it) and a missing `since` with [`DEFAULT_WINDOW_DAYS`] days
-/// ending at `until`.
+/// none; `since` itself when `since` lies after the data) and a missing `since` with
+/// [`DEFAULT_WINDOW_DAYS`] days ending at `until`.
 pub fn fill_window(store: &Store, p: &ReportParams) -> Result<ReportParams> {
     let mut p = p.clone();
     let tz = parse_timezone(&p.timezone)

@@ -154,10 +154,15 @@ pub fn run(db: &Path, args: PrsArgs) -> anyhow::Result<()> {
     );
     let store = Store::open_read_only(db).with_context(|| format!("opening {}", db.display()))?;
     let tz = chrono_tz::UTC;
+    // The same rule as `report`: the last day with data, `--since` itself when that lies after
+    // the data, today on an empty store.
     let until = match until {
         Some(u) => u,
-        None => prod_lens::report::last_data_day(&store, &repos, tz)?
-            .unwrap_or_else(|| Utc::now().date_naive()),
+        None => match prod_lens::report::last_data_day(&store, &repos, tz)? {
+            Some(d) if since.is_none_or(|s| s <= d) => d,
+            Some(_) => since.unwrap_or_else(|| Utc::now().date_naive()),
+            None => Utc::now().date_naive(),
+        },
     };
     let since = since.unwrap_or_else(|| {
         until

@@ -335,13 +335,42 @@ pub struct AssociationOptions {
 /// The daily series of one repo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepoSeries {
-    /// AI series in [`AI_SERIES`] order.
+    /// AI series in [`AI_SERIES`] order, as the associations read them (log scale under the
+    /// calendar adjustment).
     pub ai: Vec<DailySeries>,
-    /// Outcome series in [`OUTCOME_SERIES`] order.
+    /// Outcome series in [`OUTCOME_SERIES`] order, likewise.
     pub outcome: Vec<DailySeries>,
+    /// The AI series as counted (the `raw` figures read these).
+    pub ai_counted: Vec<DailySeries>,
+    /// The outcome series as counted.
+    pub outcome_counted: Vec<DailySeries>,
 }
 
 impl RepoSeries {
+    /// The series of counted values (weekends and holidays already dropped), with the values
+    /// the associations read derived under `adjust` (see [`AssociationOptions::prepare`]).
+    pub fn from_counted(
+        ai_counted: Vec<DailySeries>,
+        outcome_counted: Vec<DailySeries>,
+        adjust: Adjust,
+    ) -> Self {
+        let scale = |v: &[DailySeries], scales: &[LogScale]| -> Vec<DailySeries> {
+            v.iter()
+                .zip(scales)
+                .map(|(s, sc)| match adjust {
+                    Adjust::Calendar => s.map_values(|x| (x.max(0.0) * sc.0).ln_1p()),
+                    Adjust::None => s.clone(),
+                })
+                .collect()
+        };
+        RepoSeries {
+            ai: scale(&ai_counted, &AI_SCALES),
+            outcome: scale(&outcome_counted, &OUTCOME_SCALES),
+            ai_counted,
+            outcome_counted,
+        }
+    }
+
     /// Days in the series.
     pub fn days(&self) -> usize {
         self.ai.first().map_or(0, DailySeries::len)
@@ -385,23 +414,18 @@ pub const AI_SCALES: [LogScale; 4] = [
 pub const OUTCOME_SCALES: [LogScale; 3] = [LogScale(1.0), LogScale(1.0), LogScale(1.0)];
 
 impl AssociationOptions {
-    /// `s` as the associations read it: weekends (with `business_days`) and holidays dropped,
-    /// and, with the calendar adjustment, on the log scale ln(1 + value × scale), where weekday
-    /// and trend effects on activity (multiplicative) become additive.
-    pub fn prepare(&self, s: DailySeries, scale: LogScale) -> DailySeries {
+    /// `s` without weekends (with `business_days`) and without holidays: the days the
+    /// associations pair.
+    pub fn select_days(&self, s: DailySeries) -> DailySeries {
         let s = if self.business_days {
             s.business_days_only()
         } else {
             s
         };
-        let s = if self.holidays.is_empty() {
+        if self.holidays.is_empty() {
             s
         } else {
             s.retain_days(|d| !self.holidays.contains(&d))
-        };
-        match self.adjust {
-            Adjust::Calendar => s.map_values(|v| (v.max(0.0) * scale.0).ln_1p()),
-            Adjust::None => s,
         }
     }
 }
@@ -456,37 +480,39 @@ pub fn repo_series(
                 .map(|m| (d, m))
         })
         .collect();
-    let sum = |points: Vec<(NaiveDate, f64)>, scale| -> Result<DailySeries, StatsError> {
-        Ok(opts.prepare(DailySeries::complete(window, points)?, scale))
+    let sum = |points: Vec<(NaiveDate, f64)>| -> Result<DailySeries, StatsError> {
+        Ok(opts.select_days(DailySeries::complete(window, points)?))
     };
-    let [r, s, t, c] = AI_SCALES;
-    let [oc, om, oh] = OUTCOME_SCALES;
-    Ok(RepoSeries {
-        ai: vec![
-            sum(requests, r)?,
-            sum(sessions, s)?,
-            sum(tokens, t)?,
-            sum(cost, c)?,
+    Ok(RepoSeries::from_counted(
+        vec![sum(requests)?, sum(sessions)?, sum(tokens)?, sum(cost)?],
+        vec![
+            sum(commits)?,
+            sum(merged)?,
+            opts.select_days(DailySeries::observed(window, medians)?),
         ],
-        outcome: vec![
-            sum(commits, oc)?,
-            sum(merged, om)?,
-            opts.prepare(DailySeries::observed(window, medians)?, oh),
-        ],
-    })
+        opts.adjust,
+    ))
 }
 
 /// Computes every association of one repo for lags 0..=max_lag (BH fields left empty).
 pub fn associations(repo: &str, s: &RepoSeries, opts: &AssociationOptions) -> Vec<Association> {
     let mut out = Vec::new();
     let max_lag = opts.max_lag.max(opts.primary.lag);
-    for (ai_name, ai) in AI_SERIES.iter().zip(&s.ai) {
-        for (out_name, outcome) in OUTCOME_SERIES.iter().zip(&s.outcome) {
+    for (i, (ai_name, ai)) in AI_SERIES.iter().zip(&s.ai).enumerate() {
+        for (j, (out_name, outcome)) in OUTCOME_SERIES.iter().zip(&s.outcome).enumerate() {
             for lag in 0..=max_lag {
                 let Ok(pairs) = pair(ai, outcome, lag) else {
                     continue;
                 };
-                let a = partial_association(&pairs, opts.adjust, opts.permutations);
+                let mut a = partial_association(&pairs, opts.adjust, opts.permutations);
+                // The raw figures read the values as counted (the same pairs of days).
+                if let (Some(x), Some(y)) = (s.ai_counted.get(i), s.outcome_counted.get(j)) {
+                    if let Ok(counted) = pair(x, y, lag) {
+                        a.raw_pearson = crate::stats::correlation::pearson(&counted.x, &counted.y);
+                        a.raw_spearman =
+                            crate::stats::correlation::spearman(&counted.x, &counted.y);
+                    }
+                }
                 let is_primary = *ai_name == opts.primary.ai_series
                     && *out_name == opts.primary.outcome_series
                     && lag == opts.primary.lag;
@@ -771,6 +797,31 @@ mod tests {
         assert!((s.ai[2].values()[0] - 5f64.ln()).abs() < 1e-12);
         assert!((s.ai[3].values()[0] - 51f64.ln()).abs() < 1e-12);
         assert_eq!(s.outcome[2].observed_days(), 0);
+    }
+
+    #[test]
+    fn raw_figures_read_the_counted_values() {
+        let w = DayWindow::new(d("2025-10-01"), d("2025-10-28")).unwrap();
+        let draws: Vec<usize> = {
+            let mut r = crate::sample::Rng::new(5);
+            (0..56).map(|_| r.range(1, 40) as usize).collect()
+        };
+        let data = counted(28, |i| (draws[i], draws[i + 28]));
+        let agg = TraceAggregate::from_rows(&data.traces, chrono_tz::UTC);
+        let s = repo_series(&data, &agg, &w, chrono_tz::UTC, &opts(3, false)).unwrap();
+        let a = associations("a/b", &s, &opts(3, false));
+        let x = &a[1]; // requests vs commits, lag 1
+        assert_eq!(
+            (x.ai_series.as_str(), x.outcome_series.as_str(), x.lag),
+            ("requests", "commits", 1)
+        );
+        let p = pair(&s.ai_counted[0], &s.outcome_counted[0], 1).unwrap();
+        assert_eq!(p.x[0], draws[0] as f64, "counted, not log");
+        let want = crate::stats::correlation::pearson(&p.x, &p.y);
+        assert_eq!(x.raw.pearson_r, want.r);
+        assert_eq!(x.raw.pearson_p, want.p_value);
+        let logged = pair(&s.ai[0], &s.outcome[0], 1).unwrap();
+        assert!((logged.x[0] - (draws[0] as f64).ln_1p()).abs() < 1e-12);
     }
 
     #[test]

@@ -372,7 +372,8 @@ pub fn compute(
     let low = associations.iter().filter(|a| a.low_sample).count();
     if low > 0 {
         warnings.push(format!(
-            "{low} associations have fewer than 6 pairs (low_sample) and are not tested"
+            "{low} associations have fewer than {} pairs (low_sample): listed, not tested",
+            association::MIN_INFERENCE_DAYS
         ));
     }
     let primary: Vec<association::Primary> = data

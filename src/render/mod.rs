@@ -167,10 +167,11 @@ pub fn cohort_line(c: &crate::metrics::cohorts::Cohort) -> String {
 /// One line of cost per AI-assisted merged PR.
 pub fn assisted_cost_line(a: &crate::prs::AssistedCost) -> String {
     format!(
-        "{}: cost per AI-assisted merged PR ${} ({} PRs; known cost of the calls made on their branches)",
+        "{}: cost per AI-assisted merged PR ${} ({} PRs, {} of them with calls on their branch; known cost of those calls)",
         a.repo,
         human(a.per_ai_assisted_merged_pr_usd),
-        a.assisted_merged
+        a.assisted_merged,
+        a.with_branch_evidence
     )
 }
 

@@ -21,12 +21,13 @@ use crate::render::{assisted_cost_line, cohort_line};
 /// Parameters of the PR pages besides the filters.
 pub const PR_KEYS: [&str; 2] = ["assisted", "attribution"];
 
-/// The listing for a query (and the window it covers), filtered by `assisted` when given.
+/// The listing for a query, the window it covers, and the `assisted` filter (applied by the
+/// caller to the list only: the comparison and the chart read every PR).
 fn listing(
     state: &AppState,
     store: &crate::store::Store,
     q: &QueryPairs,
-) -> Result<(PrListing, crate::stats::calendar::DayWindow), ApiError> {
+) -> Result<(PrListing, crate::stats::calendar::DayWindow, Option<bool>), ApiError> {
     let f = Filters::parse(q)?;
     let window = AppState::window(store, &f)?;
     let attribution = match q.one("attribution")? {
@@ -54,7 +55,7 @@ fn listing(
         .utc_bounds(f.tz)
         .ok_or_else(|| ApiError::bad_parameter("since", "the window is out of range"))?;
     let _ = state;
-    let mut l = crate::prs::build(
+    let l = crate::prs::build(
         store,
         &PrsRequest {
             repos: f.repos.clone(),
@@ -66,10 +67,7 @@ fn listing(
         },
         Utc::now(),
     )?;
-    if let Some(a) = assisted {
-        l.prs.retain(|p| p.ai_assisted == a);
-    }
-    Ok((l, window))
+    Ok((l, window, assisted))
 }
 
 /// `GET /api/prs`: the listing as JSON (`prs`, `cohorts`, `cohort_comparison`, `assisted_cost`).
@@ -79,12 +77,16 @@ pub async fn api(
 ) -> Result<Response, ApiError> {
     let q = QueryPairs::parse(raw.as_deref());
     q.reject_unknown(&[&FILTER_KEYS, &PR_KEYS])?;
-    let (l, _) = state.with_store(move |st, s| listing(st, s, &q)).await?;
+    let (mut l, _, assisted) = state.with_store(move |st, s| listing(st, s, &q)).await?;
+    if let Some(a) = assisted {
+        l.prs.retain(|p| p.ai_assisted == a);
+    }
     json(&l)
 }
 
-/// Merge hours of both groups as two strips of dots on one log-scaled axis, with the medians.
-pub fn merge_time_chart(prs: &[PrListRow]) -> String {
+/// Merge hours of both groups (`prs` merged in the window) as two strips of dots on one
+/// log-scaled axis, with the medians.
+pub fn merge_time_chart(prs: &[&PrListRow]) -> String {
     let groups: [(&str, Vec<f64>); 2] = [true, false].map(|ai| {
         (
             if ai { "AI-assisted" } else { "other" },
@@ -174,16 +176,39 @@ async fn page_html(state: Arc<AppState>, raw: Option<String>) -> Result<String, 
     q.reject_unknown(&[&FILTER_KEYS, &PR_KEYS])?;
     let f = Filters::parse(&q)?;
     let assisted = q.one("assisted")?.unwrap_or("").to_string();
-    let (l, window, repos, generation) = state
+    let attribution = q.one("attribution")?.unwrap_or("").to_string();
+    let (l, window, only, repos, generation) = state
         .with_store(move |st, s| {
-            let (l, w) = listing(st, s, &q)?;
-            Ok((l, w, s.report_repos()?, st.changes.generation()))
+            let (l, w, only) = listing(st, s, &q)?;
+            Ok((l, w, only, s.report_repos()?, st.changes.generation()))
         })
         .await?;
+    let (start, end) = window
+        .utc_bounds(f.tz)
+        .ok_or_else(|| ApiError::bad_parameter("since", "the window is out of range"))?;
+    // The chart compares the PRs merged in the window, like the comparison below it.
+    let merged: Vec<&PrListRow> = l
+        .prs
+        .iter()
+        .filter(|p| {
+            p.merged_at
+                .as_deref()
+                .and_then(|m| m.parse::<chrono::DateTime<Utc>>().ok())
+                .is_some_and(|m| m >= start && m < end)
+        })
+        .collect();
+    let shown: Vec<&PrListRow> = l
+        .prs
+        .iter()
+        .filter(|p| only.is_none_or(|a| p.ai_assisted == a))
+        .collect();
     let mut body = nav(Page::Prs, &f, state.auth.is_some());
     let mut hidden = vec![];
     if !assisted.is_empty() {
         hidden.push(("assisted", assisted.clone()));
+    }
+    if !attribution.is_empty() {
+        hidden.push(("attribution", attribution.clone()));
     }
     body += &filter_form(
         &f,
@@ -199,7 +224,19 @@ async fn page_html(state: Arc<AppState>, raw: Option<String>) -> Result<String, 
         },
     );
     body += "<main class=\"pl-main\">\n<h1>Pull requests</h1>\n";
-    let base = f.to_query(false);
+    if f.developer.is_some() || f.model.is_some() {
+        body += "<p class=\"note\" data-testid=\"filters-ignored\">This list is not narrowed by developer or model: it shows every PR of the repos and window.</p>\n";
+    }
+    let mut base = f.to_query(false);
+    if !attribution.is_empty() {
+        if !base.is_empty() {
+            base.push('&');
+        }
+        base.push_str(&format!(
+            "attribution={}",
+            form_urlencoded::byte_serialize(attribution.as_bytes()).collect::<String>()
+        ));
+    }
     let link = |a: &str| {
         let mut qs = base.clone();
         if !a.is_empty() {
@@ -218,7 +255,7 @@ async fn page_html(state: Arc<AppState>, raw: Option<String>) -> Result<String, 
         esc(&link("false"))
     );
     body += "<h2>Merge time, AI-assisted vs other</h2>\n";
-    body += &merge_time_chart(&l.prs);
+    body += &merge_time_chart(&merged);
     body += "<ul data-testid=\"cohort-lines\">";
     for c in &l.cohorts {
         let _ = write!(body, "<li>{}</li>", esc(&cohort_line(c)));
@@ -227,7 +264,7 @@ async fn page_html(state: Arc<AppState>, raw: Option<String>) -> Result<String, 
         let _ = write!(body, "<li>{}</li>", esc(&assisted_cost_line(a)));
     }
     body += "</ul>\n<div class=\"scroll\"><table class=\"data\" data-testid=\"prs-table\"><thead><tr><th>Repo</th><th>PR</th><th>Title</th><th>Author</th><th>Branch</th><th>State</th><th>Merge hours</th><th>AI-assisted</th><th>Evidence</th><th>Calls</th><th>Tokens</th><th>Cost $</th></tr></thead><tbody>";
-    for p in &l.prs {
+    for p in &shown {
         let _ = write!(
             body,
             "<tr data-number=\"{}\" data-assisted=\"{}\"><td>{}</td><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td></tr>",
@@ -247,7 +284,7 @@ async fn page_html(state: Arc<AppState>, raw: Option<String>) -> Result<String, 
             p.ai_cost_usd
         );
     }
-    if l.prs.is_empty() {
+    if shown.is_empty() {
         body += "<tr><td colspan=\"12\">No pull request in the window.</td></tr>";
     }
     body += "</tbody></table></div>\n</main>\n";

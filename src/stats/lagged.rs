@@ -1,7 +1,10 @@
-//! Calendar-complete daily series and lag pairing for AI → outcome associations.
+//! Daily series and lag pairing for AI → outcome associations.
 //!
-//! A [`DailySeries`] has one value for every day of the window: days without activity are 0,
-//! never dropped. `--business-days` removes Saturdays and Sundays from both series before
+//! A [`DailySeries`] has one entry for every day of the window: from
+//! [`DailySeries::complete`], days without activity are 0, never dropped; from
+//! [`DailySeries::observed`], days without a value (no merge, so no median merge time) are
+//! missing. [`lag_pairs`] and [`lagged_association`] read the values as stored (missing days as
+//! 0): use them on complete series; [`crate::stats::adjusted::pair`] drops missing days. `--business-days` removes Saturdays and Sundays from both series before
 //! pairing, so lags then count business days (Friday → Monday is lag 1).
 //!
 //! Lag k pairs the AI value of series position d with the outcome value of position d + k, for

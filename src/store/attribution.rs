@@ -35,6 +35,9 @@ pub struct AttributionInputs {
     pub prs: Vec<PrRow>,
     /// Every base branch of the repo's PRs (never a PR's own work).
     pub base_refs: Vec<String>,
+    /// Other PRs of the repo on the same head branches (outside the window): a call on a reused
+    /// branch name goes to the right PR whatever the window.
+    pub competitors: Vec<PrFacts>,
     /// Calls on a branch in the PRs' spans.
     pub calls: Vec<BranchCall>,
     /// Commits around the PRs.
@@ -142,6 +145,44 @@ impl Store {
             .filter_map(|p| p.facts.head_ref.as_deref())
             .collect();
         let heads = serde_json::to_string(&heads).unwrap_or_else(|_| "[]".into());
+        let listed: std::collections::BTreeSet<i64> =
+            out.prs.iter().map(|p| p.facts.number).collect();
+        let mut stmt_c = self.conn.prepare(
+            "SELECT number, author, head_ref, base_ref, created_at, merged_at, closed_at,
+                    merge_commit_sha
+             FROM gh_pull_requests
+             WHERE repo = ?1 AND head_ref IN (SELECT value FROM json_each(?2))",
+        )?;
+        let rows = stmt_c.query_map(params![repo, heads], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        for row in rows {
+            let (number, author, head, base, created, merged, closed, sha) = row?;
+            if listed.contains(&number) {
+                continue;
+            }
+            if let Some(created_at) = parse(Some(created)) {
+                out.competitors.push(PrFacts {
+                    number,
+                    author,
+                    head_ref: head,
+                    base_ref: base,
+                    created_at,
+                    merged_at: parse(merged),
+                    closed_at: parse(closed),
+                    merge_commit_sha: sha,
+                });
+            }
+        }
         let rows = stmt.query_map(
             params![
                 repo,
