@@ -114,6 +114,15 @@ fn the_report_counts_one_person_under_every_linked_id() {
         !devs.iter().any(|d| d["developer"] == "alice@example.com"),
         "the e-mail id is not a person of its own"
     );
+    // Velocity counts people too: one per line of the developer table with calls.
+    let with_calls = devs
+        .iter()
+        .filter(|d| d["requests"].as_u64().unwrap() > 0)
+        .count() as u64;
+    assert_eq!(
+        all["metrics"]["acme/api"]["velocity"]["developers"].as_u64(),
+        Some(with_calls)
+    );
     let cost = all["metrics"]["acme/api"]["cost"]["per_developer"]
         .as_object()
         .unwrap();

@@ -389,6 +389,31 @@ impl TraceAggregate {
         t
     }
 
+    /// The same aggregate with every developer id replaced by the person it is linked to (the
+    /// GitHub login), so that per-developer counts count people, not ids.
+    pub fn with_people(&self, linker: &crate::identity::Linker) -> TraceAggregate {
+        let mut seen: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        let mut person = |d: &Option<Arc<str>>| -> Option<Arc<str>> {
+            let d = d.as_ref()?;
+            Some(
+                seen.entry(d.clone())
+                    .or_insert_with(|| match linker.link(d) {
+                        Some(l) => Arc::from(l.login.as_str()),
+                        None => d.clone(),
+                    })
+                    .clone(),
+            )
+        };
+        let mut out = self.clone();
+        for c in &mut out.cells {
+            c.developer = person(&c.developer);
+        }
+        for s in &mut out.sessions {
+            s.developer = person(&s.developer);
+        }
+        out
+    }
+
     /// Distinct sessions per local day.
     pub fn sessions_per_day(&self) -> HashMap<NaiveDate, u64> {
         let distinct: HashSet<(NaiveDate, &str)> = self

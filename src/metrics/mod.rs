@@ -307,7 +307,20 @@ pub fn compute(
                 &built
             }
         };
-        let mut usage = usage::compute(agg, &opts.policy_models, delivery.pr_throughput.merged);
+        // Usage counts people: developer ids linked to one GitHub login are one developer.
+        let people;
+        let usage_agg = match &repo.linker {
+            Some(l) => {
+                people = agg.with_people(l);
+                &people
+            }
+            None => agg,
+        };
+        let mut usage = usage::compute(
+            usage_agg,
+            &opts.policy_models,
+            delivery.pr_throughput.merged,
+        );
         if let Some(linker) = &repo.linker {
             // Per-developer cost under the linked person, like every per-developer figure.
             let mut merged: BTreeMap<String, f64> = BTreeMap::new();
