@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::attribution::{attribute, Attribution, Evidence, PrEvidence, Trailers};
+use crate::attribution::{attribute, Attribution, AuthorCalls, Evidence, PrEvidence, Trailers};
 use crate::error::{Error, Result};
 use crate::identity::Linker;
 use crate::metrics::cohorts::{compare, Cohort, CohortFamily, CohortPr};
@@ -123,11 +123,6 @@ pub fn build_with(
     now: DateTime<Utc>,
 ) -> Result<PrListing> {
     let trailers = Trailers::new(&req.ai_trailers).map_err(Error::InvalidArgument)?;
-    let ids = if req.author_window {
-        store.developer_ids()?
-    } else {
-        Vec::new()
-    };
     let repos = if req.repos.is_empty() {
         store.report_repos()?
     } else {
@@ -142,16 +137,60 @@ pub fn build_with(
             .map(|p| p.facts.clone())
             .chain(input.competitors.iter().cloned())
             .collect();
-        let mut author_calls = BTreeMap::new();
-        for p in facts
-            .iter()
-            .take(input.prs.len())
-            .filter(|_| req.author_window)
-        {
-            if let Some(a) = &p.author {
-                let linked = linker.ids_of(a, ids.iter().map(String::as_str));
-                let (from, to) = p.span(now);
-                author_calls.insert(p.number, store.calls_of(repo, &linked, from, to)?);
+        // Each person's calls per UTC hour over the PRs' spans, read once per repo; a PR's
+        // author-window evidence sums the hours of its span (found by binary search).
+        let mut author_calls: BTreeMap<i64, AuthorCalls> = BTreeMap::new();
+        let window_prs = &facts[..input.prs.len()];
+        if req.author_window && !window_prs.is_empty() {
+            let from = window_prs
+                .iter()
+                .map(|p| p.span(now).0)
+                .min()
+                .unwrap_or(req.start);
+            let to = window_prs
+                .iter()
+                .map(|p| p.span(now).1)
+                .max()
+                .unwrap_or(req.end);
+            let mut people: BTreeMap<String, Vec<(i64, AuthorCalls)>> = BTreeMap::new();
+            let mut person_of: BTreeMap<String, String> = BTreeMap::new();
+            for (hour, id, c) in store.hourly_calls(repo, from, to)? {
+                let person = person_of
+                    .entry(id.clone())
+                    .or_insert_with(|| linker.person(&id).to_ascii_lowercase())
+                    .clone();
+                people.entry(person).or_default().push((hour, c));
+            }
+            // Each person's hours in order (sums over a span add them up in hour order).
+            let prefix: BTreeMap<String, (Vec<i64>, Vec<AuthorCalls>)> = people
+                .into_iter()
+                .map(|(k, mut v)| {
+                    v.sort_by_key(|e| e.0);
+                    (k, v.into_iter().unzip())
+                })
+                .collect();
+            const HOUR_US: i64 = 3_600_000_000;
+            for p in window_prs {
+                let Some(a) = &p.author else { continue };
+                let Some((hours, sums)) = prefix.get(&a.to_ascii_lowercase()) else {
+                    continue;
+                };
+                let (s0, s1) = p.span(now);
+                let (h0, h1) = (
+                    s0.timestamp_micros().div_euclid(HOUR_US),
+                    s1.timestamp_micros().div_euclid(HOUR_US),
+                );
+                let (i, j) = (
+                    hours.partition_point(|&h| h < h0),
+                    hours.partition_point(|&h| h <= h1),
+                );
+                let mut sum = AuthorCalls::default();
+                for c in &sums[i..j] {
+                    sum.calls += c.calls;
+                    sum.tokens += c.tokens;
+                    sum.cost_usd += c.cost_usd;
+                }
+                author_calls.insert(p.number, sum);
             }
         }
         let evidence = attribute(

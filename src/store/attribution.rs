@@ -276,43 +276,42 @@ impl Store {
         Ok(())
     }
 
-    /// Calls, tokens and known cost of the developer ids `ids` (ASCII lower-case) in `repo`
-    /// within `[from, to]`, by whole UTC hours from the rollups (rows when there are none).
-    pub fn calls_of(
+    /// Calls, tokens and known cost per (UTC hour, developer id) of `repo` within `[from, to]`
+    /// (hours since the epoch), from the rollups (rows when there are none).
+    pub fn hourly_calls(
         &self,
         repo: &str,
-        ids: &[String],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<AuthorCalls> {
-        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-        let (calls, tokens, cost): (i64, i64, f64) = if self.has_rollups()? {
-            const HOUR_US: i64 = 3_600_000_000;
-            self.conn.query_row(
-                "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(tokens), 0), TOTAL(cost_usd)
-                 FROM rollup_cells WHERE repo = ?1 AND hour >= ?2 AND hour <= ?3
-                   AND lower(developer) IN (SELECT value FROM json_each(?4))",
-                params![
-                    repo,
-                    from.timestamp_micros().div_euclid(HOUR_US),
-                    to.timestamp_micros().div_euclid(HOUR_US),
-                    ids
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?
+    ) -> Result<Vec<(i64, String, AuthorCalls)>> {
+        const HOUR_US: i64 = 3_600_000_000;
+        let (h0, h1) = (
+            from.timestamp_micros().div_euclid(HOUR_US),
+            to.timestamp_micros().div_euclid(HOUR_US),
+        );
+        let sql = if self.has_rollups()? {
+            "SELECT hour, developer, SUM(requests), SUM(tokens), TOTAL(cost_usd) FROM rollup_cells
+             WHERE repo = ?1 AND hour >= ?2 AND hour <= ?3 AND developer IS NOT NULL
+             GROUP BY hour, developer"
         } else {
-            self.conn.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(tokens_in + tokens_out), 0), TOTAL(cost_usd)
-                 FROM traces WHERE repo_slug = ?1 AND timestamp_us >= ?2 AND timestamp_us <= ?3
-                   AND lower(developer_id) IN (SELECT value FROM json_each(?4))",
-                params![repo, from.timestamp_micros(), to.timestamp_micros(), ids],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?
+            "SELECT timestamp_us / 3600000000, developer_id, COUNT(*), SUM(tokens_in + tokens_out),
+                    TOTAL(cost_usd) FROM traces
+             WHERE repo_slug = ?1 AND timestamp_us >= ?2 * 3600000000
+               AND timestamp_us < (?3 + 1) * 3600000000 AND developer_id IS NOT NULL
+             GROUP BY 1, 2"
         };
-        Ok(AuthorCalls {
-            calls: u64::try_from(calls).unwrap_or(0),
-            tokens,
-            cost_usd: cost,
-        })
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map(params![repo, h0, h1], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                AuthorCalls {
+                    calls: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    tokens: r.get(3)?,
+                    cost_usd: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
