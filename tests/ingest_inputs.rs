@@ -69,6 +69,22 @@ fn concatenated_gzip_members_are_read_through() {
     assert_eq!((int(&s, "read"), int(&s, "inserted")), (2, 2), "{s}");
 }
 
+#[test]
+fn a_byte_order_mark_does_not_cost_the_first_line() {
+    let w = Work::new();
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(format!("{}\n{}\n", payload_line("b1"), payload_line("b2")).as_bytes());
+    w.write("bom.jsonl", &bytes);
+    let s = w.ingest(&w.path("x.db"), &["bom.jsonl"]);
+    assert_eq!((int(&s, "read"), int(&s, "inserted")), (2, 2), "{s}");
+    // Gzipped, and on stdin, too.
+    w.write("bom.jsonl.gz", &gzip(&bytes));
+    let s = w.ingest(&w.path("y.db"), &["bom.jsonl.gz"]);
+    assert_eq!(int(&s, "inserted"), 2, "{s}");
+    let s = w.ingest_stdin(&w.path("z.db"), &["-"], Some(bytes));
+    assert_eq!(int(&s, "inserted"), 2, "{s}");
+}
+
 fn payload_line(call_id: &str) -> String {
     format!(
         r#"{{"litellm_call_id":"{call_id}","startTime":1760295600.0,"endTime":1760295601.0,"status":"success","model":"gpt-4o","prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"response_cost":0.000045}}"#

@@ -12,6 +12,8 @@ pub const MAX_LINE: usize = 16 << 20;
 const OVERSIZED_KEEP: usize = 4096;
 /// Target chunk size.
 const CHUNK: usize = 1 << 20;
+/// The UTF-8 byte-order mark some editors put before a file's first line.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A run of complete lines.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub struct ChunkReader<R> {
     eof: bool,
     /// A read error held back until the complete lines read before it have been handed out.
     failed: Option<io::Error>,
+    /// True once the start of the stream was checked for a byte-order mark.
+    bom_checked: bool,
 }
 
 impl<R: Read> ChunkReader<R> {
@@ -47,6 +51,7 @@ impl<R: Read> ChunkReader<R> {
             seq: 0,
             eof: false,
             failed: None,
+            bom_checked: false,
         }
     }
 
@@ -99,6 +104,13 @@ impl<R: Read> ChunkReader<R> {
                 }
             };
             self.carry.truncate(start + n);
+            // A UTF-8 byte-order mark before the first line is not part of it.
+            if !self.bom_checked && (self.carry.len() >= BOM.len() || n == 0) {
+                self.bom_checked = true;
+                if self.carry.starts_with(BOM) {
+                    self.carry.drain(..BOM.len());
+                }
+            }
             if n == 0 {
                 self.eof = true;
                 continue;
@@ -180,6 +192,17 @@ mod tests {
             out.extend(lines(&c).map(|(n, l)| (n, l.to_vec())));
         }
         out
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_dropped() {
+        let got = all(b"\xEF\xBB\xBF{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(got[0], (1, b"{\"a\":1}".to_vec()));
+        assert_eq!(got.len(), 2);
+        // Only at the very start: a mark inside the stream is data.
+        let got = all(b"x\n\xEF\xBB\xBFy\n");
+        assert_eq!(got[1], (2, b"\xEF\xBB\xBFy".to_vec()));
+        assert!(all(b"\xEF\xBB\xBF").is_empty());
     }
 
     #[test]
