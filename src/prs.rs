@@ -169,7 +169,6 @@ pub fn build_with(
                     (k, v.into_iter().unzip())
                 })
                 .collect();
-            const HOUR_US: i64 = 3_600_000_000;
             for p in window_prs {
                 let Some(a) = &p.author else { continue };
                 let Some((hours, sums)) = prefix.get(&a.to_ascii_lowercase()) else {
@@ -177,8 +176,8 @@ pub fn build_with(
                 };
                 let (s0, s1) = p.span(now);
                 let (h0, h1) = (
-                    s0.timestamp_micros().div_euclid(HOUR_US),
-                    s1.timestamp_micros().div_euclid(HOUR_US),
+                    crate::metrics::counters::utc_hour(s0.timestamp_micros()),
+                    crate::metrics::counters::utc_hour(s1.timestamp_micros()),
                 );
                 let (i, j) = (
                     hours.partition_point(|&h| h < h0),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
-use super::Store;
+use super::{gh_time, parse_ts, Store};
 use crate::attribution::{AuthorCalls, BranchCall, CommitFacts, PrFacts};
 use crate::error::Result;
 
@@ -44,13 +44,25 @@ pub struct AttributionInputs {
     pub commits: Vec<CommitFacts>,
 }
 
-fn gh_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+/// The columns [`pr_facts`] reads, first in a `SELECT` of `gh_pull_requests`.
+const PR_FACTS: &str = "number, author, head_ref, base_ref, created_at, merged_at, closed_at,
+     merge_commit_sha";
 
-fn parse(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
+/// A PR's facts from the [`PR_FACTS`] columns (None when its creation time does not parse).
+fn pr_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PrFacts>> {
+    let Some(created_at) = parse_ts(r.get(4)?) else {
+        return Ok(None);
+    };
+    Ok(Some(PrFacts {
+        number: r.get(0)?,
+        author: r.get(1)?,
+        head_ref: r.get(2)?,
+        base_ref: r.get(3)?,
+        created_at,
+        merged_at: parse_ts(r.get(5)?),
+        closed_at: parse_ts(r.get(6)?),
+        merge_commit_sha: r.get(7)?,
+    }))
 }
 
 impl Store {
@@ -68,53 +80,28 @@ impl Store {
             return Ok(out);
         }
         let (s, e) = (gh_time(start), gh_time(end));
-        let mut stmt = self.conn.prepare(
-            "SELECT number, author, head_ref, base_ref, created_at, merged_at, closed_at,
-                    merge_commit_sha, state, title, additions, deletions
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {PR_FACTS}, state, title, additions, deletions
              FROM gh_pull_requests WHERE repo = ?1
                AND ((created_at >= ?2 AND created_at < ?3) OR (merged_at >= ?2 AND merged_at < ?3)
                     OR (closed_at >= ?2 AND closed_at < ?3))
-             ORDER BY number",
-        )?;
+             ORDER BY number"
+        ))?;
         let rows = stmt.query_map(params![repo, s, e], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, String>(8)?,
-                r.get::<_, String>(9)?,
-                r.get::<_, Option<i64>>(10)?,
-                r.get::<_, Option<i64>>(11)?,
-            ))
+            let Some(facts) = pr_facts(r)? else {
+                return Ok(None);
+            };
+            Ok(Some(PrRow {
+                facts,
+                state: r.get(8)?,
+                title: r.get(9)?,
+                additions: r.get(10)?,
+                deletions: r.get(11)?,
+                ..PrRow::default()
+            }))
         })?;
         for row in rows {
-            let (number, author, head, base, created, merged, closed, sha, state, title, add, del) =
-                row?;
-            let Some(created_at) = parse(Some(created)) else {
-                continue;
-            };
-            out.prs.push(PrRow {
-                facts: PrFacts {
-                    number,
-                    author,
-                    head_ref: head,
-                    base_ref: base,
-                    created_at,
-                    merged_at: parse(merged),
-                    closed_at: parse(closed),
-                    merge_commit_sha: sha,
-                },
-                state,
-                title,
-                additions: add,
-                deletions: del,
-                ..PrRow::default()
-            });
+            out.prs.extend(row?);
         }
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT base_ref FROM gh_pull_requests WHERE repo = ?1 AND base_ref IS NOT NULL",
@@ -147,40 +134,13 @@ impl Store {
         let heads = serde_json::to_string(&heads).unwrap_or_else(|_| "[]".into());
         let listed: std::collections::BTreeSet<i64> =
             out.prs.iter().map(|p| p.facts.number).collect();
-        let mut stmt_c = self.conn.prepare(
-            "SELECT number, author, head_ref, base_ref, created_at, merged_at, closed_at,
-                    merge_commit_sha
-             FROM gh_pull_requests
-             WHERE repo = ?1 AND head_ref IN (SELECT value FROM json_each(?2))",
-        )?;
-        let rows = stmt_c.query_map(params![repo, heads], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
-        })?;
-        for row in rows {
-            let (number, author, head, base, created, merged, closed, sha) = row?;
-            if listed.contains(&number) {
-                continue;
-            }
-            if let Some(created_at) = parse(Some(created)) {
-                out.competitors.push(PrFacts {
-                    number,
-                    author,
-                    head_ref: head,
-                    base_ref: base,
-                    created_at,
-                    merged_at: parse(merged),
-                    closed_at: parse(closed),
-                    merge_commit_sha: sha,
-                });
+        let mut others = self.conn.prepare(&format!(
+            "SELECT {PR_FACTS} FROM gh_pull_requests
+             WHERE repo = ?1 AND head_ref IN (SELECT value FROM json_each(?2))"
+        ))?;
+        for row in others.query_map(params![repo, heads], pr_facts)? {
+            if let Some(p) = row?.filter(|p| !listed.contains(&p.number)) {
+                out.competitors.push(p);
             }
         }
         let rows = stmt.query_map(
@@ -263,7 +223,7 @@ impl Store {
                 match kind.as_str() {
                     "revert" => p.reverted |= *within && p.facts.merged_at.is_some(),
                     "reopened" => {
-                        let at = parse(Some(at.clone()));
+                        let at = parse_ts(Some(at.clone()));
                         p.reopened |= match (at, p.facts.merged_at) {
                             (Some(a), Some(m)) => a <= m,
                             _ => true,
@@ -284,10 +244,9 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(i64, String, AuthorCalls)>> {
-        const HOUR_US: i64 = 3_600_000_000;
         let (h0, h1) = (
-            from.timestamp_micros().div_euclid(HOUR_US),
-            to.timestamp_micros().div_euclid(HOUR_US),
+            crate::metrics::counters::utc_hour(from.timestamp_micros()),
+            crate::metrics::counters::utc_hour(to.timestamp_micros()),
         );
         let sql = if self.has_rollups()? {
             "SELECT hour, developer, SUM(requests), SUM(tokens), TOTAL(cost_usd) FROM rollup_cells

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 
-use super::Store;
+use super::{parse_ts, Store};
 use crate::error::Result;
 use crate::metrics::input::Coverage;
 
@@ -15,11 +15,6 @@ const TRACE_FIRST: &str = "SELECT MIN(timestamp_us) FROM traces WHERE repo_slug 
 /// Last call of a repo: the latest instant of its latest UTC date (repo/date index).
 const TRACE_LAST: &str = "SELECT MAX(timestamp_us) FROM traces WHERE repo_slug = ?1
      AND event_date = (SELECT MAX(event_date) FROM traces WHERE repo_slug = ?1)";
-
-fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
 
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {

@@ -2,7 +2,7 @@
 //! conditional-request cache and per-repo sync state. Live sync and offline import both write
 //! through [`Store::gh_apply_page`], so they store the same rows.
 
-use super::Store;
+use super::{parse_ts, Store};
 use crate::error::Result;
 use crate::github::client::Validators;
 use crate::github::model::{Digest, Page, Stream};
@@ -76,11 +76,6 @@ fn join<T: ToString>(v: &[T]) -> Option<String> {
 fn split(s: Option<String>) -> Vec<String> {
     s.map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
-}
-
-fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 fn exists(tx: &Transaction<'_>, sql: &str, repo: &str, key: &dyn rusqlite::ToSql) -> Result<bool> {

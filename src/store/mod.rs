@@ -23,6 +23,17 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
+pub(crate) fn gh_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A stored RFC 3339 time, or None when absent or unparsable.
+pub(crate) fn parse_ts(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
+    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// How long a writer waits for another process's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 

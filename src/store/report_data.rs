@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
-use super::Store;
+use super::{gh_time, parse_ts, Store};
 use crate::error::Result;
 use crate::metrics::input::{CommitRow, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow};
 use crate::metrics::Freshness;
@@ -29,16 +29,6 @@ const REWORK: &str = "SELECT w.kind, w.pr_number, w.at, w.within_window, p.merge
      FROM gh_rework w
      JOIN gh_pull_requests p ON p.repo = w.repo AND p.number = w.pr_number
      WHERE w.repo = ?1 AND (?2 IS NULL OR lower(p.author) IN (SELECT value FROM json_each(?2)))";
-
-/// GitHub's stored time format (`YYYY-MM-DDTHH:MM:SSZ`), which sorts in time order.
-fn gh_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
 
 /// Borrows a TEXT-or-NULL column without copying it.
 fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
