@@ -190,6 +190,10 @@ pub struct IngestTracesArgs {
     /// Do not write the Parquet lake (`lake repair` can add the rows later).
     #[arg(long)]
     pub no_parquet: bool,
+    /// Read every input whole, even files a run already read and that have not changed since
+    /// (by default those are skipped, and files that grew are read from where the run stopped).
+    #[arg(long)]
+    pub full: bool,
     /// Rows the lake writer may hold in memory before it writes the largest partition early.
     #[arg(long, default_value_t = 50_000, value_name = "ROWS")]
     pub parquet_buffer_rows: usize,

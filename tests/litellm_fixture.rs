@@ -276,7 +276,10 @@ fn fixture_reingest_and_forced_format() {
     let path = litellm_fixture();
     let p = path.to_str().unwrap();
     w.ingest(&db, &[p]);
+    // Unchanged: skipped without reading; `--full` reads it again and finds every line stored.
     let s = w.ingest(&db, &[p, "--format", "litellm-payload"]);
+    assert_eq!((int(&s, "read"), int(&s, "files_skipped")), (0, 1), "{s}");
+    let s = w.ingest(&db, &[p, "--format", "litellm-payload", "--full"]);
     assert_eq!(
         (int(&s, "read"), int(&s, "inserted"), int(&s, "duplicates")),
         (16, 0, 16),

@@ -60,8 +60,8 @@ fn status_reports_rows_per_repo_runs_and_dead_letters() {
     assert!(run["started_at"].as_str().unwrap().ends_with('Z'));
     assert!(run["finished_at"].as_str().unwrap().ends_with('Z'));
 
-    // A second run adds a run row (newest first) and its dead letters; no rows.
-    w.ingest(&db, &["mixed.jsonl", "--repo", "acme/default"]);
+    // A second, full run adds a run row (newest first) and its dead letters; no rows.
+    w.ingest(&db, &["mixed.jsonl", "--repo", "acme/default", "--full"]);
     let st = status_json(&w, "x.db");
     assert_eq!(st["traces"]["total"], 6);
     assert_eq!(st["dead_letters"], 30);

@@ -24,6 +24,7 @@ pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptio
             .clone()
             .unwrap_or_else(|| default_dead_letter_dir(db)),
     );
+    opts.full = args.full;
     opts.default_repo = args.repo.as_deref().map(RepoSlug::parse).transpose()?;
     opts.format = match args.format {
         FormatArg::Auto => None,

@@ -2,7 +2,6 @@
 //! terminal or with `--quiet`.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use prod_lens::ingest::input::Input;
 use prod_lens::ingest::Progress;
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -30,8 +29,8 @@ impl Bar {
 }
 
 impl Progress for Bar {
-    fn start_input(&self, input: &Input, size: Option<u64>) {
-        let style = match size {
+    fn start(&self, label: &str, total_bytes: Option<u64>) {
+        let style = match total_bytes {
             Some(n) => {
                 self.bar.set_length(n);
                 ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg}")
@@ -45,7 +44,7 @@ impl Progress for Bar {
             self.bar.set_style(style.progress_chars("=> "));
         }
         self.bar.set_position(0);
-        self.bar.set_prefix(input.display());
+        self.bar.set_prefix(label.to_string());
     }
 
     fn update(&self, bytes: u64, records: u64) {

@@ -18,8 +18,12 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// A run of complete lines.
 #[derive(Debug)]
 pub struct Chunk {
-    /// Position of the chunk in the stream (0, 1, 2, …).
+    /// Position of the chunk in the run (0, 1, 2, …).
     pub seq: u64,
+    /// Which input of the run it comes from.
+    pub input: usize,
+    /// Byte offset in the (decoded) stream just after `data`.
+    pub end_offset: u64,
     /// 1-based number of the first line in `data`.
     pub first_line: u64,
     /// Complete lines, each ending in `\n` (the last may lack it at end of stream).
@@ -39,19 +43,28 @@ pub struct ChunkReader<R> {
     failed: Option<io::Error>,
     /// True once the start of the stream was checked for a byte-order mark.
     bom_checked: bool,
+    /// Bytes taken from `inner` so far, plus the offset the stream started at.
+    consumed: u64,
 }
 
 impl<R: Read> ChunkReader<R> {
     /// Wraps a reader.
     pub fn new(inner: R) -> Self {
+        Self::resume(inner, 0, 0)
+    }
+
+    /// Wraps a reader positioned at byte `offset` of a stream, after `lines` complete lines
+    /// (resuming a file that grew). Only a stream read from its start may begin with a BOM.
+    pub fn resume(inner: R, offset: u64, lines: u64) -> Self {
         ChunkReader {
             inner,
             carry: Vec::new(),
-            next_line: 1,
+            next_line: lines + 1,
             seq: 0,
             eof: false,
             failed: None,
-            bom_checked: false,
+            bom_checked: offset > 0,
+            consumed: offset,
         }
     }
 
@@ -65,6 +78,8 @@ impl<R: Read> ChunkReader<R> {
         self.seq += 1;
         Chunk {
             seq,
+            input: 0,
+            end_offset: self.consumed - self.carry.len() as u64,
             first_line,
             data,
             oversized,
@@ -104,6 +119,7 @@ impl<R: Read> ChunkReader<R> {
                 }
             };
             self.carry.truncate(start + n);
+            self.consumed += n as u64;
             // A UTF-8 byte-order mark before the first line is not part of it.
             if !self.bom_checked && (self.carry.len() >= BOM.len() || n == 0) {
                 self.bom_checked = true;
@@ -149,6 +165,7 @@ impl<R: Read> ChunkReader<R> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
+                self.consumed += n as u64;
                 if let Some(pos) = memchr::memchr(b'\n', &buf[..n]) {
                     self.carry.extend_from_slice(&buf[pos + 1..n]);
                     break;
@@ -164,6 +181,20 @@ impl<R> ChunkReader<R> {
     /// Number of the next line to be read (for errors mid-stream).
     pub fn next_line_number(&self) -> u64 {
         self.next_line + memchr::memchr_iter(b'\n', &self.carry).count() as u64
+    }
+}
+
+impl Chunk {
+    /// Where its complete (newline-terminated) lines end, and how many lines precede that
+    /// point; None when it holds no complete line. An oversized line counts as complete.
+    pub fn complete_end(&self) -> Option<(u64, u64)> {
+        let newlines = memchr::memchr_iter(b'\n', &self.data).count() as u64;
+        if self.oversized.is_some() && self.data.is_empty() {
+            return Some((self.end_offset, self.first_line));
+        }
+        let last = memchr::memrchr(b'\n', &self.data)?;
+        let tail = (self.data.len() - last - 1) as u64;
+        Some((self.end_offset - tail, self.first_line - 1 + newlines))
     }
 }
 
@@ -256,6 +287,27 @@ mod tests {
         assert_eq!(got, vec![(1, &b"one"[..]), (2, &b"two"[..])]);
         assert!(r.next_chunk().is_err());
         assert_eq!(r.next_line_number(), 3, "the broken line");
+    }
+
+    #[test]
+    fn chunks_know_where_their_complete_lines_end() {
+        let data = b"\xEF\xBB\xBFone\ntwo\nthr";
+        let mut r = ChunkReader::new(&data[..]);
+        let mut ends = Vec::new();
+        while let Some(c) = r.next_chunk().unwrap() {
+            ends.push((c.end_offset, c.complete_end()));
+        }
+        // The BOM counts as bytes of the file; "thr" has no newline yet.
+        assert_eq!(ends.last(), Some(&(14, Some((11, 2)))));
+        // Resuming at the end of line 2 numbers the rest from 3 and keeps counting offsets.
+        let mut r = ChunkReader::resume(&b"three\nfour\n"[..], 11, 2);
+        let c = r.next_chunk().unwrap().unwrap();
+        assert_eq!(lines(&c).next(), Some((3, &b"three"[..])));
+        assert_eq!(c.complete_end(), Some((22, 4)));
+        // A resumed stream does not strip a BOM-like start: it is data.
+        let mut r = ChunkReader::resume(&b"\xEF\xBB\xBFx\n"[..], 5, 1);
+        let c = r.next_chunk().unwrap().unwrap();
+        assert_eq!(lines(&c).next(), Some((2, &b"\xEF\xBB\xBFx"[..])));
     }
 
     #[test]

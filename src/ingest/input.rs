@@ -155,6 +155,15 @@ pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Sen
             source,
         })?),
     };
+    decode(input, raw, counter)
+}
+
+/// Wraps raw bytes of `input` (already open) for reading decompressed lines.
+pub fn decode(
+    input: &Input,
+    raw: Box<dyn Read + Send>,
+    counter: Arc<AtomicU64>,
+) -> Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(
         1 << 20,
         CountingReader {
@@ -175,6 +184,25 @@ pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Sen
         path: PathBuf::from(input.display()),
         source,
     })
+}
+
+/// Opens a plain (not gzip, not array) file to read from byte `offset` on (resuming a file that
+/// grew); `counter` receives the bytes read.
+pub fn open_at(
+    file: File,
+    offset: u64,
+    counter: Arc<AtomicU64>,
+) -> io::Result<Box<dyn Read + Send>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 20,
+        CountingReader {
+            inner: file,
+            count: counter,
+        },
+    )))
 }
 
 /// Turns a file holding one top-level JSON array (LiteLLM's `/spend/logs` API answer, a

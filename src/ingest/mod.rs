@@ -6,28 +6,25 @@
 //! (which copy of a duplicate wins, dead-letter order) do not depend on thread timing.
 
 pub mod chunks;
+pub mod files;
 pub mod input;
+mod pipeline;
 pub mod postgres;
 pub mod repo;
 
 use crate::error::Result;
-use crate::pricing::{Price, PriceTable, Pricer};
+use crate::pricing::{Price, PriceTable};
 use crate::record::{CostSource, SourceFormat, TraceRecord};
-use crate::sinks::dead_letter::DeadLetterWriter;
 use crate::sinks::RecordSink;
 use crate::slug::RepoSlug;
-use crate::sources::otel::claude_code::ActivityRow;
-use crate::sources::{self, LineOutcome};
+use crate::sources;
 use crate::store::runs::RunCounts;
 use crate::store::traces::Written;
 use crate::store::Store;
-use chunks::{Chunk, ChunkReader};
-use crossbeam_channel::bounded;
+use files::{Plan, Probe};
 use input::Input;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,6 +47,8 @@ pub struct IngestOptions {
     pub batch_size: usize,
     /// Repository of calls that carry a working folder (`--repo-map`, `.git/config`).
     pub repos: Arc<repo::RepoResolver>,
+    /// Read every input whole, even files remembered as unchanged (`--full`).
+    pub full: bool,
 }
 
 impl IngestOptions {
@@ -66,15 +65,17 @@ impl IngestOptions {
                 .unwrap_or(2),
             batch_size: 10_000,
             repos: Arc::new(repo::RepoResolver::new(Vec::new())),
+            full: false,
         }
     }
 }
 
 /// Receives progress while ingesting (drawn as a bar by the CLI on a terminal).
 pub trait Progress {
-    /// A new input starts; `size` is its size on disk when known.
-    fn start_input(&self, input: &Input, size: Option<u64>);
-    /// Bytes read so far of the current input, and records read so far in the run.
+    /// The run starts: what it reads (one input's name or a count), and the bytes on disk to
+    /// read when known.
+    fn start(&self, label: &str, total_bytes: Option<u64>);
+    /// Bytes read so far in the run, and records read so far.
     fn update(&self, bytes: u64, records: u64);
     /// The run is over.
     fn finish(&self);
@@ -84,7 +85,7 @@ pub trait Progress {
 pub struct NoProgress;
 
 impl Progress for NoProgress {
-    fn start_input(&self, _: &Input, _: Option<u64>) {}
+    fn start(&self, _: &str, _: Option<u64>) {}
     fn update(&self, _: u64, _: u64) {}
     fn finish(&self) {}
 }
@@ -119,8 +120,12 @@ pub struct IngestSummary {
     pub cache_creation_tokens: i64,
     /// Sum of known costs over inserted rows (USD).
     pub cost_usd: f64,
-    /// Inputs read.
+    /// Inputs read (whole or resumed).
     pub inputs: u64,
+    /// Files not read: unchanged since a run remembered them.
+    pub files_skipped: u64,
+    /// Files that grew since a run remembered them, read from where that run stopped.
+    pub files_resumed: u64,
     /// `etl_runs` id of this run.
     pub run_id: i64,
     /// Wall time in seconds.
@@ -134,7 +139,7 @@ pub struct IngestSummary {
 impl IngestSummary {
     /// The one-line human summary.
     pub fn line(&self) -> String {
-        format!(
+        let mut s = format!(
             "read {}, inserted {}, duplicates skipped {}, dead-lettered {}, skipped (not LLM calls) {}, \
              cost-unknown {} — {} tokens in / {} out, ${:.4} — {:.2}s ({:.0} records/s)",
             self.read,
@@ -148,89 +153,23 @@ impl IngestSummary {
             self.cost_usd,
             self.elapsed_seconds,
             self.records_per_second
-        )
-    }
-
-    fn counts(&self) -> RunCounts {
-        RunCounts {
-            read: self.read,
-            inserted: self.inserted,
-            duplicates: self.duplicates,
-            dead_lettered: self.dead_lettered,
-            skipped: self.skipped,
-            cost_unknown: self.cost_unknown,
+        );
+        if self.files_skipped + self.files_resumed > 0 {
+            s.push_str(&format!(
+                " — files: {} read whole, {} unchanged and skipped, {} resumed where they grew",
+                self.inputs - self.files_resumed,
+                self.files_skipped,
+                self.files_resumed
+            ));
         }
+        s
     }
-}
-
-/// What a worker made of one chunk.
-struct Parsed {
-    seq: u64,
-    read: u64,
-    skipped: u64,
-    records: Vec<TraceRecord>,
-    activity: Vec<ActivityRow>,
-    dead: Vec<(u64, String, Vec<u8>)>,
-}
-
-fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parsed {
-    let mut p = Parsed {
-        seq: chunk.seq,
-        read: 0,
-        skipped: 0,
-        records: Vec::new(),
-        activity: Vec::new(),
-        dead: Vec::new(),
-    };
-    if let Some((line, head)) = &chunk.oversized {
-        p.read += 1;
-        p.dead.push((
-            *line,
-            format!("line longer than {} bytes", chunks::MAX_LINE),
-            head.clone(),
-        ));
-    }
-    for (line, bytes) in chunks::lines(&chunk) {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        p.read += 1;
-        match sources::parse_line(bytes, opts.format) {
-            LineOutcome::Record(mut r) => {
-                if r.repo_slug.is_none() {
-                    r.repo_slug = opts.default_repo.as_ref().map(|s| s.as_str().to_string());
-                }
-                if r.repo_slug.is_none() {
-                    r.repo_slug = r.cwd.as_deref().and_then(|c| opts.repos.resolve(c));
-                }
-                pricer.apply(&mut r);
-                p.records.push(*r);
-            }
-            LineOutcome::Skipped(_) => p.skipped += 1,
-            LineOutcome::Dead(reason) => p.dead.push((line, reason, bytes.to_vec())),
-            LineOutcome::Batch(b) => {
-                let b = *b;
-                for mut r in b.records {
-                    if r.repo_slug.is_none() {
-                        r.repo_slug = opts.default_repo.as_ref().map(|s| s.as_str().to_string());
-                    }
-                    pricer.apply(&mut r);
-                    p.records.push(r);
-                }
-                p.activity.extend(b.activity);
-                p.skipped += b.skipped;
-                if !b.dead.is_empty() {
-                    // The good items of the line are kept; the line is dead-lettered once with
-                    // every reason, so that its bad items can be replayed.
-                    p.dead.push((line, b.dead.join("; "), bytes.to_vec()));
-                }
-            }
-        }
-    }
-    p
 }
 
 /// Ingests every input into the store (and `sinks`), recording the run in `etl_runs`.
+///
+/// Files remembered from earlier runs are skipped when unchanged and resumed when they grew
+/// (see [`files`]); `opts.full` reads everything again.
 pub fn ingest(
     store: &mut Store,
     inputs: &[Input],
@@ -239,21 +178,19 @@ pub fn ingest(
     progress: &dyn Progress,
 ) -> Result<IngestSummary> {
     let started = Instant::now();
-    let source = inputs
-        .iter()
-        .map(Input::display)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let run_id = store.start_run("ingest-traces", &source)?;
+    let run_id = store.start_run("ingest-traces", &run_source(inputs))?;
     let mut summary = IngestSummary {
         run_id,
         ..Default::default()
     };
     let result = (|| {
-        for input in inputs {
-            ingest_one(store, input, opts, sinks, progress, &mut summary, run_id)?;
-            summary.inputs += 1;
-        }
+        let (jobs, to_read) = plan(store, inputs, opts, &mut summary)?;
+        let label = match jobs.as_slice() {
+            [one] => one.input.display(),
+            _ => format!("{} inputs", jobs.len()),
+        };
+        progress.start(&label, to_read);
+        pipeline::run(store, &jobs, opts, sinks, progress, &mut summary, run_id)?;
         for s in sinks.iter_mut() {
             s.finish()?;
         }
@@ -267,126 +204,89 @@ pub fn ingest(
         Err(e) => format!("failed: {e}"),
     };
     let details = serde_json::to_string(&summary)?;
-    store.finish_run(run_id, &summary.counts(), &outcome, Some(&details))?;
+    store.finish_run(run_id, &counts(&summary), &outcome, Some(&details))?;
     result.map(|()| summary)
 }
 
-fn ingest_one(
-    store: &mut Store,
-    input: &Input,
+/// How a run names its inputs in `etl_runs`: all of them when few, else the first and a count.
+fn run_source(inputs: &[Input]) -> String {
+    const SHOWN: usize = 10;
+    let mut s = inputs
+        .iter()
+        .take(SHOWN)
+        .map(Input::display)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if inputs.len() > SHOWN {
+        s.push_str(&format!(" … ({} inputs)", inputs.len()));
+    }
+    s
+}
+
+/// Decides what to read of each input, counting skipped and resumed files; also returns the
+/// bytes to read (None when stdin is among them).
+fn plan(
+    store: &Store,
+    inputs: &[Input],
     opts: &IngestOptions,
-    sinks: &mut [&mut dyn RecordSink],
-    progress: &dyn Progress,
     summary: &mut IngestSummary,
-    run_id: i64,
-) -> Result<()> {
-    let bytes = Arc::new(AtomicU64::new(0));
-    let reader = input::open(input, bytes.clone())?;
-    progress.start_input(input, input.size());
-    let mut dead = DeadLetterWriter::new(&opts.dead_letter_dir, &input.stem(), &input.display());
-    let threads = opts.threads.max(1);
-    let read_error = std::thread::scope(|s| -> Result<Option<(u64, String)>> {
-        let (chunk_tx, chunk_rx) = bounded::<Chunk>(threads * 2);
-        let (out_tx, out_rx) = bounded::<Parsed>(threads * 2);
-        let reader_handle = s.spawn(move || {
-            let mut cr = ChunkReader::new(reader);
-            loop {
-                match cr.next_chunk() {
-                    Ok(Some(c)) => {
-                        if chunk_tx.send(c).is_err() {
-                            return None;
-                        }
-                    }
-                    Ok(None) => return None,
-                    Err(e) => return Some((cr.next_line_number(), format!("read error: {e}"))),
-                }
-            }
-        });
-        for _ in 0..threads {
-            let rx = chunk_rx.clone();
-            let tx = out_tx.clone();
-            s.spawn(move || {
-                let mut pricer = Pricer::new(opts.prices.clone(), opts.default_price);
-                for chunk in rx {
-                    if tx.send(parse_chunk(chunk, opts, &mut pricer)).is_err() {
-                        return;
-                    }
-                }
+) -> Result<(Vec<pipeline::Job>, Option<u64>)> {
+    let probe = Probe::new(if opts.full {
+        Vec::new()
+    } else {
+        store.input_files()?
+    });
+    let mut jobs = Vec::with_capacity(inputs.len());
+    let mut to_read = Some(0u64);
+    for input in inputs {
+        let Input::File(path) = input else {
+            to_read = None;
+            jobs.push(pipeline::Job {
+                input: input.clone(),
+                plan: Plan::Full,
+                file: None,
             });
+            continue;
+        };
+        // A file that cannot be probed now is planned whole; its reader reports why it fails.
+        let Ok(p) = probe.plan(path) else {
+            jobs.push(pipeline::Job {
+                input: input.clone(),
+                plan: Plan::Full,
+                file: None,
+            });
+            continue;
+        };
+        match p.plan {
+            Plan::Skip => {
+                summary.files_skipped += 1;
+                continue;
+            }
+            Plan::Resume { offset, .. } => {
+                summary.files_resumed += 1;
+                to_read = to_read.map(|t| t + p.stat.size.saturating_sub(offset));
+            }
+            Plan::Full => to_read = to_read.map(|t| t + p.stat.size),
         }
-        drop(chunk_rx);
-        drop(out_tx);
-        write_all(
-            store, out_rx, opts, sinks, &mut dead, summary, run_id, progress, &bytes,
-        )?;
-        Ok(reader_handle
-            .join()
-            .unwrap_or(Some((0, "reader thread panicked".into()))))
-    })?;
-    if let Some((line, reason)) = read_error {
-        // The stream broke (truncated gzip, I/O error): everything before it is kept.
-        dead.write(line, &reason, b"")?;
-        summary.dead_lettered += 1;
+        jobs.push(pipeline::Job {
+            input: input.clone(),
+            plan: p.plan,
+            file: Some((p.path, p.stat)),
+        });
     }
-    if dead.written() > 0 {
-        let p = dead.path().display().to_string();
-        if !summary.dead_letter_files.contains(&p) {
-            summary.dead_letter_files.push(p);
-        }
-    }
-    Ok(())
+    Ok((jobs, to_read))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_all(
-    store: &mut Store,
-    rx: crossbeam_channel::Receiver<Parsed>,
-    opts: &IngestOptions,
-    sinks: &mut [&mut dyn RecordSink],
-    dead: &mut DeadLetterWriter,
-    summary: &mut IngestSummary,
-    run_id: i64,
-    progress: &dyn Progress,
-    bytes: &AtomicU64,
-) -> Result<()> {
-    let mut pending: BTreeMap<u64, Parsed> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut batch: Vec<TraceRecord> = Vec::with_capacity(opts.batch_size);
-    let mut activity: Vec<ActivityRow> = Vec::new();
-    for parsed in rx.iter() {
-        pending.insert(parsed.seq, parsed);
-        while let Some(p) = pending.remove(&next) {
-            next += 1;
-            summary.read += p.read;
-            summary.skipped += p.skipped;
-            for (line, reason, raw) in &p.dead {
-                dead.write(*line, reason, raw)?;
-                summary.dead_lettered += 1;
-            }
-            batch.extend(p.records);
-            activity.extend(p.activity);
-            if batch.len() >= opts.batch_size || activity.len() >= opts.batch_size {
-                flush(store, &mut batch, sinks, summary, run_id)?;
-                flush_activity(store, &mut activity, summary, run_id)?;
-            }
-            progress.update(bytes.load(Ordering::Relaxed), summary.read);
-        }
+/// The `etl_runs` counters of a summary.
+fn counts(s: &IngestSummary) -> RunCounts {
+    RunCounts {
+        read: s.read,
+        inserted: s.inserted,
+        duplicates: s.duplicates,
+        dead_lettered: s.dead_lettered,
+        skipped: s.skipped,
+        cost_unknown: s.cost_unknown,
     }
-    flush(store, &mut batch, sinks, summary, run_id)?;
-    flush_activity(store, &mut activity, summary, run_id)
-}
-
-fn flush_activity(
-    store: &mut Store,
-    rows: &mut Vec<ActivityRow>,
-    summary: &mut IngestSummary,
-    run_id: i64,
-) -> Result<()> {
-    if !rows.is_empty() {
-        summary.activity += store.insert_activity(rows, Some(run_id))?;
-        rows.clear();
-    }
-    Ok(())
 }
 
 /// Writes a batch of parsed records to the store and the sinks, adding to the summary.

@@ -24,7 +24,13 @@ const SKIPPED: &[&str] = &[
     "completion",
     "content",
     "vector_store_request_metadata",
+    // Claude Code: what a tool returned (file contents, command output) on user lines.
+    "toolUseResult",
 ];
+
+/// Keys skipped inside a top-level `message` object (Claude Code's transcript text; its `id`,
+/// `model` and `usage` are kept).
+const SKIPPED_IN_MESSAGE: &[&str] = &["content"];
 
 /// What a line decoded to.
 pub enum Decoded {
@@ -65,6 +71,9 @@ impl<'de> Visitor<'de> for TopVisitor {
         while let Some(key) = map.next_key::<String>()? {
             if SKIPPED.contains(&key.as_str()) {
                 map.next_value::<IgnoredAny>()?;
+            } else if key == "message" {
+                let v = map.next_value_seed(MessageSeed)?;
+                obj.insert(key, v);
             } else {
                 let v: Value = map.next_value()?;
                 obj.insert(key, v);
@@ -98,6 +107,69 @@ impl<'de> Visitor<'de> for TopVisitor {
     }
 }
 
+/// Decodes a `message` value: an object loses its [`SKIPPED_IN_MESSAGE`] keys, anything else is
+/// kept as it is.
+struct MessageSeed;
+
+impl<'de> DeserializeSeed<'de> for MessageSeed {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(MessageVisitor)
+    }
+}
+
+struct MessageVisitor;
+
+impl<'de> Visitor<'de> for MessageVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut obj = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if SKIPPED_IN_MESSAGE.contains(&key.as_str()) {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                obj.insert(key, map.next_value()?);
+            }
+        }
+        Ok(Value::Object(obj))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +184,32 @@ mod tests {
         };
         assert_eq!(o.len(), 2);
         assert!(o.contains_key("a") && o.contains_key("b"));
+    }
+
+    #[test]
+    fn claude_code_transcript_text_is_left_out() {
+        let Decoded::Object(o) = decode(
+            r#"{"type":"assistant","toolUseResult":{"stdout":"x"},"message":{"id":"m","content":[{"type":"text","text":"secret"}],"usage":{"input_tokens":1}}}"#,
+        )
+        .unwrap() else {
+            panic!("not an object")
+        };
+        assert!(!o.contains_key("toolUseResult"));
+        let m = o["message"].as_object().unwrap();
+        assert_eq!((m.len(), m["id"].as_str()), (2, Some("m")));
+        assert_eq!(m["usage"]["input_tokens"], 1);
+        // Any other `message` is kept as it is.
+        for text in [
+            r#"{"message":"hi"}"#,
+            r#"{"message":[1,{"a":null}]}"#,
+            r#"{"message":2.5}"#,
+        ] {
+            let Decoded::Object(o) = decode(text).unwrap() else {
+                panic!("not an object")
+            };
+            let want: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(o["message"], want["message"], "{text}");
+        }
     }
 
     #[test]

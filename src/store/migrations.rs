@@ -263,6 +263,8 @@ const MIGRATIONS: &[&str] = &[
         ON traces(repo_slug, git_branch, timestamp_us, tokens_in, tokens_out, cost_usd)
         WHERE git_branch IS NOT NULL;
     "#,
+    // 11: input files already ingested, for incremental runs (see store::input_files).
+    crate::store::input_files::SCHEMA,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.

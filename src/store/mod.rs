@@ -10,6 +10,7 @@ pub mod attribution;
 pub mod coverage;
 pub mod github;
 pub mod identities;
+pub mod input_files;
 mod migrations;
 pub mod report_data;
 pub mod rollups;

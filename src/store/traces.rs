@@ -93,42 +93,6 @@ impl Store {
             let mut raise = tx.prepare_cached(RAISE)?;
             for r in batch {
                 let tokens = r.tokens_in.saturating_add(r.tokens_out);
-                if r.source_format == SourceFormat::ClaudeCode {
-                    let mut found = stored.query(params![&r.dedupe_key[..]])?;
-                    if let Some(row) = found.next()? {
-                        let old = rollup_row(row, 4)?;
-                        if tokens > old.measures.tokens {
-                            raise.execute(params![
-                                &r.dedupe_key[..],
-                                r.tokens_in,
-                                r.tokens_out,
-                                r.cache_read_tokens,
-                                r.cache_creation_tokens,
-                                r.cost_usd,
-                                r.cost_source.name(),
-                            ])?;
-                            rollups.raise(
-                                &old,
-                                &CallMeasures {
-                                    tokens,
-                                    output_tokens: r.tokens_out,
-                                    cost_usd: r.cost_usd,
-                                    ..old.measures
-                                },
-                            );
-                            inserted.push(Written::Raised {
-                                tokens_in: row.get(2)?,
-                                tokens_out: row.get(3)?,
-                                cache_read_tokens: row.get(0)?,
-                                cache_creation_tokens: row.get(1)?,
-                                cost_usd: old.measures.cost_usd,
-                            });
-                        } else {
-                            inserted.push(Written::Duplicate);
-                        }
-                        continue;
-                    }
-                }
                 let n = stmt.execute(params![
                     &r.dedupe_key[..],
                     r.call_id,
@@ -166,6 +130,43 @@ impl Store {
                     r.is_sidechain,
                     r.client_version,
                 ])?;
+                // Already stored: a Claude Code copy with more tokens raises the stored row.
+                if n == 0 && r.source_format == SourceFormat::ClaudeCode {
+                    let mut found = stored.query(params![&r.dedupe_key[..]])?;
+                    if let Some(row) = found.next()? {
+                        let old = rollup_row(row, 4)?;
+                        if tokens > old.measures.tokens {
+                            raise.execute(params![
+                                &r.dedupe_key[..],
+                                r.tokens_in,
+                                r.tokens_out,
+                                r.cache_read_tokens,
+                                r.cache_creation_tokens,
+                                r.cost_usd,
+                                r.cost_source.name(),
+                            ])?;
+                            rollups.raise(
+                                &old,
+                                &CallMeasures {
+                                    tokens,
+                                    output_tokens: r.tokens_out,
+                                    cost_usd: r.cost_usd,
+                                    ..old.measures
+                                },
+                            );
+                            inserted.push(Written::Raised {
+                                tokens_in: row.get(2)?,
+                                tokens_out: row.get(3)?,
+                                cache_read_tokens: row.get(0)?,
+                                cache_creation_tokens: row.get(1)?,
+                                cost_usd: old.measures.cost_usd,
+                            });
+                        } else {
+                            inserted.push(Written::Duplicate);
+                        }
+                        continue;
+                    }
+                }
                 if n == 1 {
                     rollups.add(&RollupRow {
                         repo: r.repo_slug.as_deref(),

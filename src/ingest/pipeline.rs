@@ -1,0 +1,409 @@
+//! One pipeline per run: a reader thread streams every input's chunks (file boundaries travel
+//! with them), parser threads turn chunks into records, and the calling thread re-orders and
+//! writes them. No thread or transaction per file: a run over 20 000 small files starts its
+//! threads once and commits in the same large batches as a run over one big file.
+
+use super::chunks::{self, Chunk, ChunkReader};
+use super::files::{self, FileState, Plan, Stat};
+use super::input::{self, Input};
+use super::{flush, IngestOptions, IngestSummary, Progress};
+use crate::error::Result;
+use crate::pricing::Pricer;
+use crate::record::TraceRecord;
+use crate::sinks::dead_letter::DeadLetterWriter;
+use crate::sinks::RecordSink;
+use crate::sources::otel::claude_code::ActivityRow;
+use crate::sources::{self, LineOutcome};
+use crate::store::Store;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One input to read in this run, with what to read of it.
+#[derive(Debug)]
+pub(crate) struct Job {
+    /// The input.
+    pub input: Input,
+    /// Full or Resume (skipped inputs never reach the pipeline).
+    pub plan: Plan,
+    /// For files: the key it is remembered by and what it was when planned.
+    pub file: Option<(String, Stat)>,
+}
+
+/// What the reader learned when an input ended.
+struct End {
+    input: usize,
+    /// What to remember of the file (None for stdin and unreadable files).
+    state: Option<FileState>,
+    /// A stream that broke or could not be opened: the line it broke at and why.
+    read_error: Option<(u64, String)>,
+}
+
+/// Work for the parser threads, in run order.
+enum Work {
+    Chunk(Chunk),
+    End(u64, End),
+}
+
+/// What a parser made of one chunk.
+struct Parsed {
+    input: usize,
+    read: u64,
+    skipped: u64,
+    records: Vec<TraceRecord>,
+    activity: Vec<ActivityRow>,
+    dead: Vec<(u64, String, Vec<u8>)>,
+}
+
+/// Parser output, in run order (by sequence number).
+enum Out {
+    Parsed(u64, Parsed),
+    End(u64, End),
+}
+
+impl Out {
+    fn seq(&self) -> u64 {
+        match self {
+            Out::Parsed(s, _) | Out::End(s, _) => *s,
+        }
+    }
+}
+
+fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parsed {
+    let mut p = Parsed {
+        input: chunk.input,
+        read: 0,
+        skipped: 0,
+        records: Vec::new(),
+        activity: Vec::new(),
+        dead: Vec::new(),
+    };
+    if let Some((line, head)) = &chunk.oversized {
+        p.read += 1;
+        p.dead.push((
+            *line,
+            format!("line longer than {} bytes", chunks::MAX_LINE),
+            head.clone(),
+        ));
+    }
+    let default_repo = || opts.default_repo.as_ref().map(|s| s.as_str().to_string());
+    for (line, bytes) in chunks::lines(&chunk) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        p.read += 1;
+        match sources::parse_line(bytes, opts.format) {
+            LineOutcome::Record(mut r) => {
+                if r.repo_slug.is_none() {
+                    r.repo_slug = default_repo();
+                }
+                if r.repo_slug.is_none() {
+                    r.repo_slug = r.cwd.as_deref().and_then(|c| opts.repos.resolve(c));
+                }
+                pricer.apply(&mut r);
+                p.records.push(*r);
+            }
+            LineOutcome::Skipped(_) => p.skipped += 1,
+            LineOutcome::Dead(reason) => p.dead.push((line, reason, bytes.to_vec())),
+            LineOutcome::Batch(b) => {
+                let b = *b;
+                for mut r in b.records {
+                    if r.repo_slug.is_none() {
+                        r.repo_slug = default_repo();
+                    }
+                    pricer.apply(&mut r);
+                    p.records.push(r);
+                }
+                p.activity.extend(b.activity);
+                p.skipped += b.skipped;
+                if !b.dead.is_empty() {
+                    // The good items of the line are kept; the line is dead-lettered once with
+                    // every reason, so that its bad items can be replayed.
+                    p.dead.push((line, b.dead.join("; "), bytes.to_vec()));
+                }
+            }
+        }
+    }
+    p
+}
+
+/// Streams every job's chunks into `tx`, numbering them across the run, each input followed by
+/// its `End`. Stops early (returning) when the parsers hang up.
+fn read_jobs(jobs: &[Job], tx: Sender<Work>, bytes: &AtomicU64) {
+    let mut seq = 0u64;
+    for (i, job) in jobs.iter().enumerate() {
+        let end = match read_one(i, job, &tx, &mut seq, bytes) {
+            Some(end) => end,
+            None => return,
+        };
+        if tx.send(Work::End(seq, end)).is_err() {
+            return;
+        }
+        seq += 1;
+    }
+}
+
+/// Reads one job; None when the parsers hung up.
+fn read_one(
+    i: usize,
+    job: &Job,
+    tx: &Sender<Work>,
+    seq: &mut u64,
+    total: &AtomicU64,
+) -> Option<End> {
+    let failed = |line: u64, reason: String| End {
+        input: i,
+        state: None,
+        read_error: Some((line, reason)),
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    let (start, lines) = match job.plan {
+        Plan::Resume { offset, lines } => (offset, lines),
+        _ => (0, 0),
+    };
+    // Files are opened here once; a second handle is kept for the fingerprints at the end.
+    let (reader, file) = match &job.input {
+        Input::Stdin => match input::open(&job.input, counter.clone()) {
+            Ok(r) => (r, None),
+            Err(e) => return Some(failed(0, e.to_string())),
+        },
+        Input::File(p) => {
+            let opened = File::open(p).and_then(|f| Ok((f.try_clone()?, f)));
+            let (f, keep) = match opened {
+                Ok(x) => x,
+                Err(e) => return Some(failed(0, format!("cannot open {}: {e}", p.display()))),
+            };
+            let reader = if start > 0 {
+                input::open_at(f, start, counter.clone()).map_err(|e| e.to_string())
+            } else {
+                input::decode(&job.input, Box::new(f), counter.clone()).map_err(|e| e.to_string())
+            };
+            match reader {
+                Ok(r) => (r, Some(keep)),
+                Err(e) => return Some(failed(0, e)),
+            }
+        }
+    };
+    let base = total.load(Ordering::Relaxed);
+    let mut cr = ChunkReader::resume(reader, start, lines);
+    let mut complete = (start, lines);
+    let mut decoded_end = start;
+    loop {
+        match cr.next_chunk() {
+            Ok(Some(mut c)) => {
+                if let Some(end) = c.complete_end() {
+                    complete = end;
+                }
+                decoded_end = c.end_offset;
+                c.seq = *seq;
+                c.input = i;
+                *seq += 1;
+                total.store(base + counter.load(Ordering::Relaxed), Ordering::Relaxed);
+                if tx.send(Work::Chunk(c)).is_err() {
+                    return None;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Some(failed(cr.next_line_number(), format!("read error: {e}"))),
+        }
+    }
+    total.store(base + counter.load(Ordering::Relaxed), Ordering::Relaxed);
+    let state = match (&job.file, file) {
+        (Some((key, stat)), Some(f)) => remember(
+            key,
+            stat,
+            &f,
+            start + counter.load(Ordering::Relaxed),
+            decoded_end,
+            complete,
+        )
+        .ok(),
+        _ => None,
+    };
+    Some(End {
+        input: i,
+        state,
+        read_error: None,
+    })
+}
+
+/// What to remember of a file read up to raw byte `size`: plain files up to their last complete
+/// line, others (gzip, arrays: decoded offsets differ from the file's) whole.
+fn remember(
+    key: &str,
+    stat: &Stat,
+    file: &File,
+    size: u64,
+    decoded_end: u64,
+    complete: (u64, u64),
+) -> std::io::Result<FileState> {
+    let resumable = files::resumable(file)? && decoded_end == size;
+    let (offset, lines) = if resumable { complete } else { (size, 0) };
+    let (head_hash, tail_hash) = files::fingerprints(file, offset, size)?.unwrap_or_default();
+    Ok(FileState {
+        path: key.to_string(),
+        size,
+        mtime_ns: stat.mtime_ns,
+        head_hash,
+        tail_hash,
+        offset,
+        lines,
+        resumable,
+    })
+}
+
+/// Runs the pipeline over `jobs`, writing into the store and sinks and adding to `summary`.
+pub(crate) fn run(
+    store: &mut Store,
+    jobs: &[Job],
+    opts: &IngestOptions,
+    sinks: &mut [&mut dyn RecordSink],
+    progress: &dyn Progress,
+    summary: &mut IngestSummary,
+    run_id: i64,
+) -> Result<()> {
+    let threads = opts.threads.max(1);
+    let bytes = AtomicU64::new(0);
+    std::thread::scope(|s| -> Result<()> {
+        let (work_tx, work_rx) = bounded::<Work>(threads * 2);
+        let (out_tx, out_rx) = bounded::<Out>(threads * 2);
+        let bytes = &bytes;
+        s.spawn(move || read_jobs(jobs, work_tx, bytes));
+        for _ in 0..threads {
+            let rx = work_rx.clone();
+            let tx = out_tx.clone();
+            s.spawn(move || {
+                let mut pricer = Pricer::new(opts.prices.clone(), opts.default_price);
+                for w in rx {
+                    let out = match w {
+                        Work::Chunk(c) => {
+                            let seq = c.seq;
+                            Out::Parsed(seq, parse_chunk(c, opts, &mut pricer))
+                        }
+                        Work::End(seq, e) => Out::End(seq, e),
+                    };
+                    if tx.send(out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(work_rx);
+        drop(out_tx);
+        let mut w = Writer {
+            store,
+            opts,
+            jobs,
+            sinks,
+            summary,
+            run_id,
+            dead: HashMap::new(),
+            batch: Vec::with_capacity(opts.batch_size),
+            activity: Vec::new(),
+            states: Vec::new(),
+        };
+        // On error the receiver is dropped here, so the other threads stop at their next send.
+        w.write_all(out_rx, progress, bytes)
+    })
+}
+
+/// The writing end: re-orders parser output and commits it in batches.
+struct Writer<'a, 's> {
+    store: &'a mut Store,
+    opts: &'a IngestOptions,
+    jobs: &'a [Job],
+    sinks: &'a mut [&'s mut dyn RecordSink],
+    summary: &'a mut IngestSummary,
+    run_id: i64,
+    /// Dead-letter files of inputs still being read (closed when their input ends).
+    dead: HashMap<usize, DeadLetterWriter>,
+    batch: Vec<TraceRecord>,
+    activity: Vec<ActivityRow>,
+    /// Files fully read whose rows are not all committed yet.
+    states: Vec<FileState>,
+}
+
+impl Writer<'_, '_> {
+    fn write_all(
+        &mut self,
+        rx: Receiver<Out>,
+        progress: &dyn Progress,
+        bytes: &AtomicU64,
+    ) -> Result<()> {
+        let mut pending: BTreeMap<u64, Out> = BTreeMap::new();
+        let mut next = 0u64;
+        for out in rx.iter() {
+            pending.insert(out.seq(), out);
+            while let Some(out) = pending.remove(&next) {
+                next += 1;
+                match out {
+                    Out::Parsed(_, p) => self.take(p)?,
+                    Out::End(_, e) => self.end(e)?,
+                }
+                progress.update(bytes.load(Ordering::Relaxed), self.summary.read);
+            }
+        }
+        self.commit()
+    }
+
+    fn dead_letters(&mut self, input: usize) -> &mut DeadLetterWriter {
+        let (dir, job) = (&self.opts.dead_letter_dir, &self.jobs[input]);
+        self.dead
+            .entry(input)
+            .or_insert_with(|| DeadLetterWriter::new(dir, &job.input.stem(), &job.input.display()))
+    }
+
+    fn take(&mut self, p: Parsed) -> Result<()> {
+        self.summary.read += p.read;
+        self.summary.skipped += p.skipped;
+        for (line, reason, raw) in &p.dead {
+            self.dead_letters(p.input).write(*line, reason, raw)?;
+            self.summary.dead_lettered += 1;
+        }
+        self.batch.extend(p.records);
+        self.activity.extend(p.activity);
+        if self.batch.len() >= self.opts.batch_size || self.activity.len() >= self.opts.batch_size {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, e: End) -> Result<()> {
+        if let Some((line, reason)) = &e.read_error {
+            // The stream broke (truncated gzip, I/O error): everything before it is kept.
+            self.dead_letters(e.input).write(*line, reason, b"")?;
+            self.summary.dead_lettered += 1;
+        }
+        if let Some(d) = self.dead.remove(&e.input) {
+            let p = d.path().display().to_string();
+            if d.written() > 0 && !self.summary.dead_letter_files.contains(&p) {
+                self.summary.dead_letter_files.push(p);
+            }
+        }
+        self.summary.inputs += 1;
+        self.states.extend(e.state);
+        Ok(())
+    }
+
+    /// Commits the batch, then remembers the files whose rows are now all stored.
+    fn commit(&mut self) -> Result<()> {
+        flush(
+            self.store,
+            &mut self.batch,
+            self.sinks,
+            self.summary,
+            self.run_id,
+        )?;
+        if !self.activity.is_empty() {
+            self.summary.activity += self
+                .store
+                .insert_activity(&self.activity, Some(self.run_id))?;
+            self.activity.clear();
+        }
+        self.store.save_input_files(&self.states)?;
+        self.states.clear();
+        Ok(())
+    }
+}
