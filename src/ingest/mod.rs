@@ -190,7 +190,12 @@ pub fn ingest(
             _ => format!("{} inputs", jobs.len()),
         };
         progress.start(&label, to_read);
-        pipeline::run(store, &jobs, opts, sinks, progress, &mut summary, run_id)?;
+        let bulk = store.start_bulk_load(to_read.unwrap_or(0))?;
+        let loaded = pipeline::run(store, &jobs, opts, sinks, progress, &mut summary, run_id);
+        if bulk {
+            store.finish_bulk_load()?;
+        }
+        loaded?;
         for s in sinks.iter_mut() {
             s.finish()?;
         }

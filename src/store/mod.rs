@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod attribution;
+mod bulk;
 pub mod coverage;
 pub mod github;
 pub mod identities;
@@ -65,6 +66,8 @@ impl Store {
             path: path.to_path_buf(),
         };
         migrations::migrate(&mut store.conn)?;
+        // A bulk load that was killed left them out (see `bulk`).
+        bulk::ensure_indexes(&mut store.conn)?;
         Ok(store)
     }
 
