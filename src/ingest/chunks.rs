@@ -45,6 +45,9 @@ pub struct ChunkReader<R> {
     bom_checked: bool,
     /// Bytes taken from `inner` so far, plus the offset the stream started at.
     consumed: u64,
+    /// Bytes asked for per read: [`CHUNK`], or less for a stream known to be small (the read
+    /// buffer is zeroed before each read, which would cost more than the read for small files).
+    read_size: usize,
 }
 
 impl<R: Read> ChunkReader<R> {
@@ -65,7 +68,15 @@ impl<R: Read> ChunkReader<R> {
             failed: None,
             bom_checked: offset > 0,
             consumed: offset,
+            read_size: CHUNK,
         }
+    }
+
+    /// Tells the reader about how many bytes the stream holds, so that small streams are read
+    /// with small buffers; a stream that turns out larger is still read whole.
+    pub fn with_size_hint(mut self, bytes: u64) -> Self {
+        self.read_size = (bytes.saturating_add(1) as usize).clamp(4096, CHUNK);
+        self
     }
 
     fn emit(&mut self, data: Vec<u8>, oversized: Option<(u64, Vec<u8>)>) -> Chunk {
@@ -100,7 +111,7 @@ impl<R: Read> ChunkReader<R> {
                 return Ok(Some(self.emit(data, None)));
             }
             let start = self.carry.len();
-            self.carry.resize(start + CHUNK, 0);
+            self.carry.resize(start + self.read_size, 0);
             let n = loop {
                 match self.inner.read(&mut self.carry[start..]) {
                     Ok(n) => break n,

@@ -4,7 +4,8 @@
 //! (newline-terminated) lines go (`offset`, `lines`) and two fingerprints: a hash of its first
 //! [`SPAN`] bytes and of the [`SPAN`] bytes before `offset`. On the next run:
 //!
-//! * same size and modification time, same fingerprints: **skipped** without reading it;
+//! * same size and modification time (to the nanosecond): **skipped** without opening it, the
+//!   quick check `rsync` and `make` rely on;
 //! * larger, same fingerprints, plain JSONL: **resumed** at `offset` (Claude Code appends to a
 //!   session file, a proxy to its log); a last line that had no newline yet is read again;
 //! * anything else (shorter, rewritten, touched, gzip or JSON-array files that changed): read
@@ -100,17 +101,25 @@ pub fn hash(bytes: &[u8]) -> Vec<u8> {
 
 /// Size and modification time of an open file.
 pub fn stat(file: &File) -> io::Result<Stat> {
-    let m = file.metadata()?;
+    Ok(stat_of(&file.metadata()?))
+}
+
+/// Size and modification time of a path (symbolic links followed).
+pub fn stat_path(path: &Path) -> io::Result<Stat> {
+    Ok(stat_of(&std::fs::metadata(path)?))
+}
+
+fn stat_of(m: &std::fs::Metadata) -> Stat {
     let mtime_ns = m
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    Ok(Stat {
+    Stat {
         size: m.len(),
         mtime_ns,
-    })
+    }
 }
 
 /// The fingerprints of `file` at `offset`: hashes of its first `min(SPAN, offset)` bytes and
@@ -197,6 +206,17 @@ impl Probe {
     /// Plans one file.
     pub fn plan(&self, path: &Path) -> io::Result<Planned> {
         let key = Self::key(path);
+        if let Some(k) = self.by_path.get(&key) {
+            let now = stat_path(path)?;
+            if now.size == k.size && now.mtime_ns == k.mtime_ns {
+                return Ok(Planned {
+                    plan: Plan::Skip,
+                    path: key,
+                    stat: now,
+                    known: Some(k.clone()),
+                });
+            }
+        }
         let file = File::open(path)?;
         let now = stat(&file)?;
         if let Some(k) = self.by_path.get(&key) {

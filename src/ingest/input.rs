@@ -155,17 +155,19 @@ pub fn open(input: &Input, counter: Arc<AtomicU64>) -> Result<Box<dyn Read + Sen
             source,
         })?),
     };
-    decode(input, raw, counter)
+    decode(input, raw, counter, 1 << 20)
 }
 
-/// Wraps raw bytes of `input` (already open) for reading decompressed lines.
+/// Wraps raw bytes of `input` (already open) for reading decompressed lines, through a buffer
+/// of `capacity` bytes (sized to small files, so that each does not cost a large allocation).
 pub fn decode(
     input: &Input,
     raw: Box<dyn Read + Send>,
     counter: Arc<AtomicU64>,
+    capacity: usize,
 ) -> Result<Box<dyn Read + Send>> {
     let mut buffered = BufReader::with_capacity(
-        1 << 20,
+        capacity,
         CountingReader {
             inner: raw,
             count: counter,

@@ -178,7 +178,12 @@ fn read_one(
             let reader = if start > 0 {
                 input::open_at(f, start, counter.clone()).map_err(|e| e.to_string())
             } else {
-                input::decode(&job.input, Box::new(f), counter.clone()).map_err(|e| e.to_string())
+                // Small files get small buffers (most Claude Code sessions are a few KB).
+                let capacity = job.file.as_ref().map_or(1 << 20, |(_, st)| {
+                    (st.size.saturating_add(1) as usize).clamp(8 << 10, 1 << 20)
+                });
+                input::decode(&job.input, Box::new(f), counter.clone(), capacity)
+                    .map_err(|e| e.to_string())
             };
             match reader {
                 Ok(r) => (r, Some(keep)),
@@ -188,6 +193,9 @@ fn read_one(
     };
     let base = total.load(Ordering::Relaxed);
     let mut cr = ChunkReader::resume(reader, start, lines);
+    if let Some((_, st)) = &job.file {
+        cr = cr.with_size_hint(st.size.saturating_sub(start));
+    }
     let mut complete = (start, lines);
     let mut decoded_end = start;
     loop {

@@ -4,7 +4,7 @@
 //! is applied by the pipeline.) Parsing of both files is pure and unit-tested.
 
 use crate::slug::RepoSlug;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
@@ -22,7 +22,7 @@ impl RepoResolver {
         RepoResolver {
             map,
             read_git_config: true,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::default()),
         }
     }
 

@@ -20,7 +20,6 @@ use super::scope::Scope;
 use super::{blank, timestamp, usage, Reject};
 use crate::record::{SourceFormat, TraceRecord};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The model name Claude Code gives to messages it made up itself (no API call).
@@ -83,7 +82,8 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
 /// in place (its timestamp, so the call stays on the day ccusage puts it) and takes the tokens and
 /// cost of the copy with most tokens; later copies are removed. Other records are untouched.
 pub fn keep_most_tokens(batch: &mut Vec<TraceRecord>) {
-    let mut first: HashMap<[u8; 16], usize> = HashMap::new();
+    let mut first: foldhash::HashMap<[u8; 16], usize> =
+        foldhash::HashMap::with_capacity_and_hasher(batch.len(), Default::default());
     let mut keep = vec![true; batch.len()];
     for i in 0..batch.len() {
         if batch[i].source_format != SourceFormat::ClaudeCode {

@@ -41,12 +41,23 @@ pub(crate) fn ensure_indexes(conn: &mut Connection) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for (name, def) in missing {
-        tx.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {def}"))?;
-    }
-    tx.commit()?;
-    Ok(())
+    // The sorts spill to temporary files rather than memory, and sort in 16 MiB runs (SQLite
+    // sizes them by the page cache): building an index over millions of rows must not need
+    // memory in proportion to them.
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    let built = (|| -> Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (name, def) in missing {
+            tx.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {def}"))?;
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", cache)?;
+    built
 }
 
 impl Store {
