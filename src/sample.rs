@@ -420,6 +420,7 @@ fn malformed(r: &mut Rng, day: NaiveDate) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn deterministic_and_counted() {
@@ -435,6 +436,43 @@ mod tests {
         assert_eq!(sa.valid + sa.malformed, 2_000);
         assert_eq!(a.iter().filter(|c| **c == b'\n').count(), 2_000);
         assert!(sa.malformed > 5 && sa.by_shape.iter().all(|n| *n > 400));
+    }
+
+    #[test]
+    fn realistic_sessions_are_many_and_developers_distinct() {
+        let spec = SampleSpec {
+            lines: 20_000,
+            developers: 40,
+            ..SampleSpec::demo()
+        };
+        let layout = SessionLayout::Realistic {
+            calls_per_session: 8,
+        };
+        let mut buf = Vec::new();
+        write_sample_with(&spec, layout, &mut buf).unwrap();
+        let (mut devs, mut sessions) = (BTreeSet::new(), BTreeSet::new());
+        for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                continue;
+            };
+            if let Some(d) = v["metadata"]["developer_id"]
+                .as_str()
+                .or(v["developer_id"].as_str())
+            {
+                devs.insert(d.to_string());
+            }
+            if let Some(s) = v["metadata"]["session_id"].as_str() {
+                sessions.insert(s.to_string());
+            }
+        }
+        assert_eq!(devs.len(), 40);
+        // Two thirds of ~19 800 calls carry the session in metadata: ~8 calls a session.
+        assert!(sessions.len() > 1_200, "{}", sessions.len());
+        let mut few = Vec::new();
+        write_sample_with(&spec, SessionLayout::Few, &mut few).unwrap();
+        let mut default = Vec::new();
+        write_sample(&spec, &mut default).unwrap();
+        assert_eq!(few, default);
     }
 
     #[test]
