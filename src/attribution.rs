@@ -34,6 +34,11 @@ pub const DEFAULT_TRAILERS: [&str; 4] = [
     r"(?m)^co-authored-by:[ \t]*cursor agent\b",
 ];
 
+/// Text every match of a [`DEFAULT_TRAILERS`] pattern contains, ignoring ASCII case (no needle
+/// holds a `k` or an `s`, the letters with non-ASCII case-insensitive matches), so a store can
+/// skip the commits that hold none of them before any regex runs.
+pub const DEFAULT_TRAILER_NEEDLES: [&str; 2] = ["co-authored-by", "generated with [claude code]"];
+
 /// Branches that are never a PR's own work.
 pub const DEFAULT_BRANCHES: [&str; 2] = ["main", "master"];
 
@@ -157,6 +162,14 @@ impl PrEvidence {
 #[derive(Debug, Clone)]
 pub struct Trailers(Vec<Regex>);
 
+/// Which commits a store reads for trailer evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitNeeds<'a> {
+    /// Texts one of which (ignoring ASCII case) the subject or body must contain; `None` when
+    /// any commit may carry a trailer (user patterns).
+    pub needles: Option<&'a [&'a str]>,
+}
+
 impl Trailers {
     /// The default patterns plus `extra` (case-insensitive); an invalid regex is an error
     /// naming it.
@@ -181,6 +194,15 @@ impl Trailers {
     /// True when `text` carries an AI trailer or footer.
     pub fn matches(&self, text: &str) -> bool {
         self.0.iter().any(|r| r.is_match(text))
+    }
+
+    /// What a commit must contain to match: [`DEFAULT_TRAILER_NEEDLES`] when only the default
+    /// patterns are in use.
+    pub fn needs(&self) -> CommitNeeds<'static> {
+        CommitNeeds {
+            needles: (self.0.len() == DEFAULT_TRAILERS.len())
+                .then_some(&DEFAULT_TRAILER_NEEDLES[..]),
+        }
     }
 }
 
@@ -491,5 +513,29 @@ mod tests {
         assert!(!t.matches("Co-authored-by: Claudette <c@acme.com>"));
         assert!(!t.matches("Mention co-authored-by: claude <noreply@anthropic.com> inline"));
         assert!(!t.matches("Co-authored-by: Copilotte <x@y>"));
+    }
+
+    #[test]
+    fn every_default_match_holds_a_needle() {
+        let t = Trailers::new(&[]).unwrap();
+        let needles = t.needs().needles.unwrap();
+        for text in [
+            "x\n\nCo-Authored-By: Claude <noreply@anthropic.com>",
+            "CO-AUTHORED-BY:\tclaude code <NOREPLY@ANTHROPIC.COM>",
+            "🤖 Generated with [Claude Code](https://claude.com/claude-code)",
+            "done. GENERATED WITH [CLAUDE CODE]",
+            "Co-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>",
+            "Co-authored-by: Cursor Agent <cursoragent@cursor.com>",
+        ] {
+            assert!(t.matches(text), "{text}");
+            let lower = text.to_ascii_lowercase();
+            assert!(needles.iter().any(|n| lower.contains(n)), "{text}");
+        }
+        // `k` and `s` also match non-ASCII letters case-insensitively (K, ſ); `%` and `_` are
+        // LIKE wildcards: no needle holds any of them.
+        for n in needles {
+            assert!(!n.contains(['k', 's', '%', '_']), "{n}");
+        }
+        assert_eq!(Trailers::new(&["x".into()]).unwrap().needs().needles, None);
     }
 }

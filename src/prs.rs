@@ -130,7 +130,7 @@ pub fn build_with(
     };
     let mut rows = Vec::new();
     for repo in &repos {
-        let input = store.attribution_inputs(repo, req.start, req.end, now)?;
+        let input = store.attribution_inputs(repo, req.start, req.end, now, trailers.needs())?;
         let facts: Vec<_> = input
             .prs
             .iter()

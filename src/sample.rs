@@ -91,6 +91,21 @@ impl SampleSpec {
     }
 }
 
+/// How a developer's calls of a day are grouped into sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SessionLayout {
+    /// Three sessions per developer and day, each spread over the working day (the default).
+    #[default]
+    Few,
+    /// Claude Code-like: a new session about every `calls_per_session` calls of a developer's
+    /// day, each in its own slice of the working day; developer ids stay distinct past the name
+    /// list (`dev-alice`, …, `dev-jo`, `dev-alice-1`, …).
+    Realistic {
+        /// Mean calls per session.
+        calls_per_session: u64,
+    },
+}
+
 /// What was written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SampleStats {
@@ -133,9 +148,23 @@ fn pick_model(r: &mut Rng) -> &'static str {
 
 /// Writes the sample as JSONL and returns what was written.
 pub fn write_sample(spec: &SampleSpec, out: &mut dyn Write) -> io::Result<SampleStats> {
+    write_sample_with(spec, SessionLayout::Few, out)
+}
+
+/// Writes the sample with the given session layout as JSONL and returns what was written.
+pub fn write_sample_with(
+    spec: &SampleSpec,
+    layout: SessionLayout,
+    out: &mut dyn Write,
+) -> io::Result<SampleStats> {
     let mut r = Rng::new(spec.seed);
     let devs: Vec<String> = (0..spec.developers.max(1))
-        .map(|i| format!("dev-{}", NAMES[i % NAMES.len()]))
+        .map(|i| match layout {
+            SessionLayout::Realistic { .. } if i >= NAMES.len() => {
+                format!("dev-{}-{}", NAMES[i % NAMES.len()], i / NAMES.len())
+            }
+            _ => format!("dev-{}", NAMES[i % NAMES.len()]),
+        })
         .collect();
     let days: Vec<NaiveDate> = (0..spec.days.max(1))
         .map(|d| spec.start + Duration::days(d as i64))
@@ -180,7 +209,15 @@ pub fn write_sample(spec: &SampleSpec, out: &mut dyn Write) -> io::Result<Sample
         } else {
             quota.min(spec.lines - written)
         };
-        let sessions: Vec<String> = (0..devs.len() * 3).map(|_| r.uuid()).collect();
+        // Sessions per developer this day.
+        let k = match layout {
+            SessionLayout::Few => 3,
+            SessionLayout::Realistic { calls_per_session } => {
+                let per_dev = calls_per_session.max(1) * devs.len() as u64;
+                (quota.div_ceil(per_dev) as usize).max(3)
+            }
+        };
+        let sessions: Vec<String> = (0..devs.len() * k).map(|_| r.uuid()).collect();
         for _ in 0..quota {
             written += 1;
             line.clear();
@@ -191,8 +228,16 @@ pub fn write_sample(spec: &SampleSpec, out: &mut dyn Write) -> io::Result<Sample
                 continue;
             }
             let d = r.range(0, devs.len() as u64 - 1) as usize;
-            let session = &sessions[d * 3 + r.range(0, 2) as usize];
-            let secs = 8 * 3600 + r.range(0, 10 * 3600 - 1);
+            let j = r.range(0, k as u64 - 1);
+            let session = &sessions[d * k + j as usize];
+            let secs = match layout {
+                SessionLayout::Few => 8 * 3600 + r.range(0, 10 * 3600 - 1),
+                SessionLayout::Realistic { .. } => {
+                    // Session j of k holds the j-th slice of the 10-hour working day.
+                    let slice = (10 * 3600 / k as u64).max(1);
+                    8 * 3600 + j * slice + r.range(0, slice - 1)
+                }
+            };
             let ts = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
                 + Duration::seconds(secs as i64)
                 + Duration::microseconds(r.range(0, 999_999) as i64);
@@ -375,6 +420,7 @@ fn malformed(r: &mut Rng, day: NaiveDate) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn deterministic_and_counted() {
@@ -390,6 +436,43 @@ mod tests {
         assert_eq!(sa.valid + sa.malformed, 2_000);
         assert_eq!(a.iter().filter(|c| **c == b'\n').count(), 2_000);
         assert!(sa.malformed > 5 && sa.by_shape.iter().all(|n| *n > 400));
+    }
+
+    #[test]
+    fn realistic_sessions_are_many_and_developers_distinct() {
+        let spec = SampleSpec {
+            lines: 20_000,
+            developers: 40,
+            ..SampleSpec::demo()
+        };
+        let layout = SessionLayout::Realistic {
+            calls_per_session: 8,
+        };
+        let mut buf = Vec::new();
+        write_sample_with(&spec, layout, &mut buf).unwrap();
+        let (mut devs, mut sessions) = (BTreeSet::new(), BTreeSet::new());
+        for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                continue;
+            };
+            if let Some(d) = v["metadata"]["developer_id"]
+                .as_str()
+                .or(v["developer_id"].as_str())
+            {
+                devs.insert(d.to_string());
+            }
+            if let Some(s) = v["metadata"]["session_id"].as_str() {
+                sessions.insert(s.to_string());
+            }
+        }
+        assert_eq!(devs.len(), 40);
+        // Two thirds of ~19 800 calls carry the session in metadata: ~8 calls a session.
+        assert!(sessions.len() > 1_200, "{}", sessions.len());
+        let mut few = Vec::new();
+        write_sample_with(&spec, SessionLayout::Few, &mut few).unwrap();
+        let mut default = Vec::new();
+        write_sample(&spec, &mut default).unwrap();
+        assert_eq!(few, default);
     }
 
     #[test]

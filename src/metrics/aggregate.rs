@@ -8,8 +8,10 @@
 //! definition of each number: counts and sums are equal, percentiles differ only by the sketch's
 //! relative error. No I/O.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use chrono::{DateTime, NaiveDate, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
@@ -144,6 +146,11 @@ pub struct TraceAggregate {
     pub errors: Vec<ErrorCount>,
     /// Distinct (local hour, developer, session), sorted.
     pub sessions: Vec<SessionSlot>,
+    /// A dense number for the session of each entry of `sessions` (same index): equal numbers
+    /// for equal session ids, so distinct sessions are counted without hashing names.
+    pub session_ids: Vec<u32>,
+    /// Distinct session ids in `sessions`.
+    pub distinct_sessions: usize,
     /// Latencies (ms) per local day, in day order.
     pub latency_by_day: BTreeMap<NaiveDate, Dist>,
     /// Times to first token (ms) of the whole window.
@@ -192,7 +199,8 @@ pub struct HourAggregator {
     slots: HashMap<i64, Option<Slot>>,
     cells: Vec<Cell>,
     errors: HashMap<ErrorKey, u64>,
-    sessions: HashSet<SessionSlot>,
+    /// Sorted and deduplicated by `finish` (only hours repeated by a DST change repeat).
+    sessions: Vec<SessionSlot>,
     latency_by_day: BTreeMap<NaiveDate, Dist>,
     ttft: Dist,
 }
@@ -205,7 +213,7 @@ impl HourAggregator {
             slots: HashMap::new(),
             cells: Vec::new(),
             errors: HashMap::new(),
-            sessions: HashSet::new(),
+            sessions: Vec::new(),
             latency_by_day: BTreeMap::new(),
             ttft: Dist::Sketch(QuantileSketch::new()),
         }
@@ -254,12 +262,17 @@ impl HourAggregator {
     /// Adds one stored (hour, developer, session).
     pub fn session(&mut self, s: HourSession) {
         if let Some(slot) = self.slot(s.hour) {
-            self.sessions.insert(SessionSlot {
+            self.sessions.push(SessionSlot {
                 slot,
                 developer: s.developer,
                 session: s.session,
             });
         }
+    }
+
+    /// Makes room for `n` more (hour, developer, session) entries.
+    pub fn reserve_sessions(&mut self, n: usize) {
+        self.sessions.reserve(n);
     }
 
     /// The aggregate.
@@ -321,7 +334,7 @@ impl TraceAggregate {
         Self::sorted(
             cells.into_values().collect(),
             errors,
-            sessions,
+            sessions.into_iter().collect(),
             latency_by_day,
             ttft,
         )
@@ -347,10 +360,11 @@ impl TraceAggregate {
         agg.finish()
     }
 
+    /// Sorts everything; `sessions` may repeat entries, which are dropped.
     fn sorted(
         mut cells: Vec<Cell>,
         errors: HashMap<ErrorKey, u64>,
-        sessions: HashSet<SessionSlot>,
+        mut sessions: Vec<SessionSlot>,
         latency_by_day: BTreeMap<NaiveDate, Dist>,
         ttft: Dist,
     ) -> Self {
@@ -367,14 +381,33 @@ impl TraceAggregate {
             })
             .collect();
         errors.sort_by(|a, b| (a.status, &a.class).cmp(&(b.status, &b.class)));
-        let mut sessions: Vec<SessionSlot> = sessions.into_iter().collect();
-        sessions.sort_by(|a, b| {
+        // Rollup rows arrive in (day, developer, session) order, so ordering by hour alone
+        // usually sorts them; the full comparison runs only when it did not (rows, DST).
+        let full = |a: &SessionSlot, b: &SessionSlot| {
             (a.slot, &a.developer, &a.session).cmp(&(b.slot, &b.developer, &b.session))
-        });
+        };
+        sessions.sort_by_key(|s| s.slot);
+        if !sessions.is_sorted_by(|a, b| full(a, b).is_le()) {
+            // Equal entries are equal in every field, so an unstable sort gives one order.
+            sessions.sort_unstable_by(full);
+        }
+        sessions.dedup();
+        let mut numbers: HashMap<&str, u32> = HashMap::with_capacity(sessions.len());
+        let session_ids: Vec<u32> = sessions
+            .iter()
+            .map(|s| {
+                let next = numbers.len() as u32;
+                *numbers.entry(&*s.session).or_insert(next)
+            })
+            .collect();
+        let distinct_sessions = numbers.len();
+        drop(numbers);
         TraceAggregate {
             cells,
             errors,
             sessions,
+            session_ids,
+            distinct_sessions,
             latency_by_day,
             ttft,
         }
@@ -415,15 +448,19 @@ impl TraceAggregate {
     }
 
     /// Distinct sessions per local day.
-    pub fn sessions_per_day(&self) -> HashMap<NaiveDate, u64> {
-        let distinct: HashSet<(NaiveDate, &str)> = self
-            .sessions
-            .iter()
-            .map(|s| (s.slot.day, &*s.session))
-            .collect();
-        let mut out = HashMap::new();
-        for (day, _) in distinct {
-            *out.entry(day).or_insert(0) += 1;
+    pub fn sessions_per_day(&self) -> BTreeMap<NaiveDate, u64> {
+        let mut out: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        // The last day each session number was counted on (sessions are sorted by hour, so by
+        // day): a session counts once per day without a set of names.
+        let mut counted: Vec<Option<NaiveDate>> = vec![None; self.distinct_sessions];
+        for (s, &id) in self.sessions.iter().zip(&self.session_ids) {
+            let day = s.slot.day;
+            if let Some(last) = counted.get_mut(id as usize) {
+                if *last != Some(day) {
+                    *last = Some(day);
+                    *out.entry(day).or_insert(0) += 1;
+                }
+            }
         }
         out
     }

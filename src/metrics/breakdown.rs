@@ -1,7 +1,9 @@
 //! Breakdowns for reading and charting: the calendar-complete daily table, the per-developer
 //! table and the latency histogram of one repo.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -171,7 +173,8 @@ struct Dev<'a> {
     /// Spellings of the id with their calls (traces) or items (GitHub).
     spellings: BTreeMap<&'a str, (u64, u64)>,
     counts: Counters,
-    sessions: HashSet<&'a str>,
+    /// Session numbers (see [`TraceAggregate::session_ids`]).
+    sessions: HashSet<u32>,
     commits: u64,
     merged: u64,
 }
@@ -196,18 +199,26 @@ impl Dev<'_> {
 /// GitHub authors are matched to them the same way, and an author with no calls still gets a
 /// line, so delivery without AI use stays visible.
 pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary> {
-    // A call's developer id counts for the GitHub login it is linked to, when it is.
+    // Each distinct developer id once: the GitHub login it is linked to, when it is, and the
+    // key (lower case) of the person it counts for.
+    let ids: HashSet<&str> = agg
+        .cells
+        .iter()
+        .filter_map(|c| c.developer.as_deref())
+        .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
+        .collect();
     let linked: HashMap<&str, String> = match &data.linker {
-        Some(l) => agg
-            .cells
+        Some(l) => ids
             .iter()
-            .filter_map(|c| c.developer.as_deref())
-            .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
-            .filter_map(|id| l.link(id).map(|k| (id, k.login)))
+            .filter_map(|&id| l.link(id).map(|k| (id, k.login)))
             .collect(),
         None => HashMap::new(),
     };
     let person = |id: &str| -> String { linked.get(id).cloned().unwrap_or_else(|| id.to_string()) };
+    let key_of: HashMap<&str, String> = ids
+        .iter()
+        .map(|&id| (id, person(id).to_lowercase()))
+        .collect();
     let mut devs: HashMap<String, Dev> = HashMap::new();
     let mut aliases: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
     for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
@@ -228,12 +239,14 @@ pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary
             .0 += count(c.counts.requests);
         d.counts.add(&c.counts);
     }
-    for s in &agg.sessions {
-        if let Some(name) = s.developer.as_deref() {
-            devs.entry(person(name).to_lowercase())
-                .or_default()
-                .sessions
-                .insert(&s.session);
+    for (s, &id) in agg.sessions.iter().zip(&agg.session_ids) {
+        if let Some(key) = s.developer.as_deref().and_then(|name| key_of.get(name)) {
+            if !devs.contains_key(key.as_str()) {
+                devs.insert(key.clone(), Dev::default());
+            }
+            if let Some(d) = devs.get_mut(key.as_str()) {
+                d.sessions.insert(id);
+            }
         }
     }
     for c in &data.commits {

@@ -307,19 +307,25 @@ pub fn compute(
                 &built
             }
         };
-        // Usage counts people: developer ids linked to one GitHub login are one developer.
-        let people;
-        let usage_agg = match &repo.linker {
-            Some(l) => {
-                people = agg.with_people(l);
-                &people
-            }
-            None => agg,
+        // Usage counts people: developer ids linked to one GitHub login are one developer
+        // (each distinct id looked up once).
+        let people: foldhash::HashMap<&str, String> = match &repo.linker {
+            Some(l) => agg
+                .cells
+                .iter()
+                .filter_map(|c| c.developer.as_deref())
+                .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
+                .collect::<foldhash::HashSet<&str>>()
+                .into_iter()
+                .filter_map(|id| l.link(id).map(|k| (id, k.login)))
+                .collect(),
+            None => foldhash::HashMap::default(),
         };
-        let mut usage = usage::compute(
-            usage_agg,
+        let mut usage = usage::compute_as(
+            agg,
             &opts.policy_models,
             delivery.pr_throughput.merged,
+            |d| people.get(d).map_or(d, String::as_str),
         );
         if let Some(linker) = &repo.linker {
             // Per-developer cost under the linked person, like every per-developer figure.

@@ -1,11 +1,13 @@
 //! AI-side indicators from trace rows: velocity (1), acceptance (2), model selection (3),
 //! errors (4), token efficiency (5), acceptance quality (6) and cost (11).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use serde::Serialize;
 
-use super::aggregate::{Slot, TraceAggregate};
+use super::aggregate::TraceAggregate;
 use super::distribution::percentiles;
 use super::{glob_match, ratio};
 
@@ -147,8 +149,29 @@ pub struct Usage {
     pub cost: Cost,
 }
 
+/// Adds `v` to `key`'s sum, allocating the key only the first time it is seen.
+fn add_to(map: &mut BTreeMap<String, f64>, key: &str, v: f64) {
+    match map.get_mut(key) {
+        Some(sum) => *sum += v,
+        None => {
+            map.insert(key.to_string(), v);
+        }
+    }
+}
+
 /// Computes the trace-side indicators from the aggregate; `merged_prs` feeds cost per merged PR.
 pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usage {
+    compute_as(agg, policy, merged_prs, |d| d)
+}
+
+/// [`compute`] with every developer id counted as `person(id)` (e.g. the GitHub login it is
+/// linked to), so that per-developer counts count people, not ids.
+pub fn compute_as<'a>(
+    agg: &'a TraceAggregate,
+    policy: &[String],
+    merged_prs: u64,
+    person: impl Fn(&'a str) -> &'a str,
+) -> Usage {
     let t = agg.totals();
     let mut developers = HashSet::new();
     let mut dev_hours = HashSet::new();
@@ -164,9 +187,12 @@ pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usag
         unknown_calls: count(t.cost_unknown),
         unknown_share: None,
     };
+    // Cells are sorted by local hour: the day's name changes rarely.
+    let mut day_name = (None, String::new());
     for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
         let model = c.model.as_deref();
-        if let Some(d) = c.developer.as_deref() {
+        let developer = c.developer.as_deref().map(&person);
+        if let Some(d) = developer {
             developers.insert(d);
             with_dev += c.counts.requests;
             dev_hours.insert((d, c.slot));
@@ -180,23 +206,30 @@ pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usag
         if c.counts.known_cost_calls() > 0 {
             let v = c.counts.cost_usd;
             cost.total_usd += v;
-            *cost
-                .per_model
-                .entry(model.unwrap_or("unknown").to_string())
-                .or_insert(0.0) += v;
-            *cost
-                .per_developer
-                .entry(c.developer.as_deref().unwrap_or("unknown").to_string())
-                .or_insert(0.0) += v;
-            *cost.per_day.entry(c.slot.day.to_string()).or_insert(0.0) += v;
+            add_to(&mut cost.per_model, model.unwrap_or("unknown"), v);
+            add_to(&mut cost.per_developer, developer.unwrap_or("unknown"), v);
+            if day_name.0 != Some(c.slot.day) {
+                day_name = (Some(c.slot.day), c.slot.day.to_string());
+            }
+            add_to(&mut cost.per_day, &day_name.1, v);
         }
     }
-    let session_hours: HashSet<(&str, &str, Slot)> = agg
-        .sessions
-        .iter()
-        .filter_map(|s| Some((s.developer.as_deref()?, &*s.session, s.slot)))
-        .collect();
-    let sessions: HashSet<&str> = agg.sessions.iter().map(|s| &*s.session).collect();
+    // Distinct (person, session, local hour): two ids of one person may share a session. The
+    // entries are sorted by hour, so the set holds one hour at a time.
+    let mut session_hours = 0usize;
+    let mut seen: HashSet<(&str, u32)> = HashSet::new();
+    let mut hour = None;
+    for (s, &id) in agg.sessions.iter().zip(&agg.session_ids) {
+        if hour != Some(s.slot) {
+            session_hours += seen.len();
+            seen.clear();
+            hour = Some(s.slot);
+        }
+        if let Some(d) = s.developer.as_deref() {
+            seen.insert((person(d), id));
+        }
+    }
+    let session_hours = session_hours + seen.len();
     let active = dev_hours.len() as u64;
     let mut buckets = [0u64; 7];
     for (b, &v) in buckets.iter_mut().zip(&t.latency_buckets) {
@@ -208,7 +241,7 @@ pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usag
     let velocity = Velocity {
         requests: n,
         developers: developers.len() as u64,
-        sessions: sessions.len() as u64,
+        sessions: agg.distinct_sessions as u64,
         tokens: t.tokens,
         latency_median_ms: lat[0],
         latency_p95_ms: lat[1],
@@ -217,7 +250,7 @@ pub fn compute(agg: &TraceAggregate, policy: &[String], merged_prs: u64) -> Usag
         ttft_n: count(t.ttft_n),
         active_developer_hours: active,
         requests_per_active_developer_hour: ratio(with_dev as f64, active as f64),
-        sessions_per_active_developer_hour: ratio(session_hours.len() as f64, active as f64),
+        sessions_per_active_developer_hour: ratio(session_hours as f64, active as f64),
         latency_distribution: super::breakdown::latency_distribution(&buckets),
     };
 

@@ -146,6 +146,24 @@ impl QuantileSketch {
     /// Restores a sketch written by [`QuantileSketch::to_bytes`]; corrupt or foreign bytes give
     /// an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StatsError> {
+        let decoded = Self::decode(bytes)?;
+        let mut sketch = QuantileSketch::new();
+        sketch
+            .inner
+            .merge(&decoded)
+            .map_err(|e| StatsError::Sketch(e.to_string()))?;
+        Ok(sketch)
+    }
+
+    /// [`QuantileSketch::from_bytes`] for a sketch that is only merged into others: the same
+    /// checks, without copying the decoded bins into a fresh sketch.
+    pub fn from_bytes_to_merge(bytes: &[u8]) -> Result<Self, StatsError> {
+        Ok(QuantileSketch {
+            inner: Self::decode(bytes)?,
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<DDSketch, StatsError> {
         let (&version, body) = bytes
             .split_first()
             .ok_or_else(|| StatsError::Sketch("empty input".into()))?;
@@ -159,14 +177,7 @@ impl QuantileSketch {
             _ => return Err(StatsError::Sketch("missing encoding version".into())),
         };
         validate::encoding(encoded, config().gamma).map_err(StatsError::Sketch)?;
-        let decoded =
-            DDSketch::from_java_bytes(body).map_err(|e| StatsError::Sketch(e.to_string()))?;
-        let mut sketch = QuantileSketch::new();
-        sketch
-            .inner
-            .merge(&decoded)
-            .map_err(|e| StatsError::Sketch(e.to_string()))?;
-        Ok(sketch)
+        DDSketch::from_java_bytes(body).map_err(|e| StatsError::Sketch(e.to_string()))
     }
 }
 

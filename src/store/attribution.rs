@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
 use super::{gh_time, parse_ts, Store};
-use crate::attribution::{AuthorCalls, BranchCall, CommitFacts, PrFacts};
+use crate::attribution::{AuthorCalls, BranchCall, CommitFacts, CommitNeeds, PrFacts};
 use crate::error::Result;
 
 /// A PR of the window with what the `prs` listing shows besides its evidence.
@@ -40,7 +40,9 @@ pub struct AttributionInputs {
     pub competitors: Vec<PrFacts>,
     /// Calls on a branch in the PRs' spans.
     pub calls: Vec<BranchCall>,
-    /// Commits around the PRs.
+    /// Commits around the PRs that can carry trailer evidence: merge commits of the PRs (and of
+    /// their competitors) and commits whose subject names a PR, narrowed to those holding a
+    /// needle of [`CommitNeeds`].
     pub commits: Vec<CommitFacts>,
 }
 
@@ -67,13 +69,14 @@ fn pr_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PrFacts>> {
 
 impl Store {
     /// Loads the PRs of `repo` created, merged or closed in `[start, end)` and what their
-    /// evidence is built from.
+    /// evidence is built from; `needs` narrows the commits read for trailers.
     pub fn attribution_inputs(
         &self,
         repo: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         now: DateTime<Utc>,
+        needs: CommitNeeds<'_>,
     ) -> Result<AttributionInputs> {
         let mut out = AttributionInputs::default();
         if !self.gh_tables_exist()? {
@@ -177,24 +180,49 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        let mut stmt = self.conn.prepare(if has_body {
-            "SELECT sha, message, COALESCE(body, '') FROM gh_commits
-             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3"
-        } else {
-            "SELECT sha, message, '' FROM gh_commits
-             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3"
-        })?;
+        // Only commits that can be evidence leave SQLite: a PR's merge commit or a subject
+        // naming a PR (`(#N)`), holding a trailer needle (`LIKE` ignores ASCII case).
+        let body = if has_body { "COALESCE(body, '')" } else { "''" };
+        let merges: Vec<&str> = out
+            .prs
+            .iter()
+            .map(|p| &p.facts)
+            .chain(&out.competitors)
+            .filter_map(|f| f.merge_commit_sha.as_deref())
+            .collect();
+        let merges = serde_json::to_string(&merges).unwrap_or_else(|_| "[]".into());
+        let (first_at, last_at) = (gh_time(first), gh_time(last + Duration::days(1)));
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&repo, &first_at, &last_at, &merges];
+        let mut sql = format!(
+            "SELECT sha, message, {body} FROM gh_commits
+             WHERE repo = ?1 AND committed_at >= ?2 AND committed_at <= ?3
+               AND (instr(message, '(#') > 0 OR sha IN (SELECT value FROM json_each(?4)))"
+        );
+        // The needles hold no `%` or `_`, so they are literal in a LIKE pattern.
+        let likes: Vec<String> = needs
+            .needles
+            .unwrap_or_default()
+            .iter()
+            .map(|n| format!("%{n}%"))
+            .collect();
+        if needs.needles.is_some() {
+            let mut any = vec!["0".to_string()];
+            for like in &likes {
+                values.push(like);
+                let k = values.len();
+                any.push(format!("message LIKE ?{k} OR {body} LIKE ?{k}"));
+            }
+            sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+        }
+        let mut stmt = self.conn.prepare(&sql)?;
         out.commits = stmt
-            .query_map(
-                params![repo, gh_time(first), gh_time(last + Duration::days(1))],
-                |r| {
-                    Ok(CommitFacts {
-                        sha: r.get(0)?,
-                        subject: r.get(1)?,
-                        body: r.get(2)?,
-                    })
-                },
-            )?
+            .query_map(values.as_slice(), |r| {
+                Ok(CommitFacts {
+                    sha: r.get(0)?,
+                    subject: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(out)
     }

@@ -1,6 +1,5 @@
 //! Reading the rollups of one repo over a window, narrowed like the row path.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +17,7 @@ use crate::store::Store;
 
 /// Shares repeated names (developers, models, sessions) as one allocation each.
 #[derive(Default)]
-struct Interner(HashMap<String, Arc<str>>);
+struct Interner(foldhash::HashSet<Arc<str>>);
 
 impl Interner {
     fn get(&mut self, v: Option<&str>) -> Option<Arc<str>> {
@@ -27,7 +26,7 @@ impl Interner {
             return Some(a.clone());
         }
         let a: Arc<str> = Arc::from(v);
-        self.0.insert(v.to_string(), a.clone());
+        self.0.insert(a.clone());
         Some(a)
     }
 }
@@ -47,7 +46,7 @@ fn blob<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a
 fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch> {
     match bytes {
         None => Ok(QuantileSketch::new()),
-        Some(b) => QuantileSketch::from_bytes(b).map_err(|e| {
+        Some(b) => QuantileSketch::from_bytes_to_merge(b).map_err(|e| {
             Error::Stats(StatsError::Sketch(format!(
                 "rollup cell {repo} hour {hour} is unreadable ({e}); run `prod-lens rebuild-rollups`"
             )))
@@ -102,11 +101,13 @@ impl Store {
         );
         let p = params![repo, h0, h1, filter.developer_json(), filter.model];
         let mut names = Interner::default();
+        // In key order (the table's own), which is the aggregate's order in most timezones.
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT hour, developer, model, {}, latency_sketch, ttft_sketch FROM rollup_cells
              WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
                AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-               AND (?5 IS NULL OR model = ?5)",
+               AND (?5 IS NULL OR model = ?5)
+             ORDER BY hour, developer, model",
             super::CELL_COUNTERS.join(", ")
         ))?;
         let mut agg = HourAggregator::new(tz);
@@ -141,11 +142,19 @@ impl Store {
             });
         }
         drop(rows);
-        let mut stmt = self.conn.prepare_cached(
+        // The per-model hours are read only under a model filter; rows in key order, which
+        // the aggregate's session order follows.
+        let mut stmt = self.conn.prepare_cached(if filter.model.is_some() {
             "SELECT day, developer, session, hours, models FROM rollup_sessions
              WHERE repo = ?1 AND day >= ?2 AND day <= ?3
-               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))",
-        )?;
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+             ORDER BY day, developer, session"
+        } else {
+            "SELECT day, developer, session, hours FROM rollup_sessions
+             WHERE repo = ?1 AND day >= ?2 AND day <= ?3
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+             ORDER BY day, developer, session"
+        })?;
         let (d0, d1) = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
         let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
         while let Some(r) = rows.next()? {
