@@ -57,10 +57,14 @@ fi
 echo "binary: $bin"
 echo "input: $(find "$in" -name '*.jsonl' | wc -l) files, $(du -sm "$in" | cut -f1) MB ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 
-ingest() { # store dir: the one ingest every run uses
-  "$bin" --db "$1/cache.db" ingest-traces "$in/claude/projects" "$in/litellm" \
-    --repo-map "$in/claude/repo-map.txt" --parquet-dir "$1/lake" --dead-letter-dir "$1/dead" \
-    --quiet --json
+args() { # store dir: the arguments of the one ingest every run uses
+  cmd=("$bin" --db "$1/cache.db" ingest-traces "$in/claude/projects" "$in/litellm"
+    --repo-map "$in/claude/repo-map.txt" --parquet-dir "$1/lake" --dead-letter-dir "$1/dead"
+    --quiet --json)
+}
+ingest() { # store dir
+  args "$1"
+  "${cmd[@]}"
 }
 
 ref="$dir/reference"
@@ -198,7 +202,9 @@ for i in $(seq 1 "$trials"); do
   rm -rf "$t"
   mkdir -p "$t"
   delay=${delays[$((i - 1))]}
-  ingest "$t" > "$t/killed.json" 2> "$t/killed.err" &
+  # Started directly (not through a function or subshell), so that $! is the ingest's own PID.
+  args "$t"
+  "${cmd[@]}" > "$t/killed.json" 2> "$t/killed.err" &
   pid=$!
   sleep "$delay"
   state=killed
