@@ -241,7 +241,8 @@ for i in $(seq 1 "$trials"); do
   state=killed
   kill -9 "$pid" 2> /dev/null || state="finished before the kill"
   wait "$pid" 2> /dev/null || true
-  tmp=$(find "$t/lake" -name '.*.tmp' 2> /dev/null | wc -l)
+  # No lake folder yet when the kill came first.
+  tmp=$( (find "$t/lake" -name '.*.tmp' 2> /dev/null || true) | wc -l)
   rows=$(python3 -c "
 import sqlite3, sys
 try:
