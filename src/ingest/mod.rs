@@ -283,7 +283,7 @@ fn plan(
 }
 
 /// The `etl_runs` counters of a summary.
-fn counts(s: &IngestSummary) -> RunCounts {
+pub(crate) fn counts(s: &IngestSummary) -> RunCounts {
     RunCounts {
         read: s.read,
         inserted: s.inserted,

@@ -21,7 +21,6 @@ use crate::record::{SourceFormat, TraceRecord};
 use crate::sinks::dead_letter::DeadLetterWriter;
 use crate::sinks::RecordSink;
 use crate::sources::{self, LineOutcome};
-use crate::store::runs::RunCounts;
 use crate::store::Store;
 use postgres::{Client, Config, IsolationLevel, NoTls};
 use rusqlite::{params, OptionalExtension};
@@ -152,16 +151,8 @@ pub fn ingest_spend_logs(
         Ok(()) => "ok".to_string(),
         Err(e) => format!("failed: {e}"),
     };
-    let counts = RunCounts {
-        read: summary.read,
-        inserted: summary.inserted,
-        duplicates: summary.duplicates,
-        dead_lettered: summary.dead_lettered,
-        skipped: summary.skipped,
-        cost_unknown: summary.cost_unknown,
-    };
     let details = serde_json::to_string(&summary)?;
-    store.finish_run(run_id, &counts, &outcome, Some(&details))?;
+    store.finish_run(run_id, &super::counts(&summary), &outcome, Some(&details))?;
     result.map(|()| summary)
 }
 
