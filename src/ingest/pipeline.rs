@@ -21,6 +21,9 @@ use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Parsed chunks the writer may fall behind by.
+const OUT_QUEUE: usize = 24;
+
 /// One input to read in this run, with what to read of it.
 #[derive(Debug)]
 pub(crate) struct Job {
@@ -276,7 +279,9 @@ pub(crate) fn run(
     let bytes = AtomicU64::new(0);
     std::thread::scope(|s| -> Result<()> {
         let (work_tx, work_rx) = bounded::<Work>(threads * 2);
-        let (out_tx, out_rx) = bounded::<Out>(threads * 2);
+        // Parsed chunks waiting for the writer: enough for parsers to keep working while it
+        // commits a batch (a batch is ~10 chunks of 1 MiB; 1 M LiteLLM lines: 63 s -> 56 s).
+        let (out_tx, out_rx) = bounded::<Out>(OUT_QUEUE.max(threads * 2));
         let bytes = &bytes;
         s.spawn(move || read_jobs(jobs, work_tx, bytes));
         for _ in 0..threads {

@@ -22,8 +22,13 @@ const SECONDARY: &[(&str, &str)] = &[
     ),
 ];
 
-/// Input smaller than this is loaded with the indexes in place.
+/// Input smaller than this is loaded with the indexes in place and the usual checkpoints.
 const BULK_MIN_BYTES: u64 = 64 << 20;
+/// WAL pages between automatic checkpoints during a large load (256 MiB of 4 KiB pages; 32 MiB
+/// otherwise, see `Store::configure`). A checkpoint copies every page changed since the last one
+/// into the database and syncs it; the dedupe and rollup pages a load changes are spread over the
+/// whole index, so fewer checkpoints copy them fewer times (1 M LiteLLM lines: 56 s -> 49 s).
+const LARGE_LOAD_CHECKPOINT_PAGES: i64 = 65_536;
 /// Input bytes per stored row assumed when comparing a load with the store it goes into
 /// (a LiteLLM payload line is ~860 bytes, a Claude Code transcript ~1.5 KB per call).
 const BYTES_PER_ROW: u64 = 1000;
@@ -61,13 +66,15 @@ pub(crate) fn ensure_indexes(conn: &mut Connection) -> Result<()> {
 }
 
 impl Store {
-    /// Starts a load of about `bytes` of input: when the input is large and the store small
-    /// next to it, drops the secondary indexes and returns true ([`Store::finish_bulk_load`]
-    /// builds them again).
+    /// Starts a load of about `bytes` of input. A large input is written with checkpoints
+    /// further apart; when the store is also small next to it, the secondary indexes are dropped
+    /// and true is returned. [`Store::finish_bulk_load`] undoes both.
     pub fn start_bulk_load(&mut self, bytes: u64) -> Result<bool> {
         if bytes < BULK_MIN_BYTES {
             return Ok(false);
         }
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", LARGE_LOAD_CHECKPOINT_PAGES)?;
         // The largest rowid bounds the row count without a scan.
         let rows: i64 =
             self.conn
@@ -85,8 +92,11 @@ impl Store {
         Ok(true)
     }
 
-    /// Ends a bulk load: builds the secondary indexes again.
+    /// Ends any load started with [`Store::start_bulk_load`]: builds missing secondary indexes
+    /// and restores the usual checkpoint interval.
     pub fn finish_bulk_load(&mut self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", super::CHECKPOINT_PAGES)?;
         ensure_indexes(&mut self.conn)
     }
 }
@@ -118,9 +128,17 @@ mod tests {
             !s.start_bulk_load(1 << 20).unwrap(),
             "small input: indexes kept"
         );
+        let checkpoint = |s: &Store| -> i64 {
+            s.conn()
+                .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(checkpoint(&s), crate::store::CHECKPOINT_PAGES);
         assert!(s.start_bulk_load(1 << 30).unwrap());
         assert!(indexes(&s).is_empty());
+        assert_eq!(checkpoint(&s), LARGE_LOAD_CHECKPOINT_PAGES);
         s.finish_bulk_load().unwrap();
+        assert_eq!(checkpoint(&s), crate::store::CHECKPOINT_PAGES);
         // Same definitions (SQLite keeps the text without IF NOT EXISTS).
         let norm = |v: Vec<(String, String)>| -> Vec<(String, String)> {
             v.into_iter()

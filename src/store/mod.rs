@@ -39,6 +39,9 @@ pub(crate) fn parse_ts(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc
 /// How long a writer waits for another process's lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// WAL pages between automatic checkpoints (32 MiB of 4 KiB pages).
+const CHECKPOINT_PAGES: i64 = 8192;
+
 /// Page cache of a read-only connection, as SQLite's negative `cache_size` (KiB): 32 MiB.
 const READ_CACHE_KIB: i64 = -32_768;
 
@@ -99,7 +102,9 @@ impl Store {
         conn.pragma_update(None, "cache_size", -65_536)?;
         // Checkpoint every 32 MiB of WAL instead of 4 MiB: the pages a large batch changes
         // (dedupe index leaves above all) are copied into the database once per checkpoint.
-        conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
+        conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+        // A checkpoint after a large load leaves the WAL file at most this long (64 MiB).
+        conn.pragma_update(None, "journal_size_limit", 64_i64 << 20)?;
         // Writers merge stored rollup sketches inside their upserts.
         rollups::register_functions(conn)?;
         Ok(())
