@@ -7,7 +7,11 @@
 
 use super::Store;
 use crate::error::Result;
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use rusqlite::Connection;
+use std::path::Path;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The secondary indexes of `traces` as the migrations leave them: name and definition.
 const SECONDARY: &[(&str, &str)] = &[
@@ -32,6 +36,52 @@ const LARGE_LOAD_CHECKPOINT_PAGES: i64 = 65_536;
 /// Input bytes per stored row assumed when comparing a load with the store it goes into
 /// (a LiteLLM payload line is ~860 bytes, a Claude Code transcript ~1.5 KB per call).
 const BYTES_PER_ROW: u64 = 1000;
+
+/// How often the background checkpointer of a large load copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Checkpoints a store's WAL from a thread and connection of its own during a large load, so
+/// that copying pages into the database and syncing it (70 ms per sync here) happen beside the
+/// writer instead of inside its commits. Its checkpoints are PASSIVE: they copy what they can
+/// without waiting for, or blocking, the writer; the writer's own automatic checkpoint (every
+/// [`LARGE_LOAD_CHECKPOINT_PAGES`]) finishes what is left. Stopped and joined when dropped.
+pub(crate) struct Checkpointer {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts one for the database at `path`; None if its connection or thread cannot be made
+    /// (the writer then checkpoints alone, as for small loads).
+    fn start(path: &Path) -> Option<Self> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(super::BUSY_TIMEOUT).ok()?;
+        let (stop, stopped) = bounded::<()>(0);
+        let thread = std::thread::Builder::new()
+            .name("prod-lens-checkpoint".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    // A checkpoint that fails (busy, I/O) leaves the WAL to the writer's own.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .ok()?;
+        Some(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Hanging up wakes the thread; it ends after the checkpoint it may be in.
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 /// Builds every secondary index of `traces` that is missing, in one transaction.
 pub(crate) fn ensure_indexes(conn: &mut Connection) -> Result<()> {
@@ -66,8 +116,8 @@ pub(crate) fn ensure_indexes(conn: &mut Connection) -> Result<()> {
 }
 
 impl Store {
-    /// Starts a load of about `bytes` of input. A large input is written with checkpoints
-    /// further apart; when the store is also small next to it, the secondary indexes are dropped
+    /// Starts a load of about `bytes` of input. A large input is checkpointed by a
+    /// [`Checkpointer`] beside the writer, and by the writer only every 256 MiB; when the store is also small next to it, the secondary indexes are dropped
     /// and true is returned. [`Store::finish_bulk_load`] undoes both.
     pub fn start_bulk_load(&mut self, bytes: u64) -> Result<bool> {
         if bytes < BULK_MIN_BYTES {
@@ -75,6 +125,9 @@ impl Store {
         }
         self.conn
             .pragma_update(None, "wal_autocheckpoint", LARGE_LOAD_CHECKPOINT_PAGES)?;
+        if self.checkpointer.is_none() {
+            self.checkpointer = Checkpointer::start(&self.path);
+        }
         // The largest rowid bounds the row count without a scan.
         let rows: i64 =
             self.conn
@@ -95,6 +148,7 @@ impl Store {
     /// Ends any load started with [`Store::start_bulk_load`]: builds missing secondary indexes
     /// and restores the usual checkpoint interval.
     pub fn finish_bulk_load(&mut self) -> Result<()> {
+        self.checkpointer = None;
         self.conn
             .pragma_update(None, "wal_autocheckpoint", super::CHECKPOINT_PAGES)?;
         ensure_indexes(&mut self.conn)
@@ -151,5 +205,30 @@ mod tests {
         drop(s);
         let s = Store::open(&d.path().join("x.db")).unwrap();
         assert_eq!(indexes(&s).len(), SECONDARY.len());
+    }
+
+    #[test]
+    fn a_large_load_is_checkpointed_beside_the_writer() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("x.db");
+        let mut s = Store::open(&db).unwrap();
+        s.start_bulk_load(1 << 30).unwrap();
+        assert!(s.checkpointer.is_some());
+        let rows: Vec<_> = (1..=200u8)
+            .map(|k| crate::lake::tests::record(k, Some("acme/api")))
+            .collect();
+        s.insert_traces(&rows, None).unwrap();
+        // The writer checkpoints only every 256 MiB now, so the rows reach the database file
+        // (which grows from its few schema pages) only through the background checkpoints.
+        let size = || std::fs::metadata(&db).unwrap().len();
+        let before = size();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(size() > before, "no background checkpoint within 10 s");
+        s.finish_bulk_load().unwrap();
+        assert!(s.checkpointer.is_none());
+        assert_eq!(s.trace_count().unwrap(), 200);
     }
 }

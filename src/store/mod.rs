@@ -49,6 +49,8 @@ const READ_CACHE_KIB: i64 = -32_768;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Checkpoints the WAL beside a large load (see `bulk`).
+    checkpointer: Option<bulk::Checkpointer>,
 }
 
 impl Store {
@@ -67,6 +69,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            checkpointer: None,
         };
         migrations::migrate(&mut store.conn)?;
         // A bulk load that was killed left them out (see `bulk`).
@@ -89,6 +92,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            checkpointer: None,
         })
     }
 
