@@ -42,14 +42,6 @@ pub fn lookup<'a>(obj: &'a Obj, key: &str) -> Option<&'a Value> {
     None
 }
 
-/// The first of `keys` present (non-null) in any of `objs`, scanning keys in order, then objects.
-pub fn first<'a>(objs: &[&'a Obj], keys: &[&str]) -> Option<(&'a Value, String)> {
-    keys.iter().find_map(|k| {
-        objs.iter()
-            .find_map(|o| lookup(o, k).map(|v| (v, (*k).to_string())))
-    })
-}
-
 /// A non-empty trimmed string; numbers are rendered as text. Other types are an error.
 pub fn string(v: &Value, name: &str) -> Result<Option<String>, String> {
     match v {

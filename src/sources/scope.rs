@@ -145,6 +145,14 @@ mod tests {
         }
     }
 
+    /// The unfiltered search: keys in order, then objects.
+    fn first<'a>(objs: &[&'a Obj], keys: &[&str]) -> Option<(&'a Value, String)> {
+        keys.iter().find_map(|k| {
+            objs.iter()
+                .find_map(|o| fields::lookup(o, k).map(|v| (v, (*k).to_string())))
+        })
+    }
+
     #[test]
     fn filtered_lookups_find_what_an_unfiltered_search_finds() {
         let objs = [
@@ -170,7 +178,7 @@ mod tests {
             "nope.deeper",
             "status_code",
         ];
-        // Every single key and every ordered pair: the same value and key as `fields::first`.
+        // Every single key and every ordered pair: the same value and key as `first`.
         let mut lists: Vec<Vec<&str>> = keys.iter().map(|k| vec![*k]).collect();
         for a in keys {
             for b in keys {
@@ -182,7 +190,7 @@ mod tests {
             for list in &lists {
                 assert_eq!(
                     scope.value(list),
-                    fields::first(&refs[..n], list),
+                    first(&refs[..n], list),
                     "{list:?} over {n} objects"
                 );
             }
