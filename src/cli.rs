@@ -211,10 +211,16 @@ pub struct IngestTracesArgs {
 /// Arguments of `ingest-litellm`.
 #[derive(Debug, Args)]
 pub struct IngestLitellmArgs {
-    /// PostgreSQL URL of the LiteLLM proxy's database (postgres://user:pass@host:5432/db); the
-    /// password is never printed, logged or stored. No TLS.
+    /// PostgreSQL URL of the LiteLLM proxy's database
+    /// (postgres://user:pass@host:5432/db?sslmode=verify-full); the password is never printed,
+    /// logged or stored. sslmode: disable, prefer (default), require, verify-ca, verify-full.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// PEM file of the CA that signed the server's certificate (for sslmode=verify-ca or
+    /// verify-full; with require it makes require check the chain) [default: the URL's
+    /// sslrootcert, else the public web roots].
+    #[arg(long, env = "PRODLENS_PG_CA", value_name = "FILE")]
+    pub pg_ca: Option<PathBuf>,
     /// Rows fetched from the server-side cursor at a time (and committed per batch).
     #[arg(long, default_value_t = 5_000)]
     pub batch_rows: usize,

@@ -1,17 +1,13 @@
-//! `ingest-litellm` against a real PostgreSQL server started by the test (initdb + pg_ctl in a
-//! temp folder, a random port on 127.0.0.1, its unix socket in the temp folder, stopped on drop).
+//! `ingest-litellm` against a real PostgreSQL server started by the test (`pg_support`).
 //! The table is created as LiteLLM's `litellm/proxy/schema.prisma` (litellm 1.110.2) defines
 //! `model LiteLLM_SpendLogs`, with Prisma's PostgreSQL types (String → TEXT, Int → INTEGER,
 //! Float → DOUBLE PRECISION, DateTime → TIMESTAMP(3), Json → JSONB).
-//!
-//! Without initdb the test is skipped loudly, unless PRODLENS_REQUIRE_EXTERNAL=1 (then it fails).
 
 mod common;
+mod pg_support;
 
 use common::{int, open_db, query_i64, Work};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 const CREATE_TABLE: &str = r#"
 CREATE TABLE "LiteLLM_SpendLogs" (
@@ -57,114 +53,6 @@ CREATE INDEX "LiteLLM_SpendLogs_startTime_idx" ON "LiteLLM_SpendLogs"("startTime
 CREATE INDEX "LiteLLM_SpendLogs_startTime_request_id_idx"
     ON "LiteLLM_SpendLogs"("startTime", "request_id");
 "#;
-
-fn find_initdb() -> Option<PathBuf> {
-    let mut c: Vec<PathBuf> = vec!["/usr/local/bin/initdb".into()];
-    if let Ok(rd) = std::fs::read_dir("/usr/lib/postgresql") {
-        let mut v: Vec<PathBuf> = rd.flatten().map(|e| e.path().join("bin/initdb")).collect();
-        v.sort();
-        c.extend(v.into_iter().rev());
-    }
-    c.into_iter().find(|p| p.is_file())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// A running PostgreSQL server, stopped (immediately) when dropped.
-struct Postgres {
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-    as_postgres: bool,
-    _dir: tempfile::TempDir,
-}
-
-impl Postgres {
-    fn run(&self, tool: &str, args: &[&str]) -> std::process::Output {
-        let exe = self.bin.join(tool);
-        let mut c = if self.as_postgres {
-            // initdb refuses to run as root.
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        c.args(args).output().unwrap()
-    }
-
-    fn start() -> Option<Postgres> {
-        let initdb = find_initdb()?;
-        let bin = initdb.parent().unwrap().to_path_buf();
-        let dir = tempfile::tempdir().unwrap();
-        let as_postgres = is_root();
-        if as_postgres {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres"])
-                .arg(dir.path())
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Postgres {
-            bin,
-            data: dir.path().join("data"),
-            port,
-            as_postgres,
-            _dir: dir,
-        };
-        let data = pg.data.to_str().unwrap().to_string();
-        let out = pg.run(
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let sock = pg._dir.path().to_str().unwrap().to_string();
-        let opts = format!("-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off");
-        let log = pg._dir.path().join("log").to_str().unwrap().to_string();
-        let out = pg.run(
-            "pg_ctl",
-            &["-D", &data, "-o", &opts, "-l", &log, "-w", "start"],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {} {}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        Some(pg)
-    }
-
-    /// URL with a password (ignored by trust authentication) that must never be shown.
-    fn url(&self) -> String {
-        format!(
-            "postgres://postgres:hunter2secret@127.0.0.1:{}/postgres",
-            self.port
-        )
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.data.to_str().unwrap().to_string();
-        let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
-    }
-}
 
 fn insert_rows(client: &mut postgres::Client, from: usize, to: usize) {
     for i in from..to {
@@ -225,14 +113,10 @@ fn ingest(w: &Work, db: &Path, url: &str) -> serde_json::Value {
 
 #[test]
 fn reads_the_spend_log_table_incrementally() {
-    let Some(pg) = Postgres::start() else {
-        if std::env::var("PRODLENS_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-            panic!("initdb not found and PRODLENS_REQUIRE_EXTERNAL=1");
-        }
-        eprintln!("SKIPPED: no initdb (install Debian's postgresql package); the ingest-litellm test did not run");
+    let Some(pg) = pg_support::start_or_skip("ingest-litellm") else {
         return;
     };
-    let mut client = postgres::Client::connect(&pg.url(), postgres::NoTls).unwrap();
+    let mut client = pg.local_client();
     client.batch_execute(CREATE_TABLE).unwrap();
     insert_rows(&mut client, 0, 7);
 
@@ -284,4 +168,143 @@ fn reads_the_spend_log_table_incrementally() {
         )
         .unwrap();
     assert!(!runs.contains("hunter2") && !runs.contains("secret\""));
+}
+
+/// Runs `ingest-litellm` into a fresh store; (exit code, stdout + stderr).
+fn ingest_once(w: &Work, db: &str, url: &str, ca: Option<&Path>) -> (Option<i32>, String) {
+    let mut cmd = w.cmd();
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("PRODLENS_PG_CA")
+        .arg("--db")
+        .arg(w.path(db))
+        .args([
+            "ingest-litellm",
+            "--json",
+            "--no-parquet",
+            "--database-url",
+            url,
+        ]);
+    if let Some(ca) = ca {
+        cmd.arg("--pg-ca").arg(ca);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("hunter2"), "password shown: {text}");
+    (out.status.code(), text)
+}
+
+#[test]
+fn connects_in_every_sslmode_and_checks_what_each_promises() {
+    // The certificate names `localhost` only, so 127.0.0.1 is a host it does not name.
+    let ca = pg_support::TestCa::new(&["localhost"]);
+    let Some(pg) = pg_support::start_tls_or_skip(&ca, "ingest-litellm TLS") else {
+        return;
+    };
+    let mut client = pg.local_client();
+    client.batch_execute(CREATE_TABLE).unwrap();
+    insert_rows(&mut client, 0, 3);
+    let w = Work::new();
+    let ca_file = w.path("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let other_file = w.path("other-ca.pem");
+    std::fs::write(&other_file, pg_support::TestCa::new(&["localhost"]).ca_pem).unwrap();
+    let in_url = format!("sslmode=verify-full&sslrootcert={}", ca_file.display());
+
+    // The server takes TCP over TLS only: each success read its rows over TLS.
+    let ok: [(&str, &str, Option<&Path>); 6] = [
+        ("127.0.0.1", "", None),
+        ("127.0.0.1", "sslmode=require", None),
+        ("127.0.0.1", "sslmode=require", Some(&ca_file)),
+        ("127.0.0.1", "sslmode=verify-ca", Some(&ca_file)),
+        ("localhost", "sslmode=verify-full", Some(&ca_file)),
+        ("localhost", &in_url, None),
+    ];
+    for (i, (host, query, ca)) in ok.into_iter().enumerate() {
+        let (code, text) = ingest_once(&w, &format!("ok{i}.db"), &pg.url_for(host, query), ca);
+        assert_eq!(code, Some(0), "{host} {query}: {text}");
+        let summary = common::single_json_object(&text);
+        assert_eq!(int(&summary, "read"), 3, "{host} {query}");
+    }
+
+    let refused: [(&str, &str, Option<&Path>, &str); 5] = [
+        // Plain TCP is refused by this server.
+        ("127.0.0.1", "sslmode=disable", None, "sslmode=disable"),
+        // The certificate does not name 127.0.0.1.
+        (
+            "127.0.0.1",
+            "sslmode=verify-full",
+            Some(&ca_file),
+            "not valid for name \"127.0.0.1\"; certificate is only valid for DnsName(\"localhost\"); connect by a host name",
+        ),
+        // Signed by another CA.
+        (
+            "localhost",
+            "sslmode=verify-full",
+            Some(&other_file),
+            "UnknownIssuer; give the CA",
+        ),
+        ("127.0.0.1", "sslmode=require", Some(&other_file), "UnknownIssuer"),
+        // The test CA is not among the public roots.
+        ("localhost", "sslmode=verify-full", None, "--pg-ca FILE"),
+    ];
+    for (i, (host, query, ca, says)) in refused.into_iter().enumerate() {
+        let (code, text) = ingest_once(&w, &format!("no{i}.db"), &pg.url_for(host, query), ca);
+        assert_ne!(code, Some(0), "{host} {query} connected: {text}");
+        assert!(
+            text.contains(says),
+            "{host} {query}: expected {says:?} in {text}"
+        );
+        assert!(
+            text.contains(&format!("postgres://postgres@{host}:{}", pg.port)),
+            "{text}"
+        );
+    }
+    let (code, text) = ingest_once(
+        &w,
+        "bad.db",
+        &pg.url_for("localhost", "sslmode=allow"),
+        None,
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("--database-url: sslmode=allow: use disable"),
+        "{text}"
+    );
+    let (code, text) = ingest_once(
+        &w,
+        "bad.db",
+        &pg.url_for("localhost", "sslmode=verify-full"),
+        Some(&w.path("missing.pem")),
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--pg-ca "), "{text}");
+
+    // A server without TLS: prefer falls back to plain, require refuses.
+    drop(pg);
+    let Some(plain) = pg_support::start_or_skip("ingest-litellm TLS") else {
+        return;
+    };
+    let mut client = plain.local_client();
+    client.batch_execute(CREATE_TABLE).unwrap();
+    insert_rows(&mut client, 0, 2);
+    let (code, text) = ingest_once(
+        &w,
+        "plain.db",
+        &plain.url_for("127.0.0.1", "sslmode=prefer"),
+        None,
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(int(&common::single_json_object(&text), "read"), 2);
+    let (code, text) = ingest_once(
+        &w,
+        "plain2.db",
+        &plain.url_for("127.0.0.1", "sslmode=require"),
+        None,
+    );
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("sslmode=require"), "{text}");
 }

@@ -4,6 +4,7 @@ use crate::cli::IngestLitellmArgs;
 use anyhow::Context;
 use prod_lens::ingest::{postgres, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
+use prod_lens::pg::PgTarget;
 use prod_lens::sinks::RecordSink;
 use prod_lens::slug::RepoSlug;
 use prod_lens::store::Store;
@@ -19,7 +20,8 @@ pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
         ))
     );
     // Only the password-free identity of the database is ever shown or stored.
-    let source = postgres::source_name(&args.database_url)?;
+    let target = PgTarget::parse(&args.database_url, args.pg_ca.as_deref(), "--database-url")?;
+    let source = target.name().to_string();
     let mut opts = IngestOptions::new(
         args.dead_letter_dir
             .clone()
@@ -47,8 +49,7 @@ pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
     if let Some(l) = lake.as_mut() {
         sinks.push(l);
     }
-    let mut client =
-        postgres::connect(&args.database_url).with_context(|| format!("connecting to {source}"))?;
+    let mut client = target.connect()?;
     let summary = postgres::ingest_spend_logs(
         &mut store,
         &mut client,

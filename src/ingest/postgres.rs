@@ -22,7 +22,7 @@ use crate::sinks::dead_letter::DeadLetterWriter;
 use crate::sinks::RecordSink;
 use crate::sources::{self, LineOutcome};
 use crate::store::Store;
-use postgres::{Client, Config, IsolationLevel, NoTls};
+use postgres::{Client, IsolationLevel};
 use rusqlite::{params, OptionalExtension};
 use std::time::Instant;
 
@@ -43,32 +43,6 @@ pub struct Checkpoint {
     pub start_time: String,
     /// `request_id` of that row.
     pub request_id: String,
-}
-
-/// A connection URL's identity without its password: `postgres://user@host:port/dbname`.
-pub fn source_name(url: &str) -> Result<String> {
-    let cfg: Config = url
-        .parse()
-        .map_err(|e: postgres::Error| Error::InvalidArgument(format!("--database-url: {e}")))?;
-    let host = cfg
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(s) => s.clone(),
-            postgres::config::Host::Unix(p) => p.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".into());
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    Ok(format!(
-        "postgres://{}@{host}:{port}/{}",
-        cfg.get_user().unwrap_or(""),
-        cfg.get_dbname().unwrap_or("")
-    ))
-}
-
-/// Opens a connection (no TLS).
-pub fn connect(url: &str) -> Result<Client> {
-    Client::connect(url, NoTls).map_err(pg)
 }
 
 fn pg(e: postgres::Error) -> Error {
@@ -227,14 +201,6 @@ fn read_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn source_name_never_holds_the_password() {
-        let s =
-            source_name("postgres://llm:s3cret@db.internal:6543/litellm?sslmode=disable").unwrap();
-        assert_eq!(s, "postgres://llm@db.internal:6543/litellm");
-        assert!(source_name("not a url").is_err());
-    }
 
     #[test]
     fn checkpoints_round_trip() {
