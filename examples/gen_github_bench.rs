@@ -39,7 +39,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let mut r = Rng::new(11);
     {
-        let tx = store.conn_mut().transaction()?;
+        // The store made the schema; the rows go in through a connection of this tool's own.
+        let mut conn = rusqlite::Connection::open(&db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(60))?;
+        let tx = conn.transaction()?;
         {
             let mut pr = tx.prepare(
                 "INSERT OR REPLACE INTO gh_pull_requests (repo, number, title, author, state, draft,

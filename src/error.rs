@@ -29,9 +29,9 @@ pub enum Error {
     /// A PostgreSQL failure (`ingest-litellm`); the message never holds the password.
     #[error("PostgreSQL error: {0}")]
     Postgres(String),
-    /// A SQLite failure.
+    /// A failure of the store's database, whichever backend it is.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Store(StoreError),
     /// The database was written by a newer ProdLens.
     #[error("database schema version {found} is newer than this ProdLens understands ({supported}); upgrade prod-lens")]
     SchemaTooNew {
@@ -142,3 +142,27 @@ impl Error {
 
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A store backend's own error, kept opaque so that no backend's type is part of the library's
+/// API; it shows as the backend's message and keeps the backend's causes as its source.
+#[derive(Debug)]
+pub struct StoreError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StoreError {
+    /// Wraps a backend's error.
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError(Box::new(e))
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}

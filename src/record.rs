@@ -83,6 +83,17 @@ impl CostSource {
             CostSource::Unknown => "unknown",
         }
     }
+
+    /// The cost source a stored name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            CostSource::Reported,
+            CostSource::Estimated,
+            CostSource::Unknown,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
+    }
 }
 
 /// One normalised LLM call. Prompt and response text are never part of it.

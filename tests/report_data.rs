@@ -13,7 +13,7 @@ fn utc(s: &str) -> DateTime<Utc> {
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("r.db")).unwrap();
-    let c = store.conn();
+    let c = rusqlite::Connection::open(store.path()).unwrap();
     for (i, (repo, ts)) in [
         ("acme/api", "2025-10-01T10:00:00Z"),
         ("acme/api", "2025-10-01T22:30:00Z"), // 2025-10-02 00:30 in Berlin

@@ -30,8 +30,8 @@ fn rollup_sessions_equal_the_row_scan() {
     let (db, rows_db) = demo_and_rows_copy(&w);
     let fast = Store::open_read_only(&db).unwrap();
     let slow = Store::open_read_only(&rows_db).unwrap();
-    let first_day: i64 = fast
-        .conn()
+    let first_day: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
         .query_row("SELECT MIN(timestamp_us) FROM traces", [], |r| r.get(0))
         .unwrap();
     let first_day = first_day.div_euclid(DAY_US);

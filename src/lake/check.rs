@@ -151,7 +151,7 @@ pub fn check(root: &Path, store: Option<&Store>, max_partition_bytes: u64) -> Re
     let mut expected: BTreeMap<Partition, i64> = BTreeMap::new();
     if let Some(store) = store {
         for (p, groups) in store_groups(store)? {
-            expected.insert(p, groups.iter().map(|g| g.2).sum());
+            expected.insert(p, groups.iter().map(|g| g.rows).sum());
         }
         r.store_rows = Some(expected.values().sum());
     }

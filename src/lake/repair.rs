@@ -10,13 +10,11 @@
 use super::files::{self, list_partitions, read_keys};
 use super::lock::{self, ExclusiveLock};
 use super::partition::Partition;
-use super::schema::cost_source_from_name;
 use super::writer::{BufferLimits, LakeWriter, WriteStats};
 use super::{compact, partition};
 use crate::error::{Error, Result};
-use crate::record::{SourceFormat, TraceRecord};
+use crate::store::trace_rows::TraceGroup;
 use crate::store::Store;
-use chrono::{DateTime, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -38,94 +36,16 @@ pub struct RecoveryReport {
     pub files_written: u64,
 }
 
-const SELECT_ROWS: &str = "SELECT dedupe_key, call_id, response_id, source_format, timestamp_us,
-    event_date, repo_slug, developer_id, session_id, trace_id, team_id, key_alias, model,
-    provider, call_type, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,
-    latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
-    accepted_lines, cache_hit, cost_usd, cost_source, cwd, git_branch, is_sidechain,
-    client_version
-  FROM traces WHERE repo_slug IS ?1 AND event_date = ?2";
+/// Stored rows per lake partition: the store's (repo value, event date) groups that map to it.
+pub type StoreGroups = BTreeMap<Partition, Vec<TraceGroup>>;
 
-fn bad_row(what: &str, value: &str) -> Error {
-    Error::Lake(format!(
-        "stored row has an unreadable {what} {value:?}; the database may be damaged"
-    ))
-}
-
-/// Parses a stored `event_date`.
-pub fn parse_event_date(s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("event_date", s))
-}
-
-fn row_to_record(r: &rusqlite::Row<'_>) -> Result<TraceRecord> {
-    let key: Vec<u8> = r.get(0)?;
-    let dedupe_key: [u8; 16] = key
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad_row("dedupe_key", &format!("{key:02x?}")))?;
-    let fmt: String = r.get(3)?;
-    let ts: i64 = r.get(4)?;
-    let date: String = r.get(5)?;
-    let cost_source: String = r.get(29)?;
-    Ok(TraceRecord {
-        dedupe_key,
-        call_id: r.get(1)?,
-        response_id: r.get(2)?,
-        source_format: SourceFormat::from_name(&fmt)
-            .ok_or_else(|| bad_row("source_format", &fmt))?,
-        timestamp: DateTime::from_timestamp_micros(ts)
-            .ok_or_else(|| bad_row("timestamp", &ts.to_string()))?,
-        event_date: parse_event_date(&date)?,
-        repo_slug: r.get(6)?,
-        developer_id: r.get(7)?,
-        session_id: r.get(8)?,
-        trace_id: r.get(9)?,
-        team_id: r.get(10)?,
-        key_alias: r.get(11)?,
-        model: r.get(12)?,
-        provider: r.get(13)?,
-        call_type: r.get(14)?,
-        tokens_in: r.get(15)?,
-        tokens_out: r.get(16)?,
-        cache_read_tokens: r.get(17)?,
-        cache_creation_tokens: r.get(18)?,
-        latency_ms: r.get(19)?,
-        ttft_ms: r.get(20)?,
-        status_code: r.get(21)?,
-        is_error: r.get(22)?,
-        error_class: r.get(23)?,
-        accepted: r.get(24)?,
-        diff_ratio: r.get(25)?,
-        accepted_lines: r.get(26)?,
-        cache_hit: r.get(27)?,
-        reported_cost: None,
-        cost_usd: r.get(28)?,
-        cost_source: cost_source_from_name(&cost_source)
-            .ok_or_else(|| bad_row("cost_source", &cost_source))?,
-        cwd: r.get(30)?,
-        git_branch: r.get(31)?,
-        is_sidechain: r.get(32)?,
-        client_version: r.get(33)?,
-    })
-}
-
-/// Stored rows per lake partition: the (repo_slug, event_date) groups of SQLite that map to it,
-/// with their row counts.
-pub type StoreGroups = BTreeMap<Partition, Vec<(Option<String>, String, i64)>>;
-
-/// Counts SQLite rows per lake partition (several repo values can share one, e.g. invalid ones).
+/// Counts stored rows per lake partition (several repo values can share one, e.g. invalid ones).
 pub fn store_groups(store: &Store) -> Result<StoreGroups> {
-    let mut stmt = store.conn().prepare(
-        "SELECT repo_slug, event_date, COUNT(*) FROM traces GROUP BY repo_slug, event_date",
-    )?;
-    let mut rows = stmt.query([])?;
     let mut out: StoreGroups = BTreeMap::new();
-    while let Some(r) = rows.next()? {
-        let repo: Option<String> = r.get(0)?;
-        let date: String = r.get(1)?;
-        let n: i64 = r.get(2)?;
-        let p = Partition::of(repo.as_deref(), parse_event_date(&date)?);
-        out.entry(p).or_default().push((repo, date, n));
+    for g in store.trace_groups()? {
+        out.entry(Partition::of(g.repo.as_deref(), g.date))
+            .or_default()
+            .push(g);
     }
     Ok(out)
 }
@@ -143,26 +63,24 @@ pub fn reconcile(
         .map(|pd| (pd.partition, pd.parts))
         .collect();
     let mut writer = LakeWriter::new(root, format!("r{}", partition::unique_token()), limits);
-    let mut stmt = store.conn().prepare(SELECT_ROWS)?;
     for (p, groups) in store_groups(store)? {
         let mut keys = HashSet::new();
         for f in on_disk.get(&p).map(Vec::as_slice).unwrap_or_default() {
             read_keys(f, &mut keys)?;
         }
-        let expected: i64 = groups.iter().map(|g| g.2).sum();
+        let expected: i64 = groups.iter().map(|g| g.rows).sum();
         if keys.len() as i64 == expected {
             // Every lake key comes from this database, so equal counts mean equal sets; the
             // per-key pass below is needed only when rows are missing.
             continue;
         }
-        for (repo, date, _) in &groups {
-            let mut rows = stmt.query(rusqlite::params![repo, date])?;
-            while let Some(row) = rows.next()? {
-                let rec = row_to_record(row)?;
+        for g in &groups {
+            store.for_each_trace_in(g.repo.as_deref(), g.date, |rec| {
                 if !keys.contains(&u128::from_be_bytes(rec.dedupe_key)) {
                     writer.push(&rec)?;
                 }
-            }
+                Ok(())
+            })?;
         }
     }
     writer.flush_all()?;
@@ -228,6 +146,7 @@ mod tests {
     use crate::lake::lock::{SharedLock, WriterMarker};
     use crate::lake::schema::RowBuffer;
     use crate::lake::tests::record;
+    use crate::record::TraceRecord;
 
     fn lake_keys(root: &Path) -> (u64, usize) {
         let mut keys = HashSet::new();
@@ -275,21 +194,5 @@ mod tests {
         let r = recover(&root, Some(&store), &x, BufferLimits::default(), true).unwrap();
         assert_eq!((r.rows_restored, r.unfinished_writers), (0, 0));
         assert_eq!(lake_keys(&root), (8, 8));
-    }
-
-    #[test]
-    fn stored_rows_read_back_as_the_records_written() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&tmp.path().join("c.db")).unwrap();
-        let rec = record(9, Some("acme/api"));
-        store
-            .insert_traces(std::slice::from_ref(&rec), None)
-            .unwrap();
-        let mut stmt = store.conn().prepare(SELECT_ROWS).unwrap();
-        let mut rows = stmt
-            .query(rusqlite::params!["acme/api", "2025-10-12"])
-            .unwrap();
-        let back = row_to_record(rows.next().unwrap().unwrap()).unwrap();
-        assert_eq!(back, rec);
     }
 }

@@ -5,7 +5,7 @@
 //! column the data can leave empty is nullable. The dedupe key is stored as 32 lowercase hex digits.
 
 use crate::error::{Error, Result};
-use crate::record::{CostSource, TraceRecord};
+use crate::record::TraceRecord;
 use arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
@@ -118,17 +118,6 @@ pub fn parse_key_hex(s: &str) -> Option<u128> {
 pub fn date32(d: NaiveDate) -> i32 {
     use chrono::Datelike;
     d.num_days_from_ce() - UNIX_EPOCH_DAYS_CE
-}
-
-/// Looks a `cost_source` name up (the inverse of [`CostSource::name`]).
-pub fn cost_source_from_name(name: &str) -> Option<CostSource> {
-    [
-        CostSource::Reported,
-        CostSource::Estimated,
-        CostSource::Unknown,
-    ]
-    .into_iter()
-    .find(|c| c.name() == name)
 }
 
 /// Column builders for one batch of lake rows; memory grows with the rows appended only.
@@ -322,6 +311,7 @@ impl RowBuffer {
 mod tests {
     use super::*;
     use crate::lake::tests::record;
+    use crate::record::CostSource;
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
     use chrono::{TimeZone, Utc};
@@ -375,8 +365,8 @@ mod tests {
             CostSource::Estimated,
             CostSource::Unknown,
         ] {
-            assert_eq!(cost_source_from_name(c.name()), Some(c));
+            assert_eq!(CostSource::from_name(c.name()), Some(c));
         }
-        assert_eq!(cost_source_from_name("free"), None);
+        assert_eq!(CostSource::from_name("free"), None);
     }
 }

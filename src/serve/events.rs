@@ -24,9 +24,7 @@ pub struct Changes {
 }
 
 fn data_version(store: &Store) -> crate::Result<i64> {
-    Ok(store
-        .conn()
-        .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    store.change_counter()
 }
 
 impl Changes {

@@ -151,11 +151,7 @@ impl AppState {
 
     /// The newest trace's instant, for the default window.
     pub fn newest_trace(store: &Store) -> Result<Option<DateTime<Utc>>, ApiError> {
-        let us: Option<i64> = store
-            .conn()
-            .query_row("SELECT MAX(timestamp_us) FROM traces", [], |r| r.get(0))
-            .map_err(ApiError::internal)?;
-        Ok(us.and_then(DateTime::from_timestamp_micros))
+        store.newest_trace().map_err(ApiError::internal)
     }
 
     /// The window `f` asks for, resolved against the store's newest trace.

@@ -12,12 +12,14 @@ pub mod coverage;
 pub mod github;
 pub mod identities;
 pub mod input_files;
+pub mod litellm;
 mod migrations;
 pub mod report_data;
 pub mod rollups;
 pub mod runs;
 pub mod sessions;
 pub mod status;
+pub mod trace_rows;
 pub mod traces;
 
 use crate::error::{Error, Result};
@@ -34,6 +36,12 @@ pub(crate) fn gh_time(t: chrono::DateTime<chrono::Utc>) -> String {
 pub(crate) fn parse_ts(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
     s.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
         .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(crate::error::StoreError::new(e))
+    }
 }
 
 /// How long a writer waits for another process's lock before failing.
@@ -119,14 +127,17 @@ impl Store {
         &self.path
     }
 
-    /// The underlying connection, for modules of this crate that add their own tables.
-    pub fn conn(&self) -> &Connection {
+    /// The connection, for the store's own modules; nothing outside `store/` reaches it.
+    pub(in crate::store) fn conn(&self) -> &Connection {
         &self.conn
     }
 
-    /// Mutable access to the connection (transactions).
-    pub fn conn_mut(&mut self) -> &mut Connection {
-        &mut self.conn
+    /// A number that changes whenever another connection commits to the store, read through
+    /// this connection (SQLite's `data_version`): cheap enough to poll.
+    pub fn change_counter(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// The schema version of the file.

@@ -200,6 +200,14 @@ impl Store {
         Ok(inserted)
     }
 
+    /// The newest stored call's instant (None when there is none).
+    pub fn newest_trace(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let us: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(timestamp_us) FROM traces", [], |r| r.get(0))?;
+        Ok(us.and_then(chrono::DateTime::from_timestamp_micros))
+    }
+
     /// Number of stored trace rows.
     pub fn trace_count(&self) -> Result<i64> {
         Ok(self

@@ -136,7 +136,7 @@ impl crate::store::Store {
     /// transaction that waits for other writers.
     pub fn rebuild_rollups(&mut self, repo: Option<&str>) -> Result<RebuildStats> {
         let tx = self
-            .conn_mut()
+            .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let stats = rebuild(&tx, repo)?;
         tx.commit()?;
