@@ -7,6 +7,7 @@
 
 use chrono::{Duration, NaiveDate};
 use prod_lens::sample::Rng;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use rusqlite::params;
 

@@ -2,6 +2,7 @@
 //! tokens and cost, and the AI-assisted vs other comparison. Shared by `prod-lens prs`, the
 //! report and the dashboard.
 
+use crate::store::prelude::*;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};

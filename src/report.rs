@@ -1,6 +1,7 @@
 //! Building a report from the store: validated parameters in, [`Report`] out. Shared by the
 //! `report` command and the dashboard server, so both compute the same numbers.
 
+use crate::store::prelude::*;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 

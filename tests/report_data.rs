@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use prod_lens::stats::calendar::DayWindow;
+use prod_lens::store::prelude::*;
 use prod_lens::store::report_data::TraceFilter;
 use prod_lens::store::Store;
 use rusqlite::params;

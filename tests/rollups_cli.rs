@@ -8,6 +8,7 @@ mod rollups_support;
 use chrono::NaiveDate;
 use common::{int, open_db, query_i64, run_ok, Work};
 use prod_lens::sample::{write_sample, SampleSpec};
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use rollups_support::{assert_same, snapshot};
 use serde_json::Value;

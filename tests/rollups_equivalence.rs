@@ -15,6 +15,7 @@ use prod_lens::record::{CostSource, SourceFormat, TraceRecord};
 use prod_lens::report::{build, ReportParams, ReportRequest};
 use prod_lens::sample::Rng;
 use prod_lens::sources::blank;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use rollups_support::{assert_same, snapshot};
 use serde_json::Value;

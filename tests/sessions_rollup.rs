@@ -5,6 +5,7 @@
 mod common;
 
 use common::{run_ok, Work};
+use prod_lens::store::prelude::*;
 use prod_lens::store::sessions::{SessionQuery, SessionSort, SortOrder};
 use prod_lens::store::Store;
 use std::path::PathBuf;

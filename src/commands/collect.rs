@@ -10,6 +10,7 @@ use prod_lens::collect::{self, Encoding, Signal};
 use prod_lens::normalise;
 use prod_lens::pricing::Pricer;
 use prod_lens::sinks::dead_letter::DeadLetterWriter;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use std::io::Read;
 use std::path::Path;

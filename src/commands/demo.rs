@@ -10,6 +10,7 @@ use prod_lens::ingest::{self, input, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::sample::{self, SampleSpec};
 use prod_lens::slug::RepoSlug;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -4,6 +4,7 @@ use crate::cli::IdentitiesArgs;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use prod_lens::store::identities::IdentityRow;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 use crate::cli::RebuildRollupsArgs;
 use anyhow::Context;
 use prod_lens::slug::RepoSlug;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use prod_lens::Error;
 use std::path::Path;

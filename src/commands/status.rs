@@ -3,6 +3,7 @@
 use crate::cli::StatusArgs;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use prod_lens::store::prelude::*;
 use prod_lens::store::status::Status;
 use prod_lens::store::Store;
 use std::path::Path;

@@ -7,6 +7,7 @@ use super::model::{self, Stream};
 use super::sync::{self, RepoSummary, JOB};
 use crate::error::{Error, Result};
 use crate::slug::RepoSlug;
+use crate::store::prelude::*;
 use crate::store::Store;
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;

@@ -22,6 +22,7 @@ use super::model::{self, Stream};
 use crate::error::{Error, Result};
 use crate::slug::RepoSlug;
 use crate::store::github::{ApplyCounts, CacheEntry, StreamState};
+use crate::store::prelude::*;
 use crate::store::runs::RunCounts;
 use crate::store::Store;
 use chrono::{DateTime, Utc};

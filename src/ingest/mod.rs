@@ -18,6 +18,7 @@ use crate::record::{CostSource, SourceFormat, TraceRecord};
 use crate::sinks::RecordSink;
 use crate::slug::RepoSlug;
 use crate::sources;
+use crate::store::prelude::*;
 use crate::store::runs::RunCounts;
 use crate::store::traces::Written;
 use crate::store::Store;

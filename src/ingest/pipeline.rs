@@ -14,6 +14,7 @@ use crate::sinks::dead_letter::DeadLetterWriter;
 use crate::sinks::RecordSink;
 use crate::sources::otel::claude_code::ActivityRow;
 use crate::sources::{self, LineOutcome};
+use crate::store::prelude::*;
 use crate::store::Store;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};

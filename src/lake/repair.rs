@@ -13,6 +13,7 @@ use super::partition::Partition;
 use super::writer::{BufferLimits, LakeWriter, WriteStats};
 use super::{compact, partition};
 use crate::error::{Error, Result};
+use crate::store::prelude::*;
 use crate::store::trace_rows::TraceGroup;
 use crate::store::Store;
 use serde::Serialize;
@@ -75,7 +76,7 @@ pub fn reconcile(
             continue;
         }
         for g in &groups {
-            store.for_each_trace_in(g.repo.as_deref(), g.date, |rec| {
+            store.for_each_trace_in(g.repo.as_deref(), g.date, &mut |rec| {
                 if !keys.contains(&u128::from_be_bytes(rec.dedupe_key)) {
                     writer.push(&rec)?;
                 }

@@ -1,5 +1,6 @@
 //! The JSON API under `/api`: status, report, daily series, sessions, developer profiles.
 
+use crate::store::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

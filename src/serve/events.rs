@@ -2,6 +2,7 @@
 //! any other connection or process commits), bumps a generation counter, and `/api/events`
 //! streams it to pages as server-sent events.
 
+use crate::store::prelude::*;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! AI-assisted or not, the merge-time distributions of both groups side by side, and the
 //! comparison (the same listing as `prod-lens prs`).
 
+use crate::store::prelude::*;
 use std::fmt::Write;
 use std::sync::Arc;
 

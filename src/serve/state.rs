@@ -1,6 +1,7 @@
 //! Shared server state: read-only store connections, the data generation, and small caches of
 //! computed answers (reports, session pages, status) that hold until the data changes.
 
+use crate::store::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -27,7 +27,11 @@ pub struct SessionAcceptance {
 
 impl Store {
     /// Inserts activity rows in one transaction; returns how many were new.
-    pub fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64> {
+    pub(super) fn insert_activity_rows(
+        &mut self,
+        rows: &[ActivityRow],
+        run_id: Option<i64>,
+    ) -> Result<u64> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

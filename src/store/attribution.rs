@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
 
+use super::seam::*;
 use super::{gh_time, parse_ts, Store};
 use crate::attribution::{AuthorCalls, BranchCall, CommitFacts, CommitNeeds, PrFacts};
 use crate::error::Result;
@@ -67,10 +68,10 @@ fn pr_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PrFacts>> {
     }))
 }
 
-impl Store {
+impl PrReader for Store {
     /// Loads the PRs of `repo` created, merged or closed in `[start, end)` and what their
     /// evidence is built from; `needs` narrows the commits read for trailers.
-    pub fn attribution_inputs(
+    fn attribution_inputs(
         &self,
         repo: &str,
         start: DateTime<Utc>,
@@ -227,6 +228,46 @@ impl Store {
         Ok(out)
     }
 
+    /// Calls, tokens and known cost per (UTC hour, developer id) of `repo` within `[from, to]`
+    /// (hours since the epoch), from the rollups (rows when there are none).
+    fn hourly_calls(
+        &self,
+        repo: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(i64, String, AuthorCalls)>> {
+        let (h0, h1) = (
+            crate::metrics::counters::utc_hour(from.timestamp_micros()),
+            crate::metrics::counters::utc_hour(to.timestamp_micros()),
+        );
+        let sql = if self.has_rollups()? {
+            "SELECT hour, developer, SUM(requests), SUM(tokens), TOTAL(cost_usd) FROM rollup_cells
+             WHERE repo = ?1 AND hour >= ?2 AND hour <= ?3 AND developer IS NOT NULL
+             GROUP BY hour, developer"
+        } else {
+            "SELECT timestamp_us / 3600000000, developer_id, COUNT(*), SUM(tokens_in + tokens_out),
+                    TOTAL(cost_usd) FROM traces
+             WHERE repo_slug = ?1 AND timestamp_us >= ?2 * 3600000000
+               AND timestamp_us < (?3 + 1) * 3600000000 AND developer_id IS NOT NULL
+             GROUP BY 1, 2"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map(params![repo, h0, h1], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                AuthorCalls {
+                    calls: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    tokens: r.get(3)?,
+                    cost_usd: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl Store {
     fn rework_flags(&self, repo: &str, prs: &mut [PrRow]) -> Result<()> {
         // One read of the repo's rework rows (not one query per PR).
         let mut stmt = self
@@ -262,43 +303,5 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    /// Calls, tokens and known cost per (UTC hour, developer id) of `repo` within `[from, to]`
-    /// (hours since the epoch), from the rollups (rows when there are none).
-    pub fn hourly_calls(
-        &self,
-        repo: &str,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<(i64, String, AuthorCalls)>> {
-        let (h0, h1) = (
-            crate::metrics::counters::utc_hour(from.timestamp_micros()),
-            crate::metrics::counters::utc_hour(to.timestamp_micros()),
-        );
-        let sql = if self.has_rollups()? {
-            "SELECT hour, developer, SUM(requests), SUM(tokens), TOTAL(cost_usd) FROM rollup_cells
-             WHERE repo = ?1 AND hour >= ?2 AND hour <= ?3 AND developer IS NOT NULL
-             GROUP BY hour, developer"
-        } else {
-            "SELECT timestamp_us / 3600000000, developer_id, COUNT(*), SUM(tokens_in + tokens_out),
-                    TOTAL(cost_usd) FROM traces
-             WHERE repo_slug = ?1 AND timestamp_us >= ?2 * 3600000000
-               AND timestamp_us < (?3 + 1) * 3600000000 AND developer_id IS NOT NULL
-             GROUP BY 1, 2"
-        };
-        let mut stmt = self.conn.prepare(sql)?;
-        let rows = stmt.query_map(params![repo, h0, h1], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                AuthorCalls {
-                    calls: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                    tokens: r.get(3)?,
-                    cost_usd: r.get(4)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -119,7 +119,7 @@ impl Store {
     /// Starts a load of about `bytes` of input. A large input is checkpointed by a
     /// [`Checkpointer`] beside the writer, and by the writer only every 256 MiB; when the store is also small next to it, the secondary indexes are dropped
     /// and true is returned. [`Store::finish_bulk_load`] undoes both.
-    pub fn start_bulk_load(&mut self, bytes: u64) -> Result<bool> {
+    pub(super) fn bulk_start(&mut self, bytes: u64) -> Result<bool> {
         if bytes < BULK_MIN_BYTES {
             return Ok(false);
         }
@@ -147,7 +147,7 @@ impl Store {
 
     /// Ends any load started with [`Store::start_bulk_load`]: builds missing secondary indexes
     /// and restores the usual checkpoint interval.
-    pub fn finish_bulk_load(&mut self) -> Result<()> {
+    pub(super) fn bulk_finish(&mut self) -> Result<()> {
         self.checkpointer = None;
         self.conn
             .pragma_update(None, "wal_autocheckpoint", super::CHECKPOINT_PAGES)?;
@@ -158,6 +158,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::seam::*;
 
     fn indexes(s: &Store) -> Vec<(String, String)> {
         s.conn()

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::OptionalExtension;
 
+use super::seam::*;
 use super::{parse_ts, Store};
 use crate::error::Result;
 use crate::metrics::input::Coverage;
@@ -32,7 +33,7 @@ fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime
 
 impl Store {
     /// When the traces and the GitHub data of `repo` start and end (any time, not the window).
-    pub fn coverage(&self, repo: &str) -> Result<Coverage> {
+    pub(super) fn repo_coverage(&self, repo: &str) -> Result<Coverage> {
         let us = |sql: &str| -> Result<Option<DateTime<Utc>>> {
             let v: Option<i64> = self.conn.query_row(sql, [repo], |r| r.get(0))?;
             Ok(v.and_then(DateTime::<Utc>::from_timestamp_micros))
@@ -74,7 +75,11 @@ impl Store {
     }
 
     /// Calls in `[start, end)` stored without a repo (they appear in no per-repo figure).
-    pub fn calls_without_repo(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<i64> {
+    pub(super) fn count_calls_without_repo(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<i64> {
         let (s, e) = (start.timestamp_micros(), end.timestamp_micros());
         let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
         Ok(self.conn.query_row(

@@ -2,6 +2,7 @@
 //! conditional-request cache and per-repo sync state. Live sync and offline import both write
 //! through [`Store::gh_apply_page`], so they store the same rows.
 
+use super::seam::*;
 use super::{parse_ts, Store};
 use crate::error::Result;
 use crate::github::client::Validators;
@@ -211,9 +212,9 @@ fn write_rows(tx: &Transaction<'_>, repo: &str, page: &Page) -> Result<ApplyCoun
     Ok(c)
 }
 
-impl Store {
+impl GithubState for Store {
     /// The cached page for `url`, if any.
-    pub fn gh_cache_get(&self, url: &str) -> Result<Option<CacheEntry>> {
+    fn gh_cache_get(&self, url: &str) -> Result<Option<CacheEntry>> {
         Ok(self
             .conn
             .query_row(
@@ -239,7 +240,7 @@ impl Store {
     }
 
     /// Stores a page's rows, and (live sync) its cache entry, in one transaction.
-    pub fn gh_apply_page(
+    fn gh_apply_page(
         &mut self,
         repo: &str,
         page: &Page,
@@ -276,7 +277,7 @@ impl Store {
     }
 
     /// The sync state of one stream of a repo.
-    pub fn gh_stream_state(&self, repo: &str, stream: Stream) -> Result<StreamState> {
+    fn gh_stream_state(&self, repo: &str, stream: Stream) -> Result<StreamState> {
         Ok(self
             .conn
             .query_row(
@@ -296,7 +297,7 @@ impl Store {
     }
 
     /// Records a completed walk of a stream (called only after its rows are committed).
-    pub fn gh_set_stream_state(&self, repo: &str, stream: Stream, s: &StreamState) -> Result<()> {
+    fn gh_set_stream_state(&self, repo: &str, stream: Stream, s: &StreamState) -> Result<()> {
         self.conn.execute(
             "INSERT INTO gh_sync_state (repo, stream, checkpoint, probe_url, probe_etag, last_sync)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -316,7 +317,7 @@ impl Store {
     }
 
     /// Records the end of a repo's sync or import, with the rate limit left (if known).
-    pub fn gh_finish_repo(
+    fn gh_finish_repo(
         &self,
         repo: &str,
         outcome: &str,
@@ -339,7 +340,7 @@ impl Store {
     }
 
     /// Rate limit left at the repo's last sync, if known.
-    pub fn gh_rate_limit_remaining(&self, repo: &str) -> Result<Option<i64>> {
+    fn gh_rate_limit_remaining(&self, repo: &str) -> Result<Option<i64>> {
         Ok(self
             .conn
             .query_row(
@@ -352,7 +353,7 @@ impl Store {
     }
 
     /// Recomputes the repo's rework links from its stored rows; returns how many there are.
-    pub fn gh_recompute_rework(&mut self, repo: &str) -> Result<usize> {
+    fn gh_recompute_rework(&mut self, repo: &str) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let prs: Vec<PrFacts> = tx
             .prepare(
@@ -434,7 +435,7 @@ impl Store {
     }
 
     /// True when the file has the GitHub tables (a read-only open of an older file may not).
-    pub fn gh_tables_exist(&self) -> Result<bool> {
+    fn gh_tables_exist(&self) -> Result<bool> {
         Ok(self
             .conn
             .query_row(
@@ -447,7 +448,7 @@ impl Store {
     }
 
     /// GitHub figures per repo for `status`.
-    pub fn gh_status(&self) -> Result<Vec<GitHubRepoStatus>> {
+    fn gh_status(&self) -> Result<Vec<GitHubRepoStatus>> {
         let mut stmt = self.conn.prepare(
             "WITH repos AS (
                 SELECT repo FROM gh_pull_requests UNION SELECT repo FROM gh_commits

@@ -6,6 +6,7 @@ use chrono::Utc;
 use rusqlite::params;
 use serde::Serialize;
 
+use super::seam::*;
 use super::Store;
 use crate::error::Result;
 use crate::identity::{Link, Linker};
@@ -35,14 +36,10 @@ pub struct IdentityRow {
     pub commits: i64,
 }
 
-impl Store {
+impl IdentityStore for Store {
     /// Stores identity map entries (`developer_id`, `github_login`) read from `source` (a file
     /// name); an entry for an id already mapped replaces it. Returns the entries written.
-    pub fn save_identity_map(
-        &mut self,
-        entries: &[(String, String)],
-        source: &str,
-    ) -> Result<usize> {
+    fn save_identity_map(&mut self, entries: &[(String, String)], source: &str) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         {
@@ -65,17 +62,9 @@ impl Store {
         Ok(entries.len())
     }
 
-    fn has_identity_map(&self) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'identity_map')",
-            [],
-            |r| r.get(0),
-        )?)
-    }
-
     /// The linker of this store, with `extra` map entries (e.g. a `--identity-map` file given to
     /// a read-only command) taking precedence over stored ones.
-    pub fn linker(&self, extra: &[(String, String)]) -> Result<Linker> {
+    fn linker(&self, extra: &[(String, String)]) -> Result<Linker> {
         let mut map: Vec<(String, String)> = Vec::new();
         if self.has_identity_map()? {
             let mut stmt = self
@@ -115,7 +104,7 @@ impl Store {
     }
 
     /// The distinct developer ids of stored calls (developer index).
-    pub fn developer_ids(&self) -> Result<Vec<String>> {
+    fn developer_ids(&self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT developer_id FROM traces WHERE developer_id IS NOT NULL AND developer_id != ''",
         )?;
@@ -126,7 +115,7 @@ impl Store {
     }
 
     /// Every developer id of stored calls and every GitHub login, linked or not, with counts.
-    pub fn identities(&self, linker: &Linker) -> Result<Vec<IdentityRow>> {
+    fn identities(&self, linker: &Linker) -> Result<Vec<IdentityRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT developer_id, COUNT(*) FROM traces
              WHERE developer_id IS NOT NULL AND developer_id != '' GROUP BY developer_id",
@@ -190,5 +179,15 @@ impl Store {
             ))
         });
         Ok(out)
+    }
+}
+
+impl Store {
+    fn has_identity_map(&self) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'identity_map')",
+            [],
+            |r| r.get(0),
+        )?)
     }
 }

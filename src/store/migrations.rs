@@ -264,7 +264,7 @@ const MIGRATIONS: &[&str] = &[
         WHERE git_branch IS NOT NULL;
     "#,
     // 11: input files already ingested, for incremental runs (see store::input_files).
-    crate::store::input_files::SCHEMA,
+    crate::store::source_state::SCHEMA,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.

@@ -11,16 +11,21 @@ mod bulk;
 pub mod coverage;
 pub mod github;
 pub mod identities;
-pub mod input_files;
-pub mod litellm;
 mod migrations;
 pub mod report_data;
 pub mod rollups;
 pub mod runs;
+pub mod seam;
 pub mod sessions;
+pub mod source_state;
 pub mod status;
 pub mod trace_rows;
 pub mod traces;
+
+/// The store traits, for `use crate::store::prelude::*`.
+pub mod prelude {
+    pub use super::seam::*;
+}
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -127,23 +132,19 @@ impl Store {
         &self.path
     }
 
-    /// The connection, for the store's own modules; nothing outside `store/` reaches it.
+    /// The connection, for the store's own tests; nothing outside `store/` reaches it.
+    #[cfg(test)]
     pub(in crate::store) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
 
+impl seam::ChangeDetector for Store {
     /// A number that changes whenever another connection commits to the store, read through
     /// this connection (SQLite's `data_version`): cheap enough to poll.
-    pub fn change_counter(&self) -> Result<i64> {
+    fn change_counter(&self) -> Result<i64> {
         Ok(self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
-    }
-
-    /// The schema version of the file.
-    pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 }

@@ -7,9 +7,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
+use super::seam::*;
 use super::{gh_time, parse_ts, Store};
 use crate::error::Result;
-use crate::metrics::input::{CommitRow, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow};
+use crate::metrics::input::{
+    CommitRow, Coverage, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow,
+};
 use crate::metrics::Freshness;
 
 /// Merged PRs of a repo in a window (optionally of one author); read from the index alone.
@@ -65,9 +68,9 @@ impl TraceFilter {
     }
 }
 
-impl Store {
+impl ReportReader for Store {
     /// Every repo named by traces or GitHub rows, sorted.
-    pub fn report_repos(&self) -> Result<Vec<String>> {
+    fn report_repos(&self) -> Result<Vec<String>> {
         let mut sources = vec![("traces", "repo_slug")];
         if self.gh_tables_exist()? {
             sources.extend([("gh_pull_requests", "repo"), ("gh_commits", "repo")]);
@@ -96,7 +99,7 @@ impl Store {
     /// Loads one repo's merged PRs, commits and rework inside `[start, end)` (UTC) and its
     /// calls from the hourly rollups, re-bucketed into local hours of `tz` (see
     /// [`Store::rollup_aggregate`]), narrowed by `filter`.
-    pub fn report_data_rollups(
+    fn report_data_rollups(
         &self,
         repo: &str,
         start: DateTime<Utc>,
@@ -115,7 +118,7 @@ impl Store {
 
     /// Loads one repo's trace rows, merged PRs, commits and rework inside `[start, end)` (UTC),
     /// narrowed by `filter` (the exact path: every row of the window is read).
-    pub fn report_data(
+    fn report_data(
         &self,
         repo: &str,
         start: DateTime<Utc>,
@@ -176,6 +179,60 @@ impl Store {
         Ok(data)
     }
 
+    /// Data freshness of one repo: last trace ingest, newest trace day, last GitHub sync.
+    fn report_freshness(&self, repo: &str) -> Result<Freshness> {
+        let last_trace_ingest: Option<String> = self.conn.query_row(
+            "SELECT MAX(finished_at) FROM etl_runs WHERE job = 'ingest-traces'",
+            [],
+            |r| r.get(0),
+        )?;
+        let latest_trace_day: Option<String> = self.conn.query_row(
+            "SELECT MAX(event_date) FROM traces WHERE repo_slug = ?1",
+            [repo],
+            |r| r.get(0),
+        )?;
+        let last_github_sync = if self.gh_tables_exist()? {
+            self.conn
+                .query_row(
+                    "SELECT last_sync FROM gh_repos WHERE repo = ?1",
+                    [repo],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten()
+        } else {
+            None
+        };
+        Ok(Freshness {
+            repo: repo.to_string(),
+            last_trace_ingest,
+            latest_trace_day,
+            last_github_sync,
+        })
+    }
+
+    fn has_rollups(&self) -> Result<bool> {
+        self.rollup_tables_current()
+    }
+
+    fn coverage(&self, repo: &str) -> Result<Coverage> {
+        self.repo_coverage(repo)
+    }
+
+    fn calls_without_repo(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<i64> {
+        self.count_calls_without_repo(start, end)
+    }
+
+    /// The newest stored call's instant (None when there is none).
+    fn newest_trace(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let us: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(timestamp_us) FROM traces", [], |r| r.get(0))?;
+        Ok(us.and_then(chrono::DateTime::from_timestamp_micros))
+    }
+}
+
+impl Store {
     /// Adds the repo's GitHub rows inside `[start, end)` to `data`.
     fn report_github(
         &self,
@@ -264,38 +321,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    /// Data freshness of one repo: last trace ingest, newest trace day, last GitHub sync.
-    pub fn report_freshness(&self, repo: &str) -> Result<Freshness> {
-        let last_trace_ingest: Option<String> = self.conn.query_row(
-            "SELECT MAX(finished_at) FROM etl_runs WHERE job = 'ingest-traces'",
-            [],
-            |r| r.get(0),
-        )?;
-        let latest_trace_day: Option<String> = self.conn.query_row(
-            "SELECT MAX(event_date) FROM traces WHERE repo_slug = ?1",
-            [repo],
-            |r| r.get(0),
-        )?;
-        let last_github_sync = if self.gh_tables_exist()? {
-            self.conn
-                .query_row(
-                    "SELECT last_sync FROM gh_repos WHERE repo = ?1",
-                    [repo],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .optional()?
-                .flatten()
-        } else {
-            None
-        };
-        Ok(Freshness {
-            repo: repo.to_string(),
-            last_trace_ingest,
-            latest_trace_day,
-            last_github_sync,
-        })
     }
 }
 

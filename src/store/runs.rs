@@ -1,5 +1,6 @@
 //! The `etl_runs` table: every ingest run, with its counts and outcome.
 
+use super::seam::*;
 use super::Store;
 use crate::error::Result;
 use chrono::Utc;
@@ -47,9 +48,9 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-impl Store {
+impl RunLog for Store {
     /// Records the start of a run and returns its id.
-    pub fn start_run(&self, job: &str, source: &str) -> Result<i64> {
+    fn start_run(&self, job: &str, source: &str) -> Result<i64> {
         self.conn.execute(
             "INSERT INTO etl_runs (job, source, started_at, outcome) VALUES (?1, ?2, ?3, 'running')",
             params![job, source, now()],
@@ -58,7 +59,7 @@ impl Store {
     }
 
     /// Records the end of a run with its counts, outcome and optional JSON details.
-    pub fn finish_run(
+    fn finish_run(
         &self,
         id: i64,
         counts: &RunCounts,
@@ -86,7 +87,7 @@ impl Store {
     }
 
     /// The most recent runs, newest first.
-    pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+    fn recent_runs(&self, limit: usize) -> Result<Vec<RunRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, job, source, started_at, finished_at, outcome, read, inserted, duplicates,
                     dead_lettered, skipped, cost_unknown
@@ -116,7 +117,7 @@ impl Store {
     }
 
     /// Total dead-lettered lines over all runs.
-    pub fn dead_letter_total(&self) -> Result<i64> {
+    fn dead_letter_total(&self) -> Result<i64> {
         Ok(self
             .conn
             .query_row(

@@ -4,6 +4,7 @@
 use rusqlite::params;
 use serde::Serialize;
 
+use super::seam::*;
 use super::Store;
 use crate::error::{Error, Result};
 
@@ -261,9 +262,9 @@ fn bind_leading(stmt: &mut rusqlite::Statement<'_>, values: &[&dyn rusqlite::ToS
 /// Share of the stored time span above which a window is read by a table scan.
 const SCAN_SHARE: f64 = 0.25;
 
-impl Store {
+impl SessionsReader for Store {
     /// One page of the sessions matching `q`, sorted by `q.sort` then repo and session.
-    pub fn sessions_page(&self, q: &SessionQuery) -> Result<SessionPage> {
+    fn sessions_page(&self, q: &SessionQuery) -> Result<SessionPage> {
         if q.page == 0 || q.per_page == 0 || q.per_page > MAX_PER_PAGE {
             return Err(Error::InvalidArgument(format!(
                 "page must be ≥ 1 and per_page 1..={MAX_PER_PAGE}"
@@ -410,6 +411,33 @@ impl Store {
         })
     }
 
+    /// Whether `developer` (any case) made a stored call or authored a stored commit or PR.
+    fn developer_known(&self, developer: &str) -> Result<bool> {
+        let exists = |sql: &str| -> Result<bool> {
+            Ok(self
+                .conn
+                .query_row(sql, [developer], |r| r.get::<_, bool>(0))?)
+        };
+        // The exact spelling uses the index; any other case scans it.
+        if exists("SELECT EXISTS (SELECT 1 FROM traces WHERE developer_id = ?1)")?
+            || exists(
+                "SELECT EXISTS (SELECT 1 FROM traces WHERE developer_id = ?1 COLLATE NOCASE)",
+            )?
+        {
+            return Ok(true);
+        }
+        if !self.gh_tables_exist()? {
+            return Ok(false);
+        }
+        exists(
+            "SELECT EXISTS (SELECT 1 FROM gh_pull_requests WHERE author = ?1 COLLATE NOCASE)
+                 OR EXISTS (SELECT 1 FROM gh_commits
+                            WHERE COALESCE(author_login, author_name) = ?1 COLLATE NOCASE)",
+        )
+    }
+}
+
+impl Store {
     /// How to read `q` from the rollups, when the store has the ones it needs (per model with a
     /// model filter) and the window holds a whole UTC day; `None` reads every call of the window
     /// from `traces`.
@@ -461,31 +489,6 @@ impl Store {
         let span = (max as f64 - min as f64).max(1.0);
         let covered = (end.min(max) as f64 - start.max(min) as f64).max(0.0);
         Ok(covered / span > SCAN_SHARE)
-    }
-
-    /// Whether `developer` (any case) made a stored call or authored a stored commit or PR.
-    pub fn developer_known(&self, developer: &str) -> Result<bool> {
-        let exists = |sql: &str| -> Result<bool> {
-            Ok(self
-                .conn
-                .query_row(sql, [developer], |r| r.get::<_, bool>(0))?)
-        };
-        // The exact spelling uses the index; any other case scans it.
-        if exists("SELECT EXISTS (SELECT 1 FROM traces WHERE developer_id = ?1)")?
-            || exists(
-                "SELECT EXISTS (SELECT 1 FROM traces WHERE developer_id = ?1 COLLATE NOCASE)",
-            )?
-        {
-            return Ok(true);
-        }
-        if !self.gh_tables_exist()? {
-            return Ok(false);
-        }
-        exists(
-            "SELECT EXISTS (SELECT 1 FROM gh_pull_requests WHERE author = ?1 COLLATE NOCASE)
-                 OR EXISTS (SELECT 1 FROM gh_commits
-                            WHERE COALESCE(author_login, author_name) = ?1 COLLATE NOCASE)",
-        )
     }
 }
 

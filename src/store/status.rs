@@ -1,6 +1,7 @@
 //! What `prod-lens status` reports: stored traces per repo, recent runs, dead letters, GitHub data.
 
 use super::runs::RunRow;
+use super::seam::*;
 use super::Store;
 use crate::error::Result;
 use serde::Serialize;
@@ -57,9 +58,9 @@ fn iso(us: Option<i64>) -> Option<String> {
     us.and_then(crate::time::iso_micros)
 }
 
-impl Store {
+impl StatusReader for Store {
     /// Gathers the status report (last `runs` runs).
-    pub fn status(&self, runs: usize) -> Result<Status> {
+    fn status(&self, runs: usize) -> Result<Status> {
         let by_repo = if self.has_rollups()? {
             self.repo_traces_from_rollups()?
         } else {
@@ -83,6 +84,19 @@ impl Store {
         })
     }
 
+    /// The schema version of the file.
+    fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn has_session_model_rollups(&self) -> Result<bool> {
+        self.session_model_tables_exist()
+    }
+}
+
+impl Store {
     /// Per-repo totals by scanning every trace row.
     fn repo_traces_scan(&self) -> Result<Vec<RepoTraces>> {
         let mut stmt = self.conn.prepare(
@@ -104,7 +118,6 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(by_repo)
     }
-
     /// Per-repo totals from the hourly rollups; first and last call are read exactly from the
     /// rows of the first and last rolled-up hour (timestamp index), calls without a repo from
     /// their own rows (repo index).

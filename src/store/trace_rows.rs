@@ -1,5 +1,6 @@
 //! Reading stored trace rows back as records: the lake is rebuilt and checked from them.
 
+use super::seam::*;
 use super::Store;
 use crate::error::{Error, Result};
 use crate::record::{CostSource, SourceFormat, TraceRecord};
@@ -88,9 +89,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> Result<TraceRecord> {
     })
 }
 
-impl Store {
+impl TraceRows for Store {
     /// Counts the stored rows per (repo value, event date).
-    pub fn trace_groups(&self) -> Result<Vec<TraceGroup>> {
+    fn trace_groups(&self) -> Result<Vec<TraceGroup>> {
         let mut stmt = self.conn.prepare(
             "SELECT repo_slug, event_date, COUNT(*) FROM traces GROUP BY repo_slug, event_date",
         )?;
@@ -108,11 +109,11 @@ impl Store {
     }
 
     /// Calls `f` with every stored row of one repo value (None: rows without one) and date.
-    pub fn for_each_trace_in(
+    fn for_each_trace_in(
         &self,
         repo: Option<&str>,
         date: NaiveDate,
-        mut f: impl FnMut(TraceRecord) -> Result<()>,
+        f: &mut dyn FnMut(TraceRecord) -> Result<()>,
     ) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(SELECT_ROWS)?;
         let mut rows = stmt.query(params![repo, date.format("%Y-%m-%d").to_string()])?;
@@ -139,7 +140,7 @@ mod tests {
         let day = rec.event_date;
         let mut back = Vec::new();
         store
-            .for_each_trace_in(Some("acme/api"), day, |r| {
+            .for_each_trace_in(Some("acme/api"), day, &mut |r| {
                 back.push(r);
                 Ok(())
             })
@@ -147,7 +148,7 @@ mod tests {
         assert_eq!(back, vec![rec]);
         let mut none = Vec::new();
         store
-            .for_each_trace_in(None, other.event_date, |r| {
+            .for_each_trace_in(None, other.event_date, &mut |r| {
                 none.push(r);
                 Ok(())
             })

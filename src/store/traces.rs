@@ -1,10 +1,12 @@
 //! Writing trace rows: batched, in one transaction per batch, deduplicated by `dedupe_key`.
 
 use super::rollups::{rollup_row, RollupDelta, RollupRow};
+use super::seam::TraceWriter;
 use super::Store;
 use crate::error::Result;
 use crate::metrics::counters::CallMeasures;
 use crate::record::{SourceFormat, TraceRecord};
+use crate::sources::otel::claude_code::ActivityRow;
 use rusqlite::params;
 
 const INSERT: &str = "INSERT INTO traces (
@@ -51,24 +53,7 @@ pub enum Written {
     Duplicate,
 }
 
-impl Store {
-    /// Inserts a batch in one transaction and returns, per record, whether it was new.
-    ///
-    /// A record whose dedupe key is already stored (an earlier run, another process, or earlier
-    /// in this batch) is left out and reported as `false` (see [`Store::write_traces`] for the
-    /// Claude Code exception).
-    pub fn insert_traces(
-        &mut self,
-        batch: &[TraceRecord],
-        run_id: Option<i64>,
-    ) -> Result<Vec<bool>> {
-        Ok(self
-            .write_traces(batch, run_id)?
-            .into_iter()
-            .map(|w| w == Written::Inserted)
-            .collect())
-    }
-
+impl TraceWriter for Store {
     /// Writes a batch in one transaction and says, per record, what happened; the hourly
     /// rollups (see `rollups`) follow in the same transaction.
     ///
@@ -77,11 +62,7 @@ impl Store {
     /// record whose key is stored with fewer tokens (`tokens_in + tokens_out`) raises the stored
     /// row's tokens and cost to its own ([`Written::Raised`]). Everything else about the row
     /// (first copy's timestamp, date, run) stays, so it stays in the same day and lake partition.
-    pub fn write_traces(
-        &mut self,
-        batch: &[TraceRecord],
-        run_id: Option<i64>,
-    ) -> Result<Vec<Written>> {
+    fn write_traces(&mut self, batch: &[TraceRecord], run_id: Option<i64>) -> Result<Vec<Written>> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -200,14 +181,20 @@ impl Store {
         Ok(inserted)
     }
 
-    /// The newest stored call's instant (None when there is none).
-    pub fn newest_trace(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-        let us: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(timestamp_us) FROM traces", [], |r| r.get(0))?;
-        Ok(us.and_then(chrono::DateTime::from_timestamp_micros))
+    fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64> {
+        self.insert_activity_rows(rows, run_id)
     }
 
+    fn start_bulk_load(&mut self, bytes: u64) -> Result<bool> {
+        self.bulk_start(bytes)
+    }
+
+    fn finish_bulk_load(&mut self) -> Result<()> {
+        self.bulk_finish()
+    }
+}
+
+impl Store {
     /// Number of stored trace rows.
     pub fn trace_count(&self) -> Result<i64> {
         Ok(self

@@ -57,7 +57,7 @@ fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch>
 impl Store {
     /// True when the file has the rollup tables with every counter this build reads (schema
     /// version 8 or later; an older file gets them when a writing command first opens it).
-    pub fn has_rollups(&self) -> Result<bool> {
+    pub(in crate::store) fn rollup_tables_current(&self) -> Result<bool> {
         Ok(self
             .conn
             .query_row(
@@ -70,7 +70,7 @@ impl Store {
     }
 
     /// Whether the store has the per-model session-days (schema version 7 and later).
-    pub fn has_session_model_rollups(&self) -> Result<bool> {
+    pub(in crate::store) fn session_model_tables_exist(&self) -> Result<bool> {
         Ok(self
             .conn
             .query_row(
@@ -87,7 +87,7 @@ impl Store {
     ///
     /// Exact when `start` and `end` lie on whole UTC hours and `tz` keeps whole-hour offsets
     /// over the window (see [`crate::metrics::aggregate::hour_aligned`]).
-    pub fn rollup_aggregate(
+    pub(in crate::store) fn rollup_aggregate(
         &self,
         repo: &str,
         start: DateTime<Utc>,

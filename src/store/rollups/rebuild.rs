@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{RollupDelta, RollupRow, TABLES};
 use crate::error::Result;
 use crate::metrics::counters::CallMeasures;
+use crate::store::seam::RollupRebuild;
 
 /// Rows aggregated in memory before they are written (bounds memory on big stores).
 const CHUNK_ROWS: usize = 50_000;
@@ -131,10 +132,10 @@ pub fn rebuild(conn: &Connection, repo: Option<&str>) -> Result<RebuildStats> {
     })
 }
 
-impl crate::store::Store {
+impl RollupRebuild for crate::store::Store {
     /// Recomputes the rollups of `repo` (every repo when `None`) from `traces`, in one
     /// transaction that waits for other writers.
-    pub fn rebuild_rollups(&mut self, repo: Option<&str>) -> Result<RebuildStats> {
+    fn rebuild_rollups(&mut self, repo: Option<&str>) -> Result<RebuildStats> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
