@@ -12,7 +12,6 @@ use crate::attribution::{attribute, Attribution, AuthorCalls, Evidence, PrEviden
 use crate::error::{Error, Result};
 use crate::identity::Linker;
 use crate::metrics::cohorts::{compare, Cohort, CohortFamily, CohortPr};
-use crate::store::Store;
 
 /// One PR of the listing.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,14 +110,14 @@ fn iso(t: DateTime<Utc>) -> String {
 }
 
 /// Builds the listing from the store; `now` ends the span of PRs still open.
-pub fn build(store: &Store, req: &PrsRequest, now: DateTime<Utc>) -> Result<PrListing> {
+pub fn build(store: &dyn PrStore, req: &PrsRequest, now: DateTime<Utc>) -> Result<PrListing> {
     let linker = store.linker(&req.identity_map)?;
     build_with(store, req, &linker, now)
 }
 
 /// [`build`] with the store's identity links already read.
 pub fn build_with(
-    store: &Store,
+    store: &dyn PrStore,
     req: &PrsRequest,
     linker: &Linker,
     now: DateTime<Utc>,

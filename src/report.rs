@@ -15,7 +15,6 @@ use crate::slug::RepoSlug;
 use crate::stats::adjusted::Adjust;
 use crate::stats::calendar::{local_day, parse_timezone, DayWindow};
 use crate::store::report_data::TraceFilter;
-use crate::store::Store;
 
 /// Local services whose presence is reported in `metadata.runtime_profile`.
 pub const SERVICES: [(&str, u16); 3] = [("litellm", 4000), ("phoenix", 6006), ("arize", 8080)];
@@ -108,7 +107,7 @@ pub const MAX_PERMUTATIONS: usize = 100_000;
 /// The last day (in `tz`, never after today) with trace or GitHub data for `repos` (every repo
 /// when empty).
 pub fn last_data_day(
-    store: &Store,
+    store: &dyn ReportStore,
     repos: &[String],
     tz: chrono_tz::Tz,
 ) -> Result<Option<NaiveDate>> {
@@ -132,7 +131,7 @@ pub fn last_data_day(
 /// Fills a missing `until` with the last day with data for the repos (today when the store has
 /// none; `since` itself when `since` lies after the data) and a missing `since` with
 /// [`DEFAULT_WINDOW_DAYS`] days ending at `until`.
-pub fn fill_window(store: &Store, p: &ReportParams) -> Result<ReportParams> {
+pub fn fill_window(store: &dyn ReportStore, p: &ReportParams) -> Result<ReportParams> {
     let mut p = p.clone();
     let tz = parse_timezone(&p.timezone)
         .map_err(|e| Error::InvalidArgument(format!("--timezone: {e}")))?;
@@ -300,7 +299,7 @@ impl TraceMode {
 /// Chooses rollups unless `--exact` is asked, the store has none yet, or the timezone cannot
 /// be re-bucketed from UTC hours over `[start, end)`.
 pub fn trace_mode(
-    store: &Store,
+    store: &dyn ReportStore,
     req: &ReportRequest,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -325,7 +324,7 @@ pub fn trace_mode(
 
 /// Builds the report from the store; `generated_at` and `runtime_profile` are injected.
 pub fn build(
-    store: &Store,
+    store: &dyn ReportStore,
     req: &ReportRequest,
     generated_at: String,
     runtime_profile: Vec<Service>,

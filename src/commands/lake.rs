@@ -4,6 +4,7 @@ use crate::cli::{LakeArgs, LakeCommand};
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use prod_lens::lake::{self, check::CheckReport, compact::CompactReport, repair::RecoveryReport};
+use prod_lens::store::seam::TraceRows;
 use prod_lens::store::Store;
 use prod_lens::Error;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub fn run(db: &Path, cmd: LakeCommand) -> anyhow::Result<()> {
         LakeCommand::Compact(args) => {
             let dir = existing_lake(db, &args)?;
             let store = store_if_any(db)?;
-            let report = lake::compact::compact(&dir, store.as_ref())
+            let report = lake::compact::compact(&dir, store.as_ref().map(|s| s as &dyn TraceRows))
                 .with_context(|| format!("compacting {}", dir.display()))?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -53,7 +54,7 @@ pub fn run(db: &Path, cmd: LakeCommand) -> anyhow::Result<()> {
             let dir = existing_lake(db, &args.lake)?;
             let store = store_if_any(db)?;
             let max = args.max_partition_mb.saturating_mul(1024 * 1024);
-            let report = lake::check::check(&dir, store.as_ref(), max)
+            let report = lake::check::check(&dir, store.as_ref().map(|s| s as &dyn TraceRows), max)
                 .with_context(|| format!("checking {}", dir.display()))?;
             if args.lake.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -8,7 +8,6 @@ use super::sync::{self, RepoSummary, JOB};
 use crate::error::{Error, Result};
 use crate::slug::RepoSlug;
 use crate::store::prelude::*;
-use crate::store::Store;
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -93,7 +92,7 @@ fn route(items: &[Value], repos: &[RepoSlug], file: &str) -> Result<RepoSlug> {
 
 /// Imports the files into the store; one summary (and etl_runs row) per repo touched.
 pub fn import(
-    store: &mut Store,
+    store: &mut dyn GithubStore,
     repos: &[RepoSlug],
     files: &[PathBuf],
 ) -> Result<Vec<RepoSummary>> {

@@ -24,7 +24,6 @@ use crate::slug::RepoSlug;
 use crate::store::github::{ApplyCounts, CacheEntry, StreamState};
 use crate::store::prelude::*;
 use crate::store::runs::RunCounts;
-use crate::store::Store;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -130,7 +129,7 @@ impl RepoSummary {
 
 /// Records the end of a repo's run: rework links, per-repo freshness and the etl_runs row.
 pub fn finish(
-    store: &mut Store,
+    store: &mut dyn GithubStore,
     run: i64,
     s: &mut RepoSummary,
     outcome: &Result<()>,
@@ -158,7 +157,7 @@ fn max_key(a: Option<String>, b: Option<String>) -> Option<String> {
 }
 
 struct Walker<'a> {
-    store: &'a mut Store,
+    store: &'a mut dyn GithubStore,
     client: &'a mut Client,
     repo: &'a str,
     summary: &'a mut RepoSummary,
@@ -284,7 +283,7 @@ impl Walker<'_> {
 /// Syncs one repo's three streams into the store. Rows are kept whatever happens; the error
 /// says what stopped the sync.
 pub fn sync_streams(
-    store: &mut Store,
+    store: &mut dyn GithubStore,
     client: &mut Client,
     repo: &RepoSlug,
     opts: &SyncOptions,
@@ -336,7 +335,7 @@ pub fn sync_streams(
 
 /// Syncs one repo and records the run; returns its summary and what stopped it, if anything.
 pub fn sync_repo(
-    store: &mut Store,
+    store: &mut dyn GithubStore,
     client: &mut Client,
     repo: &RepoSlug,
     opts: &SyncOptions,

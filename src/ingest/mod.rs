@@ -21,7 +21,6 @@ use crate::sources;
 use crate::store::prelude::*;
 use crate::store::runs::RunCounts;
 use crate::store::traces::Written;
-use crate::store::Store;
 use files::{Plan, Probe};
 use input::Input;
 use serde::Serialize;
@@ -172,7 +171,7 @@ impl IngestSummary {
 /// Files remembered from earlier runs are skipped when unchanged and resumed when they grew
 /// (see [`files`]); `opts.full` reads everything again.
 pub fn ingest(
-    store: &mut Store,
+    store: &mut dyn IngestStore,
     inputs: &[Input],
     opts: &IngestOptions,
     sinks: &mut [&mut dyn RecordSink],
@@ -232,7 +231,7 @@ fn run_source(inputs: &[Input]) -> String {
 /// Decides what to read of each input, counting skipped and resumed files; also returns the
 /// bytes to read (None when stdin is among them).
 fn plan(
-    store: &Store,
+    store: &dyn IngestStore,
     inputs: &[Input],
     opts: &IngestOptions,
     summary: &mut IngestSummary,
@@ -297,7 +296,7 @@ pub(crate) fn counts(s: &IngestSummary) -> RunCounts {
 
 /// Writes a batch of parsed records to the store and the sinks, adding to the summary.
 pub(crate) fn flush(
-    store: &mut Store,
+    store: &mut dyn IngestStore,
     batch: &mut Vec<TraceRecord>,
     sinks: &mut [&mut dyn RecordSink],
     summary: &mut IngestSummary,

@@ -15,7 +15,6 @@ use crate::sinks::RecordSink;
 use crate::sources::otel::claude_code::ActivityRow;
 use crate::sources::{self, LineOutcome};
 use crate::store::prelude::*;
-use crate::store::Store;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -268,7 +267,7 @@ fn remember(
 
 /// Runs the pipeline over `jobs`, writing into the store and sinks and adding to `summary`.
 pub(crate) fn run(
-    store: &mut Store,
+    store: &mut dyn IngestStore,
     jobs: &[Job],
     opts: &IngestOptions,
     sinks: &mut [&mut dyn RecordSink],
@@ -325,7 +324,7 @@ pub(crate) fn run(
 
 /// The writing end: re-orders parser output and commits it in batches.
 struct Writer<'a, 's> {
-    store: &'a mut Store,
+    store: &'a mut dyn IngestStore,
     opts: &'a IngestOptions,
     jobs: &'a [Job],
     sinks: &'a mut [&'s mut dyn RecordSink],

@@ -23,7 +23,6 @@ use crate::sinks::RecordSink;
 use crate::sources::{self, LineOutcome};
 use crate::store::prelude::*;
 use crate::store::source_state::Checkpoint;
-use crate::store::Store;
 use postgres::{Client, IsolationLevel};
 use std::time::Instant;
 
@@ -44,7 +43,7 @@ fn pg(e: postgres::Error) -> Error {
 /// Reads every spend-log row after the checkpoint of `source` into the store (and `sinks`),
 /// `batch_rows` at a time, recording the run in `etl_runs` (job `ingest-litellm`).
 pub fn ingest_spend_logs(
-    store: &mut Store,
+    store: &mut dyn IngestStore,
     client: &mut Client,
     source: &str,
     opts: &IngestOptions,
@@ -88,7 +87,7 @@ pub fn ingest_spend_logs(
 
 #[allow(clippy::too_many_arguments)]
 fn read_all(
-    store: &mut Store,
+    store: &mut dyn IngestStore,
     client: &mut Client,
     source: &str,
     opts: &IngestOptions,

@@ -10,7 +10,7 @@ use super::partition::Partition;
 use super::repair::store_groups;
 use super::schema::{self, DEDUPE_KEY_COLUMN};
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::seam::TraceRows;
 use arrow::array::AsArray;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
@@ -122,7 +122,11 @@ fn mb(bytes: u64) -> String {
 }
 
 /// Checks the lake at `root` against `store` (if given).
-pub fn check(root: &Path, store: Option<&Store>, max_partition_bytes: u64) -> Result<CheckReport> {
+pub fn check(
+    root: &Path,
+    store: Option<&dyn TraceRows>,
+    max_partition_bytes: u64,
+) -> Result<CheckReport> {
     let held = match ExclusiveLock::try_acquire(root)? {
         Some(x) => Held::Exclusive(x),
         None => Held::Shared(SharedLock::acquire(root)?),

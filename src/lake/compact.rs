@@ -15,7 +15,7 @@ use super::repair::{self, RecoveryReport};
 use super::schema::{self, DEDUPE_KEY_COLUMN};
 use super::writer::BufferLimits;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::seam::TraceRows;
 use arrow::array::{Array, AsArray, BooleanArray};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -206,7 +206,7 @@ fn compact_partition(p: &Partition, dir: &Path, inputs: &[PathBuf]) -> Result<Pa
 
 /// Compacts every partition of the lake at `root` that has more than one data file. Waits for
 /// running ingests to finish (it needs the exclusive lock), and recovers first.
-pub fn compact(root: &Path, store: Option<&Store>) -> Result<CompactReport> {
+pub fn compact(root: &Path, store: Option<&dyn TraceRows>) -> Result<CompactReport> {
     let lock = ExclusiveLock::acquire(root)?;
     let recovery = repair::recover(root, store, &lock, BufferLimits::default(), false)?;
     // A compaction that dies leaves this marker, so the next recovery looks at the lake.

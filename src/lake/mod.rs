@@ -40,7 +40,7 @@ pub use sink::{LakeOptions, LakeReport, LakeSink};
 pub use writer::BufferLimits;
 
 use crate::error::Result;
-use crate::store::Store;
+use crate::store::seam::TraceRows;
 use std::path::{Path, PathBuf};
 
 /// The default lake folder for a database file: `parquet/` next to it.
@@ -51,7 +51,7 @@ pub fn default_dir(db: &Path) -> PathBuf {
 /// `lake repair`: waits for running ingests, then resolves interrupted compactions, removes
 /// abandoned temporary files and writes every SQLite row the lake lacks (e.g. rows ingested with
 /// `--no-parquet`, or of a crashed ingest).
-pub fn repair(root: &Path, store: &Store) -> Result<repair::RecoveryReport> {
+pub fn repair(root: &Path, store: &dyn TraceRows) -> Result<repair::RecoveryReport> {
     let lock = lock::ExclusiveLock::acquire(root)?;
     repair::recover(root, Some(store), &lock, BufferLimits::default(), true)
 }

@@ -15,7 +15,6 @@ use super::{compact, partition};
 use crate::error::{Error, Result};
 use crate::store::prelude::*;
 use crate::store::trace_rows::TraceGroup;
-use crate::store::Store;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -41,7 +40,7 @@ pub struct RecoveryReport {
 pub type StoreGroups = BTreeMap<Partition, Vec<TraceGroup>>;
 
 /// Counts stored rows per lake partition (several repo values can share one, e.g. invalid ones).
-pub fn store_groups(store: &Store) -> Result<StoreGroups> {
+pub fn store_groups(store: &dyn TraceRows) -> Result<StoreGroups> {
     let mut out: StoreGroups = BTreeMap::new();
     for g in store.trace_groups()? {
         out.entry(Partition::of(g.repo.as_deref(), g.date))
@@ -55,7 +54,7 @@ pub fn store_groups(store: &Store) -> Result<StoreGroups> {
 /// memory is bounded by the largest partition). Requires the exclusive lock.
 pub fn reconcile(
     root: &Path,
-    store: &Store,
+    store: &dyn TraceRows,
     _lock: &ExclusiveLock,
     limits: BufferLimits,
 ) -> Result<WriteStats> {
@@ -92,7 +91,7 @@ pub fn reconcile(
 /// finish (or `full`), reconciles with the store. Requires the exclusive lock.
 pub fn recover(
     root: &Path,
-    store: Option<&Store>,
+    store: Option<&dyn TraceRows>,
     lock: &ExclusiveLock,
     limits: BufferLimits,
     full: bool,
@@ -148,6 +147,7 @@ mod tests {
     use crate::lake::schema::RowBuffer;
     use crate::lake::tests::record;
     use crate::record::TraceRecord;
+    use crate::store::Store;
 
     fn lake_keys(root: &Path) -> (u64, usize) {
         let mut keys = HashSet::new();

@@ -250,3 +250,23 @@ pub trait RollupRebuild {
     /// Recomputes the rollups of `repo` (every repo when `None`).
     fn rebuild_rollups(&mut self, repo: Option<&str>) -> Result<RebuildStats>;
 }
+
+/// What an ingest needs: writing rows, where each source stopped, and the run log.
+pub trait IngestStore: TraceWriter + SourceState + RunLog {}
+
+impl<T: TraceWriter + SourceState + RunLog + ?Sized> IngestStore for T {}
+
+/// What a GitHub sync or import needs: the GitHub state and the run log.
+pub trait GithubStore: GithubState + RunLog {}
+
+impl<T: GithubState + RunLog + ?Sized> GithubStore for T {}
+
+/// What the per-pull-request listing reads.
+pub trait PrStore: PrReader + ReportReader + IdentityStore {}
+
+impl<T: PrReader + ReportReader + IdentityStore + ?Sized> PrStore for T {}
+
+/// What a report reads: the repo data, identity links, the PR listing and the schema state.
+pub trait ReportStore: PrStore + StatusReader {}
+
+impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
