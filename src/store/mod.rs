@@ -12,6 +12,7 @@ pub mod coverage;
 pub mod github;
 pub mod identities;
 mod migrations;
+pub mod postgres;
 pub mod report_data;
 pub mod rollups;
 pub mod runs;
