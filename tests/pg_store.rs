@@ -186,3 +186,193 @@ fn commits_of_another_process_are_noticed_and_rows_read_back() {
         ]
     );
 }
+
+/// A stored value, read the same way from either store.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum Val {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// Columns of each compared table with their kinds (i integer, b boolean, r real, t text,
+/// x bytes), the key columns first.
+const TABLES: &[(&str, &str)] = &[
+    ("rollup_cells", "repo t, hour i, developer t, model t, requests i, tokens i, cost_usd r, cost_unknown i, errors i, signal i, accepted i, accepted_tokens i, accepted_lines i, line_tokens i, diff_n i, diff_sum r, diff_high i, latency_lt_1s i, latency_1_2s i, latency_2_5s i, latency_5_10s i, latency_10_30s i, latency_30_60s i, latency_ge_60s i, ttft_n i, line_calls i, line_output_tokens i, latency_sketch x, ttft_sketch x"),
+    ("rollup_errors", "repo t, hour i, developer t, model t, status i, error_class t, errors i"),
+    ("rollup_sessions", "repo t, day i, developer t, session t, hours i, models t, requests i, tokens i, cost_usd r, cost_unknown i, errors i, first_us i, last_us i"),
+    ("rollup_session_models", "repo t, day i, developer t, session t, model t, requests i, tokens i, cost_usd r, cost_unknown i, errors i, first_us i, last_us i"),
+    ("traces", "dedupe_key x, call_id t, source_format t, timestamp_us i, event_date t, repo_slug t, developer_id t, session_id t, model t, tokens_in i, tokens_out i, cache_read_tokens i, cache_creation_tokens i, latency_ms r, ttft_ms r, status_code i, is_error b, error_class t, accepted b, diff_ratio r, accepted_lines i, cache_hit b, cost_usd r, cost_source t, git_branch t, is_sidechain b"),
+    ("code_activity", "dedupe_key x, session_id t, timestamp_us i, kind t, tool_name t, decision t, value r, cumulative b, developer_id t"),
+    ("input_files", "path t, size i, head_hash x, tail_hash x, offset i, lines i, resumable b"),
+];
+
+fn columns(spec: &str) -> Vec<(&str, &str)> {
+    spec.split(',')
+        .map(|c| c.trim().split_once(' ').unwrap())
+        .collect()
+}
+
+fn sqlite_rows(db: &std::path::Path, table: &str, spec: &str) -> Vec<Vec<Val>> {
+    let cols = columns(spec);
+    let c = rusqlite::Connection::open(db).unwrap();
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    let mut stmt = c
+        .prepare(&format!("SELECT {} FROM {table}", names.join(", ")))
+        .unwrap();
+    let mut v: Vec<Vec<Val>> = stmt
+        .query_map([], |r| {
+            Ok(cols
+                .iter()
+                .enumerate()
+                .map(|(i, (_, k))| match (r.get_ref(i).unwrap(), *k) {
+                    (rusqlite::types::ValueRef::Null, _) => Val::Null,
+                    (rusqlite::types::ValueRef::Integer(n), "i" | "b") => Val::Int(n),
+                    (rusqlite::types::ValueRef::Integer(n), "r") => Val::Real(n as f64),
+                    (rusqlite::types::ValueRef::Real(f), _) => Val::Real(f),
+                    (rusqlite::types::ValueRef::Text(t), _) => {
+                        Val::Text(String::from_utf8(t.to_vec()).unwrap())
+                    }
+                    (rusqlite::types::ValueRef::Blob(b), _) => Val::Blob(b.to_vec()),
+                    (other, k) => panic!("{table}: {other:?} as {k}"),
+                })
+                .collect())
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v
+}
+
+fn pg_rows(c: &mut postgres::Client, table: &str, spec: &str) -> Vec<Vec<Val>> {
+    let cols = columns(spec);
+    let names: Vec<String> = cols.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let rows = c
+        .query(&format!("SELECT {} FROM {table}", names.join(", ")), &[])
+        .unwrap();
+    let mut v: Vec<Vec<Val>> = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .enumerate()
+                .map(|(i, (_, k))| {
+                    let some = |x: Option<Val>| x.unwrap_or(Val::Null);
+                    match *k {
+                        "i" => some(r.get::<_, Option<i64>>(i).map(Val::Int)),
+                        "b" => some(r.get::<_, Option<bool>>(i).map(|b| Val::Int(b as i64))),
+                        "r" => some(r.get::<_, Option<f64>>(i).map(Val::Real)),
+                        "t" => some(r.get::<_, Option<String>>(i).map(Val::Text)),
+                        _ => some(r.get::<_, Option<Vec<u8>>>(i).map(Val::Blob)),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v
+}
+
+fn same(table: &str, a: &[Vec<Val>], b: &[Vec<Val>]) {
+    assert_eq!(a.len(), b.len(), "{table}: row counts differ");
+    for (x, y) in a.iter().zip(b) {
+        let close = x.iter().zip(y).all(|(p, q)| match (p, q) {
+            (Val::Real(p), Val::Real(q)) => (p - q).abs() <= 1e-9 * p.abs().max(1.0),
+            _ => p == q,
+        });
+        assert!(close, "{table}: {x:?} != {y:?}");
+    }
+}
+
+#[test]
+fn the_same_inputs_give_the_same_rows_and_rollups_as_sqlite() {
+    use prod_lens::ingest::{self, input, IngestOptions, NoProgress};
+    let Some(pg) = pg_support::start_or_skip("PostgreSQL store") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A demo sample (sessions, errors, acceptance), Claude Code streaming copies (raises), the
+    // LiteLLM payloads and Claude Code's OpenTelemetry logs (code activity).
+    let sample = dir.path().join("sample.jsonl");
+    let spec = prod_lens::sample::SampleSpec {
+        lines: 6_000,
+        ..prod_lens::sample::SampleSpec::demo()
+    };
+    prod_lens::sample::write_sample(&spec, &mut std::fs::File::create(&sample).unwrap()).unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    // Claude Code's placeholder copies (output_tokens 1) in a file of their own, read first:
+    // the final copies in the fixture's own files then raise the stored rows.
+    let streaming = fixtures.join("claude_code/streaming/projects");
+    let mut early = String::new();
+    for d in std::fs::read_dir(&streaming).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+            for l in text.lines().filter(|l| l.contains("\"output_tokens\":1,")) {
+                early.push_str(l);
+                early.push('\n');
+            }
+        }
+    }
+    assert!(!early.is_empty());
+    let early_file = dir.path().join("early.jsonl");
+    std::fs::write(&early_file, early).unwrap();
+    let paths = vec![
+        early_file,
+        sample,
+        streaming,
+        fixtures.join("litellm/standard_logging_payload.jsonl"),
+        fixtures.join("otel/otlp_logs.jsonl"),
+    ];
+    let inputs = input::discover(&paths).unwrap();
+    let mut opts = IngestOptions::new(dir.path().join("dead"));
+    // Small batches: copies of one call land in different batches, and rollup rows are
+    // raised and merged across commits.
+    opts.batch_size = 700;
+    let db = dir.path().join("s.db");
+    let mut sqlite = Store::open(&db).unwrap();
+    let mut pgs = PgStore::open(&target(&pg)).unwrap();
+    let stores: [&mut dyn IngestStore; 2] = [&mut sqlite, &mut pgs];
+    let mut summaries = Vec::new();
+    for st in stores {
+        let s = ingest::ingest(st, &inputs, &opts, &mut [], &NoProgress).unwrap();
+        summaries.push((
+            s.read,
+            s.inserted,
+            s.duplicates,
+            s.raised,
+            s.dead_lettered,
+            s.activity,
+        ));
+    }
+    assert_eq!(summaries[0], summaries[1]);
+    assert!(
+        summaries[0].1 > 5_000 && summaries[0].3 > 0,
+        "{:?}",
+        summaries[0]
+    );
+    let mut c = pg.local_client();
+    for (table, spec) in TABLES {
+        let (a, b) = (sqlite_rows(&db, table, spec), pg_rows(&mut c, table, spec));
+        assert!(!a.is_empty(), "{table} is empty");
+        same(table, &a, &b);
+    }
+    // A second run changes nothing in either: every input is remembered.
+    let again = ingest::ingest(&mut pgs, &inputs, &opts, &mut [], &NoProgress).unwrap();
+    assert_eq!(
+        (again.read, again.inserted, again.files_skipped as usize),
+        (0, 0, inputs.len())
+    );
+    // Re-reading everything (--full) inserts nothing and keeps the rollups exact.
+    opts.full = true;
+    let full = ingest::ingest(&mut pgs, &inputs, &opts, &mut [], &NoProgress).unwrap();
+    assert_eq!(full.inserted, 0);
+    for (table, spec) in TABLES.iter().filter(|t| t.0.starts_with("rollup")) {
+        same(
+            table,
+            &sqlite_rows(&db, table, spec),
+            &pg_rows(&mut c, table, spec),
+        );
+    }
+}

@@ -149,26 +149,7 @@ impl TraceWriter for Store {
                     }
                 }
                 if n == 1 {
-                    rollups.add(&RollupRow {
-                        repo: r.repo_slug.as_deref(),
-                        timestamp_us: r.timestamp.timestamp_micros(),
-                        developer: r.developer_id.as_deref(),
-                        session: r.session_id.as_deref(),
-                        model: r.model.as_deref(),
-                        status: r.status_code,
-                        error_class: r.error_class.as_deref(),
-                        measures: CallMeasures {
-                            tokens,
-                            output_tokens: r.tokens_out,
-                            latency_ms: r.latency_ms,
-                            ttft_ms: r.ttft_ms,
-                            is_error: r.is_error,
-                            accepted: r.accepted,
-                            diff_ratio: r.diff_ratio,
-                            accepted_lines: r.accepted_lines,
-                            cost_usd: r.cost_usd,
-                        },
-                    });
+                    rollups.add(&rollup_row_of(r));
                     inserted.push(Written::Inserted);
                 } else {
                     inserted.push(Written::Duplicate);
@@ -200,5 +181,29 @@ impl Store {
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM traces", [], |r| r.get(0))?)
+    }
+}
+
+/// A record as the rollups see it.
+pub(in crate::store) fn rollup_row_of(r: &TraceRecord) -> RollupRow<'_> {
+    RollupRow {
+        repo: r.repo_slug.as_deref(),
+        timestamp_us: r.timestamp.timestamp_micros(),
+        developer: r.developer_id.as_deref(),
+        session: r.session_id.as_deref(),
+        model: r.model.as_deref(),
+        status: r.status_code,
+        error_class: r.error_class.as_deref(),
+        measures: CallMeasures {
+            tokens: r.tokens_in.saturating_add(r.tokens_out),
+            output_tokens: r.tokens_out,
+            latency_ms: r.latency_ms,
+            ttft_ms: r.ttft_ms,
+            is_error: r.is_error,
+            accepted: r.accepted,
+            diff_ratio: r.diff_ratio,
+            accepted_lines: r.accepted_lines,
+            cost_usd: r.cost_usd,
+        },
     }
 }

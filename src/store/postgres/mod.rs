@@ -7,11 +7,13 @@
 //! The schema is versioned in `prodlens_schema` and migrated under a transaction-scoped advisory
 //! lock, so several processes starting at once migrate it once.
 //!
-//! In progress: the schema, run log, source state, change detection and row reading are here;
-//! the trace writer, the report, sessions, GitHub and identity readers and the commands'
-//! `--db postgres://` are not yet.
+//! In progress: the schema, trace writer (rows, Claude Code raises, rollups), run log, source
+//! state, change detection and row reading are here; the report, sessions, GitHub and identity
+//! readers and the commands' `--db postgres://` are not yet.
 
+mod rollups;
 mod schema;
+mod writer;
 
 use super::seam::*;
 use super::source_state::Checkpoint;
@@ -318,7 +320,7 @@ fn parse_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("event_date", s))
 }
 
-/// The trace columns in the order [`row_to_record`] reads them.
+/// The trace columns in the order [`row_to_record`] reads them and the writer copies them.
 const COLUMNS: &str = "dedupe_key, call_id, response_id, source_format, timestamp_us,
     event_date, repo_slug, developer_id, session_id, trace_id, team_id, key_alias, model,
     provider, call_type, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,

@@ -1,14 +1,12 @@
 //! One batch's change to the rollups: aggregated in memory, then one upsert per key.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 // Per-row hashing of names and keys is on the single writer thread: a fast hash, not SipHash.
 use foldhash::HashMap;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
-use super::CELL_COUNTERS;
 use crate::error::Result;
 use crate::metrics::counters::{present, status_of, utc_hour, CallMeasures, Counters};
 use crate::stats::sketch::QuantileSketch;
@@ -108,6 +106,61 @@ struct SessionDelta {
     hours: u32,
     /// Per model of the calls (name id): the hours with a call of that model.
     models: Vec<(u32, u32)>,
+}
+
+/// A cell's change (`rollup_cells`): counters to add and the batch's sketches to merge.
+pub(in crate::store) struct CellChange {
+    pub repo: String,
+    pub hour: i64,
+    pub developer: String,
+    pub model: String,
+    pub counts: Counters,
+    pub latency: Option<Vec<u8>>,
+    pub ttft: Option<Vec<u8>>,
+}
+
+/// Failed calls to add to one `rollup_errors` row.
+pub(in crate::store) struct ErrorChange {
+    pub repo: String,
+    pub hour: i64,
+    pub developer: String,
+    pub model: String,
+    pub status: i64,
+    pub class: String,
+    pub errors: i64,
+}
+
+/// A session-day's change (`rollup_sessions`): hours and models to unite, counters to add.
+pub(in crate::store) struct SessionChange {
+    pub repo: String,
+    pub day: i64,
+    pub developer: String,
+    pub session: String,
+    pub hours: u32,
+    pub models: String,
+    pub counts: Counters,
+    pub first_us: i64,
+    pub last_us: i64,
+}
+
+/// A session-day-model's change (`rollup_session_models`).
+pub(in crate::store) struct SessionModelChange {
+    pub repo: String,
+    pub day: i64,
+    pub developer: String,
+    pub session: String,
+    pub model: String,
+    pub counts: Counters,
+    pub first_us: i64,
+    pub last_us: i64,
+}
+
+/// A batch's rollup changes as rows, for any backend to write.
+pub(in crate::store) struct Changes {
+    pub cells: Vec<CellChange>,
+    pub errors: Vec<ErrorChange>,
+    pub sessions: Vec<SessionChange>,
+    pub session_models: Vec<SessionModelChange>,
 }
 
 /// The change a batch of writes makes to the rollups, aggregated per key.
@@ -235,12 +288,10 @@ impl RollupDelta {
         }
     }
 
-    /// Writes the delta with one upsert per key; a stored sketch is merged with the batch's
-    /// inside the upsert (see [`register_functions`]). Call inside the transaction that wrote
-    /// the rows, on a connection of [`crate::store::Store`].
-    pub fn apply(self, conn: &Connection) -> Result<()> {
+    /// The delta as rows to write, each table's in key order (names compared as text), so
+    /// that each table is written front to back.
+    pub(in crate::store) fn into_changes(self) -> Changes {
         let n = &self.names;
-        // Keys in name order, so that each table is written front to back.
         let mut order: Vec<u32> = (0..=n.names.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| n.name(a).cmp(n.name(b)));
         let mut rank = vec![0u32; order.len()];
@@ -248,142 +299,77 @@ impl RollupDelta {
             rank[id as usize] = r as u32;
         }
         let rk = |id: u32| rank.get(id as usize).copied().unwrap_or(0);
-        if !self.cells.is_empty() {
-            let mut cells: Vec<(CellKey, CellDelta)> = self.cells.into_iter().collect();
-            cells.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3)));
-            let mut upsert = conn.prepare_cached(cell_upsert_sql())?;
-            for ((repo, hour, dev, model), d) in cells {
-                let c = &d.counts;
-                let [b0, b1, b2, b3, b4, b5, b6] = &c.latency_buckets;
-                let latency = sketch_bytes(&d.latency);
-                let ttft = sketch_bytes(&d.ttft);
-                upsert.execute(params![
-                    n.name(repo),
+        let s = |id: u32| n.name(id).to_string();
+        let mut cells: Vec<(CellKey, CellDelta)> = self.cells.into_iter().collect();
+        cells.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3)));
+        let mut errors: Vec<(ErrorKey, i64)> = self.errors.into_iter().collect();
+        errors.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), k.4, rk(k.5)));
+        let mut sessions: Vec<(SessionKey, SessionDelta)> = self.sessions.into_iter().collect();
+        sessions.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3)));
+        let mut models: Vec<(SessionModelKey, Tally)> = self.session_models.into_iter().collect();
+        models.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), rk(k.4)));
+        Changes {
+            cells: cells
+                .into_iter()
+                .map(|((repo, hour, dev, model), d)| CellChange {
+                    repo: s(repo),
                     hour,
-                    n.name(dev),
-                    n.name(model),
-                    c.requests,
-                    c.tokens,
-                    c.cost_usd,
-                    c.cost_unknown,
-                    c.errors,
-                    c.signal,
-                    c.accepted,
-                    c.accepted_tokens,
-                    c.accepted_lines,
-                    c.line_tokens,
-                    c.diff_n,
-                    c.diff_sum,
-                    c.diff_high,
-                    b0,
-                    b1,
-                    b2,
-                    b3,
-                    b4,
-                    b5,
-                    b6,
-                    c.ttft_n,
-                    c.line_calls,
-                    c.line_output_tokens,
-                    latency,
-                    ttft
-                ])?;
-            }
-        }
-        if !self.errors.is_empty() {
-            let mut errors: Vec<(ErrorKey, i64)> = self.errors.into_iter().collect();
-            errors.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), k.4, rk(k.5)));
-            let mut upsert = conn.prepare_cached(
-                "INSERT INTO rollup_errors (repo, hour, developer, model, status, error_class, errors)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (repo, hour, developer, model, status, error_class)
-                 DO UPDATE SET errors = errors + excluded.errors",
-            )?;
-            for ((repo, hour, dev, model, status, class), count) in errors {
-                upsert.execute(params![
-                    n.name(repo),
-                    hour,
-                    n.name(dev),
-                    n.name(model),
-                    status,
-                    n.name(class),
-                    count
-                ])?;
-            }
-        }
-        if !self.sessions.is_empty() {
-            let mut sessions: Vec<(SessionKey, SessionDelta)> = self.sessions.into_iter().collect();
-            sessions.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3)));
-            let mut upsert = conn.prepare_cached(&format!(
-                "INSERT INTO rollup_sessions (repo, day, developer, session, hours, models,
-                    requests, tokens, cost_usd, cost_unknown, errors, first_us, last_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT (repo, day, developer, session) DO UPDATE SET
-                    hours = hours | excluded.hours,
-                    models = {MODELS_UNION}(models, excluded.models),
-                    requests = requests + excluded.requests,
-                    tokens = tokens + excluded.tokens,
-                    cost_usd = cost_usd + excluded.cost_usd,
-                    cost_unknown = cost_unknown + excluded.cost_unknown,
-                    errors = errors + excluded.errors,
-                    first_us = min(first_us, excluded.first_us),
-                    last_us = max(last_us, excluded.last_us)"
-            ))?;
-            for ((repo, day, dev, session), s) in sessions {
-                let c = &s.tally.counts;
-                let models = models_text(s.models.iter().map(|&(m, mask)| (n.name(m), mask)));
-                upsert.execute(params![
-                    n.name(repo),
+                    developer: s(dev),
+                    model: s(model),
+                    latency: sketch_bytes(&d.latency),
+                    ttft: sketch_bytes(&d.ttft),
+                    counts: d.counts,
+                })
+                .collect(),
+            errors: errors
+                .into_iter()
+                .map(
+                    |((repo, hour, dev, model, status, class), errors)| ErrorChange {
+                        repo: s(repo),
+                        hour,
+                        developer: s(dev),
+                        model: s(model),
+                        status,
+                        class: s(class),
+                        errors,
+                    },
+                )
+                .collect(),
+            sessions: sessions
+                .into_iter()
+                .map(|((repo, day, dev, session), d)| SessionChange {
+                    repo: s(repo),
                     day,
-                    n.name(dev),
-                    n.name(session),
-                    s.hours,
-                    models,
-                    c.requests,
-                    c.tokens,
-                    c.cost_usd,
-                    c.cost_unknown,
-                    c.errors,
-                    s.tally.first_us,
-                    s.tally.last_us
-                ])?;
-            }
-        }
-        if !self.session_models.is_empty() {
-            let mut rows: Vec<(SessionModelKey, Tally)> = self.session_models.into_iter().collect();
-            rows.sort_unstable_by_key(|(k, _)| (rk(k.0), k.1, rk(k.2), rk(k.3), rk(k.4)));
-            let mut upsert = conn.prepare_cached(
-                "INSERT INTO rollup_session_models (repo, day, developer, session, model,
-                    requests, tokens, cost_usd, cost_unknown, errors, first_us, last_us)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (repo, day, developer, session, model) DO UPDATE SET
-                    requests = requests + excluded.requests,
-                    tokens = tokens + excluded.tokens,
-                    cost_usd = cost_usd + excluded.cost_usd,
-                    cost_unknown = cost_unknown + excluded.cost_unknown,
-                    errors = errors + excluded.errors,
-                    first_us = min(first_us, excluded.first_us),
-                    last_us = max(last_us, excluded.last_us)",
-            )?;
-            for ((repo, day, dev, session, model), m) in rows {
-                let c = &m.counts;
-                upsert.execute(params![
-                    n.name(repo),
+                    developer: s(dev),
+                    session: s(session),
+                    hours: d.hours,
+                    models: models_text(d.models.iter().map(|&(m, mask)| (n.name(m), mask))),
+                    counts: d.tally.counts,
+                    first_us: d.tally.first_us,
+                    last_us: d.tally.last_us,
+                })
+                .collect(),
+            session_models: models
+                .into_iter()
+                .map(|((repo, day, dev, session, model), t)| SessionModelChange {
+                    repo: s(repo),
                     day,
-                    n.name(dev),
-                    n.name(session),
-                    n.name(model),
-                    c.requests,
-                    c.tokens,
-                    c.cost_usd,
-                    c.cost_unknown,
-                    c.errors,
-                    m.first_us,
-                    m.last_us
-                ])?;
-            }
+                    developer: s(dev),
+                    session: s(session),
+                    model: s(model),
+                    counts: t.counts,
+                    first_us: t.first_us,
+                    last_us: t.last_us,
+                })
+                .collect(),
         }
-        Ok(())
+    }
+
+    /// Writes the delta with one upsert per key; a stored sketch is merged with the batch's
+    /// inside the upsert (see [`register_functions`]). Call inside the transaction that wrote
+    /// the rows, on a connection of [`crate::store::Store`].
+    pub fn apply(self, conn: &Connection) -> Result<()> {
+        super::write::write(self.into_changes(), conn)
     }
 }
 
@@ -409,6 +395,37 @@ pub fn models_of(text: &str) -> std::result::Result<BTreeMap<String, u32>, serde
     serde_json::from_str(text)
 }
 
+/// The stored union of two stored model hour masks (see [`models_text`]); `a` when equal.
+pub(in crate::store) fn union_models(
+    a: String,
+    b: &str,
+) -> std::result::Result<String, serde_json::Error> {
+    if a == b {
+        return Ok(a);
+    }
+    let (a, b) = (models_of(&a)?, models_of(b)?);
+    Ok(models_text(
+        a.iter().chain(&b).map(|(m, &mask)| (m.as_str(), mask)),
+    ))
+}
+
+/// The stored union of two stored sketches (None is an empty sketch).
+pub(in crate::store) fn merge_sketches(
+    a: Option<&[u8]>,
+    b: Option<&[u8]>,
+) -> std::result::Result<Option<Vec<u8>>, crate::stats::StatsError> {
+    match (a, b) {
+        (None, None) => Ok(None),
+        (Some(x), None) | (None, Some(x)) => Ok(Some(x.to_vec())),
+        (Some(a), Some(b)) => {
+            let mut a = QuantileSketch::from_bytes(a)?;
+            let b = QuantileSketch::from_bytes(b)?;
+            a.merge(&b)?;
+            Ok(Some(a.to_bytes()))
+        }
+    }
+}
+
 /// Registers [`SKETCH_MERGE`] and [`MODELS_UNION`] on `conn`: `prodlens_sketch_merge(a, b)` is
 /// the stored form of the union of two sketches, `prodlens_models_union(a, b)` of two model
 /// hour masks; corrupt input is an error naming the repair.
@@ -420,16 +437,7 @@ pub fn register_functions(conn: &Connection) -> Result<()> {
         |ctx| {
             let a: String = ctx.get(0)?;
             let b: String = ctx.get(1)?;
-            if a == b {
-                return Ok(a);
-            }
-            let (a, b) = (
-                models_of(&a).map_err(user_error)?,
-                models_of(&b).map_err(user_error)?,
-            );
-            Ok(models_text(
-                a.iter().chain(&b).map(|(m, &mask)| (m.as_str(), mask)),
-            ))
+            union_models(a, &b).map_err(user_error)
         },
     )?;
     conn.create_scalar_function(
@@ -439,16 +447,7 @@ pub fn register_functions(conn: &Connection) -> Result<()> {
         |ctx| {
             let a = ctx.get_raw(0).as_blob_or_null().map_err(user_error)?;
             let b = ctx.get_raw(1).as_blob_or_null().map_err(user_error)?;
-            match (a, b) {
-                (None, None) => Ok(None),
-                (Some(x), None) | (None, Some(x)) => Ok(Some(x.to_vec())),
-                (Some(a), Some(b)) => {
-                    let mut a = QuantileSketch::from_bytes(a).map_err(user_error)?;
-                    let b = QuantileSketch::from_bytes(b).map_err(user_error)?;
-                    a.merge(&b).map_err(user_error)?;
-                    Ok(Some(a.to_bytes()))
-                }
-            }
+            merge_sketches(a, b).map_err(user_error)
         },
     )?;
     Ok(())
@@ -461,7 +460,7 @@ fn user_error(e: impl std::fmt::Display) -> rusqlite::Error {
     )
 }
 
-/// Reads counters from `row` starting at column `at`, in [`CELL_COUNTERS`] order.
+/// Reads counters from `row` starting at column `at`, in [`super::CELL_COUNTERS`] order.
 pub(crate) fn counters_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counters> {
     let mut latency_buckets = [0i64; 7];
     for (i, b) in latency_buckets.iter_mut().enumerate() {
@@ -485,28 +484,5 @@ pub(crate) fn counters_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Resul
         ttft_n: row.get(at + 20)?,
         line_calls: row.get(at + 21)?,
         line_output_tokens: row.get(at + 22)?,
-    })
-}
-
-fn cell_upsert_sql() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let cols = CELL_COUNTERS.join(", ");
-        let marks: Vec<String> = (1..=CELL_COUNTERS.len() + 6)
-            .map(|i| format!("?{i}"))
-            .collect();
-        let sets: Vec<String> = CELL_COUNTERS
-            .iter()
-            .map(|c| format!("{c} = {c} + excluded.{c}"))
-            .collect();
-        format!(
-            "INSERT INTO rollup_cells (repo, hour, developer, model, {cols}, latency_sketch, ttft_sketch)
-             VALUES ({})
-             ON CONFLICT (repo, hour, developer, model) DO UPDATE SET {},
-                latency_sketch = {SKETCH_MERGE}(latency_sketch, excluded.latency_sketch),
-                ttft_sketch = {SKETCH_MERGE}(ttft_sketch, excluded.ttft_sketch)",
-            marks.join(", "),
-            sets.join(", ")
-        )
     })
 }

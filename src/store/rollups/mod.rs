@@ -24,7 +24,9 @@
 mod delta;
 mod read;
 mod rebuild;
+mod write;
 
+pub(in crate::store) use delta::{merge_sketches, union_models, Changes};
 pub use delta::{
     models_of, models_text, register_functions, RollupDelta, RollupRow, MODELS_UNION, SKETCH_MERGE,
 };
