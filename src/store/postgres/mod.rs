@@ -246,7 +246,10 @@ impl SourceState for PgStore {
                  lines = excluded.lines, resumable = excluded.resumable,
                  updated_at = excluded.updated_at"#,
         )?;
-        for f in files {
+        // In path order, so that writers saving the same files lock them in one order.
+        let mut sorted: Vec<&FileState> = files.iter().collect();
+        sorted.sort_by(|a, b| a.path.cmp(&b.path));
+        for f in sorted {
             tx.execute(
                 &stmt,
                 &[

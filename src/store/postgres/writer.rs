@@ -5,7 +5,7 @@
 //! transaction, which ends with `NOTIFY prodlens_changes`.
 
 use super::{row_to_record, PgStore, COLUMNS};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics::counters::CallMeasures;
 use crate::record::{SourceFormat, TraceRecord};
 use crate::sources::otel::claude_code::ActivityRow;
@@ -64,6 +64,36 @@ const TYPES: [Type; 36] = [
     Type::TEXT,   // client_version
 ];
 
+/// Tries of a batch that the server aborted for a conflict with another writer.
+const ATTEMPTS: u32 = 5;
+
+/// Why a try failed: a conflict with another writer (worth another try) or anything else.
+enum WriteError {
+    Retry(postgres::Error),
+    Other(Error),
+}
+
+impl From<postgres::Error> for WriteError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        match e.code() {
+            Some(c)
+                if *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+            {
+                WriteError::Retry(e)
+            }
+            _ => WriteError::Other(e.into()),
+        }
+    }
+}
+
+impl From<Error> for WriteError {
+    fn from(e: Error) -> Self {
+        WriteError::Other(e)
+    }
+}
+
 const INSERT_ACTIVITY: &str = "INSERT INTO code_activity (
     dedupe_key, session_id, timestamp_us, event_date, kind, tool_name, decision, source,
     prompt_id, line_type, language, value, cumulative, developer_id, ingested_run)
@@ -71,7 +101,69 @@ const INSERT_ACTIVITY: &str = "INSERT INTO code_activity (
   ON CONFLICT (dedupe_key) DO NOTHING";
 
 impl TraceWriter for PgStore {
+    /// Retried (up to [`ATTEMPTS`] times) when the server aborts the transaction for a deadlock
+    /// or a serialization failure with another writer; nothing of an aborted try is kept.
     fn write_traces(&mut self, batch: &[TraceRecord], run_id: Option<i64>) -> Result<Vec<Written>> {
+        let mut attempt = 1;
+        loop {
+            match self.write_once(batch, run_id) {
+                Err(WriteError::Retry(_)) if attempt < ATTEMPTS => attempt += 1,
+                Err(WriteError::Retry(e)) => return Err(e.into()),
+                Err(WriteError::Other(e)) => return Err(e),
+                Ok(w) => return Ok(w),
+            }
+        }
+    }
+
+    fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64> {
+        let mut c = self.client();
+        let mut tx = c.transaction()?;
+        let stmt = tx.prepare(INSERT_ACTIVITY)?;
+        let mut n = 0;
+        for a in rows {
+            n += tx.execute(
+                &stmt,
+                &[
+                    &&a.dedupe_key[..],
+                    &a.session_id,
+                    &a.timestamp.timestamp_micros(),
+                    &a.timestamp.format("%Y-%m-%d").to_string(),
+                    &a.kind,
+                    &a.tool_name,
+                    &a.decision,
+                    &a.source,
+                    &a.prompt_id,
+                    &a.line_type,
+                    &a.language,
+                    &a.value,
+                    &a.cumulative,
+                    &a.developer_id,
+                    &run_id,
+                ],
+            )?;
+        }
+        tx.batch_execute("NOTIFY prodlens_changes")?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Nothing to set aside: the server keeps its indexes and checkpoints itself.
+    fn start_bulk_load(&mut self, _bytes: u64) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn finish_bulk_load(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// One try of [`TraceWriter::write_traces`].
+    fn write_once(
+        &mut self,
+        batch: &[TraceRecord],
+        run_id: Option<i64>,
+    ) -> std::result::Result<Vec<Written>, WriteError> {
         let mut c = self.client();
         let mut tx = c.transaction()?;
         tx.batch_execute(&staging_sql())?;
@@ -124,12 +216,15 @@ impl TraceWriter for PgStore {
             w.write(&row)?;
         }
         w.finish()?;
-        // The first copy of a key in the batch wins, as row by row in SQLite.
+        // The first copy of a key in the batch wins, as row by row in SQLite. Rows go in key
+        // order, so that writers whose batches share keys take their locks in one order and
+        // never deadlock.
         let mut new: HashSet<Vec<u8>> = tx
             .query(
                 &format!(
                     "INSERT INTO traces ({COLUMNS}) SELECT {COLUMNS} FROM prodlens_staging
-                     ORDER BY seq ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+                     ORDER BY dedupe_key, seq ON CONFLICT (dedupe_key) DO NOTHING
+                     RETURNING dedupe_key"
                 ),
                 &[],
             )?
@@ -237,46 +332,5 @@ impl TraceWriter for PgStore {
         tx.batch_execute("NOTIFY prodlens_changes")?;
         tx.commit()?;
         Ok(written)
-    }
-
-    fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64> {
-        let mut c = self.client();
-        let mut tx = c.transaction()?;
-        let stmt = tx.prepare(INSERT_ACTIVITY)?;
-        let mut n = 0;
-        for a in rows {
-            n += tx.execute(
-                &stmt,
-                &[
-                    &&a.dedupe_key[..],
-                    &a.session_id,
-                    &a.timestamp.timestamp_micros(),
-                    &a.timestamp.format("%Y-%m-%d").to_string(),
-                    &a.kind,
-                    &a.tool_name,
-                    &a.decision,
-                    &a.source,
-                    &a.prompt_id,
-                    &a.line_type,
-                    &a.language,
-                    &a.value,
-                    &a.cumulative,
-                    &a.developer_id,
-                    &run_id,
-                ],
-            )?;
-        }
-        tx.batch_execute("NOTIFY prodlens_changes")?;
-        tx.commit()?;
-        Ok(n)
-    }
-
-    /// Nothing to set aside: the server keeps its indexes and checkpoints itself.
-    fn start_bulk_load(&mut self, _bytes: u64) -> Result<bool> {
-        Ok(false)
-    }
-
-    fn finish_bulk_load(&mut self) -> Result<()> {
-        Ok(())
     }
 }
