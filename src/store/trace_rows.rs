@@ -26,14 +26,15 @@ pub struct TraceGroup {
     pub rows: i64,
 }
 
-fn bad_row(what: &str, value: &str) -> Error {
+/// The error of a stored row that cannot be read back (either backend).
+pub(in crate::store) fn bad_row(what: &str, value: &str) -> Error {
     Error::Lake(format!(
         "stored row has an unreadable {what} {value:?}; the database may be damaged"
     ))
 }
 
 /// Parses a stored `event_date`.
-fn parse_event_date(s: &str) -> Result<NaiveDate> {
+pub(in crate::store) fn parse_event_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("event_date", s))
 }
 

@@ -22,7 +22,7 @@ use crate::ingest::files::FileState;
 use crate::pg::PgTarget;
 use crate::record::{CostSource, SourceFormat, TraceRecord};
 use crate::store::runs::{RunCounts, RunRow};
-use crate::store::trace_rows::TraceGroup;
+use crate::store::trace_rows::{bad_row, parse_event_date, TraceGroup};
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -313,16 +313,6 @@ impl ChangeDetector for PgStore {
     }
 }
 
-fn bad_row(what: &str, value: &str) -> Error {
-    Error::Lake(format!(
-        "stored row has an unreadable {what} {value:?}; the database may be damaged"
-    ))
-}
-
-fn parse_date(s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("event_date", s))
-}
-
 /// The trace columns in the order [`row_to_record`] reads them and the writer copies them.
 const COLUMNS: &str = "dedupe_key, call_id, response_id, source_format, timestamp_us,
     event_date, repo_slug, developer_id, session_id, trace_id, team_id, key_alias, model,
@@ -349,7 +339,7 @@ fn row_to_record(r: &postgres::Row) -> Result<TraceRecord> {
             .ok_or_else(|| bad_row("source_format", &fmt))?,
         timestamp: DateTime::from_timestamp_micros(ts)
             .ok_or_else(|| bad_row("timestamp", &ts.to_string()))?,
-        event_date: parse_date(&date)?,
+        event_date: parse_event_date(&date)?,
         repo_slug: r.try_get(6)?,
         developer_id: r.try_get(7)?,
         session_id: r.try_get(8)?,
@@ -394,7 +384,7 @@ impl TraceRows for PgStore {
                 let date: String = r.try_get(1)?;
                 Ok(TraceGroup {
                     repo: r.try_get(0)?,
-                    date: parse_date(&date)?,
+                    date: parse_event_date(&date)?,
                     rows: r.try_get(2)?,
                 })
             })
