@@ -7,11 +7,13 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "prod-lens", version, about, propagate_version = true)]
 pub struct Cli {
-    /// SQLite database file.
+    /// SQLite database file, or a PostgreSQL store `postgres://USER@HOST/DB?sslmode=verify-full`
+    /// (ingest-traces and status so far; the password is never shown).
     #[arg(
         long,
         global = true,
         env = "PRODLENS_DB",
+        hide_env_values = true,
         default_value = ".prod-lens/cache.db"
     )]
     pub db: PathBuf,

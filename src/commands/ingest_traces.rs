@@ -5,10 +5,12 @@ use crate::cli::{FormatArg, IngestTracesArgs};
 use anyhow::Context;
 use prod_lens::ingest::{self, input, repo, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
+use prod_lens::pg::PgTarget;
 use prod_lens::pricing::{self, PriceTable};
 use prod_lens::record::SourceFormat;
 use prod_lens::sinks::RecordSink;
 use prod_lens::slug::RepoSlug;
+use prod_lens::store::postgres::PgStore;
 use prod_lens::store::Store;
 use std::path::{Path, PathBuf};
 
@@ -92,10 +94,8 @@ pub fn lake_options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<Option
     }))
 }
 
-/// Runs the command.
-pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
-    let opts = options(db, &args)?;
-    let lake_opts = lake_options(db, &args)?;
+/// The inputs the flags name (files, folders, `-`, and Claude Code's log folders).
+fn inputs(args: &IngestTracesArgs) -> anyhow::Result<Vec<input::Input>> {
     let mut paths = args.inputs.clone();
     if args.claude_code {
         let config_dir = std::env::var("CLAUDE_CONFIG_DIR").ok();
@@ -118,6 +118,14 @@ pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    Ok(inputs)
+}
+
+/// Runs the command.
+pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
+    let opts = options(db, &args)?;
+    let lake_opts = lake_options(db, &args)?;
+    let inputs = inputs(&args)?;
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
     super::identities::save_map(&mut store, args.identity_map.as_deref())?;
@@ -134,9 +142,42 @@ pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
     }
     let bar = Bar::new(args.quiet);
     let summary = ingest::ingest(&mut store, &inputs, &opts, &mut sinks, &bar)?;
-    let lake_report = lake.as_ref().map(LakeSink::report);
+    print(&args, &summary, lake.as_ref().map(LakeSink::report))
+}
+
+/// Runs the command into a PostgreSQL store (`--db postgres://…`): without the Parquet lake and
+/// identity maps for now; dead letters go to `--dead-letter-dir`, else `./dead-letter`.
+pub fn run_postgres(target: &PgTarget, args: IngestTracesArgs) -> anyhow::Result<()> {
+    let unsupported = |what: &str| {
+        prod_lens::Error::InvalidArgument(format!(
+            "--db {}: {what} not supported with a PostgreSQL store yet",
+            target.name()
+        ))
+    };
+    anyhow::ensure!(
+        args.no_parquet,
+        unsupported("the Parquet lake is; add --no-parquet. It is")
+    );
+    anyhow::ensure!(
+        args.identity_map.is_none(),
+        unsupported("--identity-map is")
+    );
+    let opts = options(Path::new("postgres"), &args)?;
+    let inputs = inputs(&args)?;
+    let mut store = PgStore::open(target)?;
+    let bar = Bar::new(args.quiet);
+    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &bar)?;
+    print(&args, &summary, None)
+}
+
+/// Prints the summary (and what the lake did).
+fn print(
+    args: &IngestTracesArgs,
+    summary: &ingest::IngestSummary,
+    lake_report: Option<prod_lens::lake::LakeReport>,
+) -> anyhow::Result<()> {
     if args.json {
-        let mut v = serde_json::to_value(&summary)?;
+        let mut v = serde_json::to_value(summary)?;
         if let (Some(obj), Some(l)) = (v.as_object_mut(), &lake_report) {
             obj.insert("lake".into(), serde_json::to_value(l)?);
         }

@@ -20,6 +20,19 @@ use prod_lens::Error;
 
 /// Runs the chosen command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if let Some(target) = postgres_db(&cli.db)? {
+        return match cli.command {
+            Command::IngestTraces(args) => ingest_traces::run_postgres(&target, args),
+            Command::Status(args) => status::run_postgres(&target, args),
+            Command::Demo(args) => demo::run(args),
+            _ => Err(Error::InvalidArgument(format!(
+                "--db {}: this command does not work with a PostgreSQL store yet \
+                 (ingest-traces and status do); give a SQLite file",
+                target.name()
+            ))
+            .into()),
+        };
+    }
     match cli.command {
         Command::IngestTraces(args) => ingest_traces::run(&cli.db, args),
         Command::IngestLitellm(args) => ingest_litellm::run(&cli.db, args),
@@ -34,6 +47,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Identities(args) => identities::run(&cli.db, args),
         Command::Prs(args) => prs::run(&cli.db, args),
     }
+}
+
+/// The PostgreSQL store `--db` / `PRODLENS_DB` names, when it is a `postgres://` or
+/// `postgresql://` URL (its password is never shown); None for a SQLite file.
+fn postgres_db(db: &std::path::Path) -> anyhow::Result<Option<prod_lens::pg::PgTarget>> {
+    let Some(s) = db.to_str() else {
+        return Ok(None);
+    };
+    if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
+        return Ok(None);
+    }
+    Ok(Some(prod_lens::pg::PgTarget::parse(s, None, "--db")?))
 }
 
 /// Exit code for an error: 2 for bad input (flags, paths, slugs), 3 when a GitHub rate limit

@@ -19,11 +19,20 @@ pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<()> {
     }
     let store =
         Store::open_read_only(db).with_context(|| format!("opening database {}", db.display()))?;
-    let status = store.status(args.runs)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+    show(&store.status(args.runs)?, args.json)
+}
+
+/// Runs the command on a PostgreSQL store (`--db postgres://…`).
+pub fn run_postgres(target: &prod_lens::pg::PgTarget, args: StatusArgs) -> anyhow::Result<()> {
+    let store = prod_lens::store::postgres::PgStore::open(target)?;
+    show(&store.status(args.runs)?, args.json)
+}
+
+fn show(status: &Status, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(status)?);
     } else {
-        print!("{}", render(&status));
+        print!("{}", render(status));
     }
     Ok(())
 }

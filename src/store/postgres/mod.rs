@@ -13,6 +13,7 @@
 
 mod rollups;
 mod schema;
+mod status;
 mod writer;
 
 use super::seam::*;
@@ -73,14 +74,6 @@ impl PgStore {
         Ok(self
             .client()
             .query_one("SELECT COUNT(*) FROM traces", &[])?
-            .get(0))
-    }
-
-    /// The schema version of the database.
-    pub fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .client()
-            .query_one("SELECT version FROM prodlens_schema", &[])?
             .get(0))
     }
 }

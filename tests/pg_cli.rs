@@ -1,0 +1,110 @@
+//! `--db postgres://…` on the command line, against a real server (`pg_support`): ingest-traces
+//! and status give what they give on a SQLite file, commands without PostgreSQL support refuse
+//! it clearly, and the password never shows.
+
+mod common;
+mod pg_support;
+
+use common::{int, Work};
+use serde_json::Value;
+
+fn run(w: &Work, db: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = w
+        .cmd()
+        .env_remove("PRODLENS_DB")
+        .args(["--db", db])
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "password shown: {stdout}{stderr}"
+    );
+    (out.status.code(), stdout, stderr)
+}
+
+/// The status without what differs by nature between the stores (name, times, run ids).
+fn comparable(mut v: Value) -> Value {
+    let o = v.as_object_mut().unwrap();
+    o.remove("database");
+    o.remove("schema_version");
+    o.remove("github");
+    for r in o["runs"].as_array_mut().unwrap() {
+        let r = r.as_object_mut().unwrap();
+        for k in ["id", "started_at", "finished_at"] {
+            r.remove(k);
+        }
+    }
+    v
+}
+
+#[test]
+fn ingest_traces_and_status_work_on_a_postgresql_store() {
+    let Some(pg) = pg_support::start_or_skip("--db postgres://") else {
+        return;
+    };
+    let w = Work::new();
+    let input = w.path("mixed.jsonl");
+    std::fs::write(&input, common::mixed_bytes()).unwrap();
+    let input = input.to_str().unwrap().to_string();
+    let url = pg.url_for("127.0.0.1", "sslmode=disable");
+    let sqlite = w.path("s.db").to_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    for db in [&url, &sqlite] {
+        let dead = w.path(&format!("dead-{}", statuses.len()));
+        let (code, out, err) = run(
+            &w,
+            db,
+            &[
+                "ingest-traces",
+                "--no-parquet",
+                "--json",
+                "--dead-letter-dir",
+                dead.to_str().unwrap(),
+                &input,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        let s = common::single_json_object(&out);
+        assert!(
+            int(&s, "inserted") > 0 && int(&s, "dead_lettered") > 0,
+            "{s}"
+        );
+        let (code, out, err) = run(&w, db, &["status", "--json"]);
+        assert_eq!(code, Some(0), "{err}");
+        statuses.push(serde_json::from_str::<Value>(&out).unwrap());
+    }
+    assert_eq!(
+        statuses[0]["database"],
+        format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port)
+    );
+    assert_eq!(
+        comparable(statuses[0].clone()),
+        comparable(statuses[1].clone())
+    );
+    // The table form too.
+    let (code, out, _) = run(&w, &url, &["status"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("traces: ") && out.contains("postgres://postgres@127.0.0.1"),
+        "{out}"
+    );
+
+    // What is not there yet is refused, naming the server without its password.
+    let (code, _, err) = run(&w, &url, &["report", "--format", "json"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("does not work with a PostgreSQL store yet"),
+        "{err}"
+    );
+    let (code, _, err) = run(&w, &url, &["ingest-traces", &input]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("add --no-parquet"), "{err}");
+    let (code, _, err) = run(&w, &pg.url_for("127.0.0.1", "sslmode=bogus"), &["status"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--db: sslmode=bogus"), "{err}");
+}
