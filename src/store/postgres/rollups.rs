@@ -102,6 +102,27 @@ fn counter_column(counts: &[&Counters], i: usize) -> Box<dyn ToSql + Sync> {
 /// (repo, hour or day, developer, model or session) of a returned row.
 type Key = (String, i64, String, String);
 
+/// A cell's stored latency and time-to-first-token sketches.
+type Sketches = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The key columns of rows to update: repo, hour or day, developer, model or session.
+#[derive(Default)]
+struct KeyColumns<'a> {
+    repo: Vec<&'a str>,
+    at: Vec<i64>,
+    developer: Vec<&'a str>,
+    last: Vec<&'a str>,
+}
+
+impl<'a> KeyColumns<'a> {
+    fn push(&mut self, repo: &'a str, at: i64, developer: &'a str, last: &'a str) {
+        self.repo.push(repo);
+        self.at.push(at);
+        self.developer.push(developer);
+        self.last.push(last);
+    }
+}
+
 /// Writes `ch` inside `tx`.
 pub(super) fn write(tx: &mut Transaction<'_>, ch: Changes) -> Result<()> {
     if !ch.cells.is_empty() {
@@ -130,15 +151,16 @@ pub(super) fn write(tx: &mut Transaction<'_>, ch: Changes) -> Result<()> {
         ));
         let params: Vec<&(dyn ToSql + Sync)> = cols.iter().map(|b| b.as_ref()).collect();
         let returned = tx.query(cell_upsert_sql(), &params)?;
-        let mut stored: HashMap<Key, (Option<Vec<u8>>, Option<Vec<u8>>)> = HashMap::new();
+        let mut stored: HashMap<Key, Sketches> = HashMap::new();
         for r in &returned {
             if !r.try_get::<_, bool>(4)? {
                 let key = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
                 stored.insert(key, (r.try_get(5)?, r.try_get(6)?));
             }
         }
-        let mut upd: (Vec<&str>, Vec<i64>, Vec<&str>, Vec<&str>) = Default::default();
-        let mut sketches: (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) = Default::default();
+        let mut upd = KeyColumns::default();
+        let mut latencies: Vec<Option<Vec<u8>>> = Vec::new();
+        let mut ttfts: Vec<Option<Vec<u8>>> = Vec::new();
         for d in cells
             .iter()
             .filter(|d| d.latency.is_some() || d.ttft.is_some())
@@ -151,21 +173,25 @@ pub(super) fn write(tx: &mut Transaction<'_>, ch: Changes) -> Result<()> {
                 .map_err(|e| unreadable("sketch", e))?;
             let ttft = merge_sketches(ttft.as_deref(), d.ttft.as_deref())
                 .map_err(|e| unreadable("sketch", e))?;
-            upd.0.push(&d.repo);
-            upd.1.push(d.hour);
-            upd.2.push(&d.developer);
-            upd.3.push(&d.model);
-            sketches.0.push(lat);
-            sketches.1.push(ttft);
+            upd.push(&d.repo, d.hour, &d.developer, &d.model);
+            latencies.push(lat);
+            ttfts.push(ttft);
         }
-        if !upd.0.is_empty() {
+        if !upd.repo.is_empty() {
             tx.execute(
                 "UPDATE rollup_cells c SET latency_sketch = u.l, ttft_sketch = u.t
                  FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::bytea[],
                              $6::bytea[]) AS u(repo, hour, developer, model, l, t)
                  WHERE c.repo = u.repo AND c.hour = u.hour AND c.developer = u.developer
                    AND c.model = u.model",
-                &[&upd.0, &upd.1, &upd.2, &upd.3, &sketches.0, &sketches.1],
+                &[
+                    &upd.repo,
+                    &upd.at,
+                    &upd.developer,
+                    &upd.last,
+                    &latencies,
+                    &ttfts,
+                ],
             )?;
         }
     }
@@ -229,7 +255,8 @@ pub(super) fn write(tx: &mut Transaction<'_>, ch: Changes) -> Result<()> {
                 stored.insert(key, r.try_get(5)?);
             }
         }
-        let mut upd: (Vec<&str>, Vec<i64>, Vec<&str>, Vec<&str>, Vec<String>) = Default::default();
+        let mut upd = KeyColumns::default();
+        let mut models: Vec<String> = Vec::new();
         for d in s {
             let key = (
                 d.repo.clone(),
@@ -243,21 +270,18 @@ pub(super) fn write(tx: &mut Transaction<'_>, ch: Changes) -> Result<()> {
             let merged =
                 union_models(old.clone(), &d.models).map_err(|e| unreadable("model mask", e))?;
             if merged != old {
-                upd.0.push(&d.repo);
-                upd.1.push(d.day);
-                upd.2.push(&d.developer);
-                upd.3.push(&d.session);
-                upd.4.push(merged);
+                upd.push(&d.repo, d.day, &d.developer, &d.session);
+                models.push(merged);
             }
         }
-        if !upd.0.is_empty() {
+        if !upd.repo.is_empty() {
             tx.execute(
                 "UPDATE rollup_sessions r SET models = u.models
                  FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[])
                       AS u(repo, day, developer, session, models)
                  WHERE r.repo = u.repo AND r.day = u.day AND r.developer = u.developer
                    AND r.session = u.session",
-                &[&upd.0, &upd.1, &upd.2, &upd.3, &upd.4],
+                &[&upd.repo, &upd.at, &upd.developer, &upd.last, &models],
             )?;
         }
     }
