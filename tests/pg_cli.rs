@@ -94,6 +94,24 @@ fn ingest_traces_and_status_work_on_a_postgresql_store() {
         "{out}"
     );
 
+    let (code, out, err) = run(&w, &url, &["rebuild-rollups", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let rebuilt: Value = serde_json::from_str(&out).unwrap();
+    let with_repo: i64 = statuses[0]["traces"]["by_repo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["repo"].is_null())
+        .map(|r| r["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(rebuilt[0]["traces"], with_repo);
+    let (_, after, _) = run(&w, &url, &["status", "--json"]);
+    assert_eq!(
+        comparable(serde_json::from_str(&after).unwrap())["traces"],
+        comparable(statuses[0].clone())["traces"],
+        "a rebuild changes no figure"
+    );
+
     // What is not there yet is refused, naming the server without its password.
     let (code, _, err) = run(&w, &url, &["report", "--format", "json"]);
     assert_eq!(code, Some(2), "{err}");

@@ -11,13 +11,7 @@ use std::time::Instant;
 
 /// Runs the command: one transaction per `--repo`, or one for every repo.
 pub fn run(db: &Path, args: RebuildRollupsArgs) -> anyhow::Result<()> {
-    let mut repos = Vec::new();
-    for raw in &args.repos {
-        let slug = RepoSlug::parse(raw)?.as_str().to_string();
-        if !repos.contains(&slug) {
-            repos.push(slug);
-        }
-    }
+    let repos = repos(&args)?;
     anyhow::ensure!(
         db.exists(),
         Error::InvalidArgument(format!(
@@ -26,6 +20,37 @@ pub fn run(db: &Path, args: RebuildRollupsArgs) -> anyhow::Result<()> {
         ))
     );
     let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    rebuild(&mut store, &repos, &args)
+}
+
+/// Runs the command on a PostgreSQL store (`--db postgres://…`).
+pub fn run_postgres(
+    target: &prod_lens::pg::PgTarget,
+    args: RebuildRollupsArgs,
+) -> anyhow::Result<()> {
+    let repos = repos(&args)?;
+    let mut store = prod_lens::store::postgres::PgStore::open(target)?;
+    rebuild(&mut store, &repos, &args)
+}
+
+/// The validated `--repo` values, each once.
+fn repos(args: &RebuildRollupsArgs) -> anyhow::Result<Vec<String>> {
+    let mut repos = Vec::new();
+    for raw in &args.repos {
+        let slug = RepoSlug::parse(raw)?.as_str().to_string();
+        if !repos.contains(&slug) {
+            repos.push(slug);
+        }
+    }
+    Ok(repos)
+}
+
+/// Rebuilds `repos` (every repo when empty), one transaction each, and prints what was done.
+fn rebuild(
+    store: &mut dyn RollupRebuild,
+    repos: &[String],
+    args: &RebuildRollupsArgs,
+) -> anyhow::Result<()> {
     let targets: Vec<Option<&str>> = if repos.is_empty() {
         vec![None]
     } else {

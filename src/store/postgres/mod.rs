@@ -7,10 +7,11 @@
 //! The schema is versioned in `prodlens_schema` and migrated under a transaction-scoped advisory
 //! lock, so several processes starting at once migrate it once.
 //!
-//! In progress: the schema, trace writer (rows, Claude Code raises, rollups), run log, source
-//! state, change detection and row reading are here; the report, sessions, GitHub and identity
+//! In progress: the schema, trace writer (rows, Claude Code raises, rollups), rollup rebuild,
+//! status, run log, source state, change detection and row reading are here; the report, sessions, GitHub and identity
 //! readers and the commands' `--db postgres://` are not yet.
 
+mod rebuild;
 mod rollups;
 mod schema;
 mod status;

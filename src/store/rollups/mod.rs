@@ -30,8 +30,8 @@ pub(in crate::store) use delta::{merge_sketches, union_models, Changes};
 pub use delta::{
     models_of, models_text, register_functions, RollupDelta, RollupRow, MODELS_UNION, SKETCH_MERGE,
 };
-pub(crate) use rebuild::rollup_row;
 pub use rebuild::{rebuild, RebuildStats};
+pub(crate) use rebuild::{rollup_row, ROW_COLUMNS};
 
 /// The rollup tables, in the order they are written.
 pub const TABLES: [&str; 4] = [
