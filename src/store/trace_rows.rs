@@ -3,17 +3,18 @@
 use super::seam::*;
 use super::Store;
 use crate::error::{Error, Result};
-use crate::record::{CostSource, SourceFormat, TraceRecord};
-use chrono::{DateTime, NaiveDate};
+use crate::record::TraceRecord;
+use chrono::NaiveDate;
 use rusqlite::params;
 
-const SELECT_ROWS: &str = "SELECT dedupe_key, call_id, response_id, source_format, timestamp_us,
-    event_date, repo_slug, developer_id, session_id, trace_id, team_id, key_alias, model,
-    provider, call_type, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,
-    latency_ms, ttft_ms, status_code, is_error, error_class, accepted, diff_ratio,
-    accepted_lines, cache_hit, cost_usd, cost_source, cwd, git_branch, is_sidechain,
-    client_version
-  FROM traces WHERE repo_slug IS ?1 AND event_date = ?2";
+/// The columns a stored call is read back from, in the order [`record_from_row`] reads them
+/// (either backend).
+pub(in crate::store) const RECORD_COLUMNS: &str = "dedupe_key, call_id, response_id,
+    source_format, timestamp_us, event_date, repo_slug, developer_id, session_id, trace_id,
+    team_id, key_alias, model, provider, call_type, tokens_in, tokens_out, cache_read_tokens,
+    cache_creation_tokens, latency_ms, ttft_ms, status_code, is_error, error_class, accepted,
+    diff_ratio, accepted_lines, cache_hit, cost_usd, cost_source, cwd, git_branch, is_sidechain,
+    client_version";
 
 /// The stored rows of one repo value and event date, counted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,56 +39,68 @@ pub(in crate::store) fn parse_event_date(s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_row("event_date", s))
 }
 
+/// A stored call from a row of [`RECORD_COLUMNS`]: `$get` is the row type's fallible getter
+/// (`get` for SQLite, `try_get` for PostgreSQL); evaluates to `Result<TraceRecord>`.
+macro_rules! record_from_row {
+    ($r:expr, $get:ident) => {
+        (|| -> $crate::error::Result<$crate::record::TraceRecord> {
+            use $crate::store::trace_rows::{bad_row, parse_event_date};
+            let key: Vec<u8> = $r.$get(0)?;
+            let dedupe_key: [u8; 16] = key
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad_row("dedupe_key", &format!("{key:02x?}")))?;
+            let fmt: String = $r.$get(3)?;
+            let ts: i64 = $r.$get(4)?;
+            let date: String = $r.$get(5)?;
+            let cost_source: String = $r.$get(29)?;
+            Ok($crate::record::TraceRecord {
+                dedupe_key,
+                call_id: $r.$get(1)?,
+                response_id: $r.$get(2)?,
+                source_format: $crate::record::SourceFormat::from_name(&fmt)
+                    .ok_or_else(|| bad_row("source_format", &fmt))?,
+                timestamp: chrono::DateTime::from_timestamp_micros(ts)
+                    .ok_or_else(|| bad_row("timestamp", &ts.to_string()))?,
+                event_date: parse_event_date(&date)?,
+                repo_slug: $r.$get(6)?,
+                developer_id: $r.$get(7)?,
+                session_id: $r.$get(8)?,
+                trace_id: $r.$get(9)?,
+                team_id: $r.$get(10)?,
+                key_alias: $r.$get(11)?,
+                model: $r.$get(12)?,
+                provider: $r.$get(13)?,
+                call_type: $r.$get(14)?,
+                tokens_in: $r.$get(15)?,
+                tokens_out: $r.$get(16)?,
+                cache_read_tokens: $r.$get(17)?,
+                cache_creation_tokens: $r.$get(18)?,
+                latency_ms: $r.$get(19)?,
+                ttft_ms: $r.$get(20)?,
+                status_code: $r.$get(21)?,
+                is_error: $r.$get(22)?,
+                error_class: $r.$get(23)?,
+                accepted: $r.$get(24)?,
+                diff_ratio: $r.$get(25)?,
+                accepted_lines: $r.$get(26)?,
+                cache_hit: $r.$get(27)?,
+                reported_cost: None,
+                cost_usd: $r.$get(28)?,
+                cost_source: $crate::record::CostSource::from_name(&cost_source)
+                    .ok_or_else(|| bad_row("cost_source", &cost_source))?,
+                cwd: $r.$get(30)?,
+                git_branch: $r.$get(31)?,
+                is_sidechain: $r.$get(32)?,
+                client_version: $r.$get(33)?,
+            })
+        })()
+    };
+}
+pub(in crate::store) use record_from_row;
+
 fn row_to_record(r: &rusqlite::Row<'_>) -> Result<TraceRecord> {
-    let key: Vec<u8> = r.get(0)?;
-    let dedupe_key: [u8; 16] = key
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad_row("dedupe_key", &format!("{key:02x?}")))?;
-    let fmt: String = r.get(3)?;
-    let ts: i64 = r.get(4)?;
-    let date: String = r.get(5)?;
-    let cost_source: String = r.get(29)?;
-    Ok(TraceRecord {
-        dedupe_key,
-        call_id: r.get(1)?,
-        response_id: r.get(2)?,
-        source_format: SourceFormat::from_name(&fmt)
-            .ok_or_else(|| bad_row("source_format", &fmt))?,
-        timestamp: DateTime::from_timestamp_micros(ts)
-            .ok_or_else(|| bad_row("timestamp", &ts.to_string()))?,
-        event_date: parse_event_date(&date)?,
-        repo_slug: r.get(6)?,
-        developer_id: r.get(7)?,
-        session_id: r.get(8)?,
-        trace_id: r.get(9)?,
-        team_id: r.get(10)?,
-        key_alias: r.get(11)?,
-        model: r.get(12)?,
-        provider: r.get(13)?,
-        call_type: r.get(14)?,
-        tokens_in: r.get(15)?,
-        tokens_out: r.get(16)?,
-        cache_read_tokens: r.get(17)?,
-        cache_creation_tokens: r.get(18)?,
-        latency_ms: r.get(19)?,
-        ttft_ms: r.get(20)?,
-        status_code: r.get(21)?,
-        is_error: r.get(22)?,
-        error_class: r.get(23)?,
-        accepted: r.get(24)?,
-        diff_ratio: r.get(25)?,
-        accepted_lines: r.get(26)?,
-        cache_hit: r.get(27)?,
-        reported_cost: None,
-        cost_usd: r.get(28)?,
-        cost_source: CostSource::from_name(&cost_source)
-            .ok_or_else(|| bad_row("cost_source", &cost_source))?,
-        cwd: r.get(30)?,
-        git_branch: r.get(31)?,
-        is_sidechain: r.get(32)?,
-        client_version: r.get(33)?,
-    })
+    record_from_row!(r, get)
 }
 
 impl TraceRows for Store {
@@ -116,7 +129,9 @@ impl TraceRows for Store {
         date: NaiveDate,
         f: &mut dyn FnMut(TraceRecord) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(SELECT_ROWS)?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM traces WHERE repo_slug IS ?1 AND event_date = ?2"
+        ))?;
         let mut rows = stmt.query(params![repo, date.format("%Y-%m-%d").to_string()])?;
         while let Some(row) = rows.next()? {
             f(row_to_record(row)?)?;

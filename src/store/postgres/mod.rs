@@ -22,10 +22,10 @@ use super::source_state::Checkpoint;
 use crate::error::{Error, Result, StoreError};
 use crate::ingest::files::FileState;
 use crate::pg::PgTarget;
-use crate::record::{CostSource, SourceFormat, TraceRecord};
+use crate::record::TraceRecord;
 use crate::store::runs::{RunCounts, RunRow};
-use crate::store::trace_rows::{bad_row, parse_event_date, TraceGroup};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::store::trace_rows::{parse_event_date, record_from_row, TraceGroup, RECORD_COLUMNS};
+use chrono::{NaiveDate, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -307,7 +307,7 @@ impl ChangeDetector for PgStore {
     }
 }
 
-/// The trace columns in the order [`row_to_record`] reads them and the writer copies them.
+/// The trace columns in the order the writer copies them.
 const COLUMNS: &str = "dedupe_key, call_id, response_id, source_format, timestamp_us,
     event_date, repo_slug, developer_id, session_id, trace_id, team_id, key_alias, model,
     provider, call_type, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens,
@@ -316,55 +316,7 @@ const COLUMNS: &str = "dedupe_key, call_id, response_id, source_format, timestam
     is_sidechain, client_version";
 
 fn row_to_record(r: &postgres::Row) -> Result<TraceRecord> {
-    let key: Vec<u8> = r.try_get(0)?;
-    let dedupe_key: [u8; 16] = key
-        .as_slice()
-        .try_into()
-        .map_err(|_| bad_row("dedupe_key", &format!("{key:02x?}")))?;
-    let fmt: String = r.try_get(3)?;
-    let ts: i64 = r.try_get(4)?;
-    let date: String = r.try_get(5)?;
-    let cost_source: String = r.try_get(29)?;
-    Ok(TraceRecord {
-        dedupe_key,
-        call_id: r.try_get(1)?,
-        response_id: r.try_get(2)?,
-        source_format: SourceFormat::from_name(&fmt)
-            .ok_or_else(|| bad_row("source_format", &fmt))?,
-        timestamp: DateTime::from_timestamp_micros(ts)
-            .ok_or_else(|| bad_row("timestamp", &ts.to_string()))?,
-        event_date: parse_event_date(&date)?,
-        repo_slug: r.try_get(6)?,
-        developer_id: r.try_get(7)?,
-        session_id: r.try_get(8)?,
-        trace_id: r.try_get(9)?,
-        team_id: r.try_get(10)?,
-        key_alias: r.try_get(11)?,
-        model: r.try_get(12)?,
-        provider: r.try_get(13)?,
-        call_type: r.try_get(14)?,
-        tokens_in: r.try_get(15)?,
-        tokens_out: r.try_get(16)?,
-        cache_read_tokens: r.try_get(17)?,
-        cache_creation_tokens: r.try_get(18)?,
-        latency_ms: r.try_get(19)?,
-        ttft_ms: r.try_get(20)?,
-        status_code: r.try_get(21)?,
-        is_error: r.try_get(22)?,
-        error_class: r.try_get(23)?,
-        accepted: r.try_get(24)?,
-        diff_ratio: r.try_get(25)?,
-        accepted_lines: r.try_get(26)?,
-        cache_hit: r.try_get(27)?,
-        reported_cost: None,
-        cost_usd: r.try_get(28)?,
-        cost_source: CostSource::from_name(&cost_source)
-            .ok_or_else(|| bad_row("cost_source", &cost_source))?,
-        cwd: r.try_get(31)?,
-        git_branch: r.try_get(32)?,
-        is_sidechain: r.try_get(33)?,
-        client_version: r.try_get(34)?,
-    })
+    record_from_row!(r, try_get)
 }
 
 impl TraceRows for PgStore {
@@ -393,7 +345,7 @@ impl TraceRows for PgStore {
     ) -> Result<()> {
         let rows = self.client().query(
             &format!(
-                "SELECT {COLUMNS} FROM traces
+                "SELECT {RECORD_COLUMNS} FROM traces
                  WHERE repo_slug IS NOT DISTINCT FROM $1 AND event_date = $2 ORDER BY id"
             ),
             &[&repo, &date.format("%Y-%m-%d").to_string()],

@@ -11,6 +11,7 @@ use crate::record::{SourceFormat, TraceRecord};
 use crate::sources::otel::claude_code::ActivityRow;
 use crate::store::rollups::RollupDelta;
 use crate::store::seam::TraceWriter;
+use crate::store::trace_rows::RECORD_COLUMNS;
 use crate::store::traces::{rollup_row_of, Written};
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
@@ -245,7 +246,7 @@ impl PgStore {
         if !earlier.is_empty() {
             for row in tx.query(
                 &format!(
-                    "SELECT {COLUMNS} FROM traces WHERE dedupe_key = ANY($1) ORDER BY dedupe_key
+                    "SELECT {RECORD_COLUMNS} FROM traces WHERE dedupe_key = ANY($1) ORDER BY dedupe_key
                      FOR UPDATE"
                 ),
                 &[&earlier],
