@@ -6,7 +6,7 @@ mod pg_support;
 
 use prod_lens::ingest::files::FileState;
 use prod_lens::pg::PgTarget;
-use prod_lens::store::postgres::PgStore;
+use prod_lens::store::postgres::{PgStore, SCHEMA_VERSION};
 use prod_lens::store::prelude::*;
 use prod_lens::store::runs::RunCounts;
 use prod_lens::store::source_state::Checkpoint;
@@ -32,7 +32,9 @@ fn concurrent_opens_migrate_once_and_a_newer_schema_is_refused() {
         let hs: Vec<_> = (0..4).map(|_| s.spawn(|| PgStore::open(&t))).collect();
         hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
     });
-    assert!(opened.iter().all(|s| s.schema_version().unwrap() == 1));
+    assert!(opened
+        .iter()
+        .all(|s| s.schema_version().unwrap() == SCHEMA_VERSION));
     assert_eq!(opened[0].trace_count().unwrap(), 0);
     assert_eq!(
         opened[0].name(),

@@ -39,6 +39,9 @@ impl From<postgres::Error> for Error {
     }
 }
 
+/// The schema version this build writes to a PostgreSQL store.
+pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
+
 /// A ProdLens store in a PostgreSQL database.
 pub struct PgStore {
     client: Mutex<postgres::Client>,
@@ -94,7 +97,7 @@ fn migrate(client: &mut postgres::Client) -> Result<()> {
             0
         }
     };
-    let supported = schema::MIGRATIONS.len() as i64;
+    let supported = SCHEMA_VERSION;
     if version > supported {
         return Err(Error::SchemaTooNew {
             found: version,

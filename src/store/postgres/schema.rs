@@ -192,4 +192,112 @@ pub(super) const MIGRATIONS: &[&str] = &[
         loaded_at    TEXT NOT NULL
     );
     "#,
+    // 2: GitHub rows, rework links, the conditional-request cache and sync state, as in the
+    // SQLite store (times are UTC text `YYYY-MM-DDTHH:MM:SSZ`, which sorts in time order).
+    r#"
+    CREATE TABLE gh_pull_requests (
+        repo             TEXT    NOT NULL,
+        number           BIGINT  NOT NULL,
+        id               BIGINT,
+        title            TEXT    NOT NULL,
+        author           TEXT,
+        state            TEXT    NOT NULL,
+        draft            BOOLEAN NOT NULL,
+        created_at       TEXT    NOT NULL,
+        updated_at       TEXT    NOT NULL,
+        closed_at        TEXT,
+        merged_at        TEXT,
+        merge_commit_sha TEXT,
+        base_ref         TEXT,
+        head_ref         TEXT,
+        additions        BIGINT,
+        deletions        BIGINT,
+        changed_files    BIGINT,
+        revert_title     TEXT,
+        revert_shas      TEXT,
+        revert_numbers   TEXT,
+        PRIMARY KEY (repo, number)
+    );
+    CREATE INDEX gh_pr_repo_merged  ON gh_pull_requests(repo, merged_at, author, created_at, number);
+    CREATE INDEX gh_pr_repo_created ON gh_pull_requests(repo, created_at);
+    CREATE INDEX gh_pr_repo_updated ON gh_pull_requests(repo, updated_at);
+    CREATE INDEX gh_pr_number       ON gh_pull_requests(number);
+    CREATE INDEX gh_pr_merge_sha    ON gh_pull_requests(repo, merge_commit_sha);
+
+    CREATE TABLE gh_commits (
+        repo          TEXT NOT NULL,
+        sha           TEXT NOT NULL,
+        author_login  TEXT,
+        author_name   TEXT,
+        author_email  TEXT,
+        authored_at   TEXT,
+        committed_at  TEXT,
+        message       TEXT NOT NULL,
+        revert_shas   TEXT,
+        body          TEXT,
+        PRIMARY KEY (repo, sha)
+    );
+    CREATE INDEX gh_commits_repo_authored
+        ON gh_commits(repo, authored_at, author_login, author_name);
+    CREATE INDEX gh_commits_repo_committed ON gh_commits(repo, committed_at);
+    CREATE INDEX gh_commits_author         ON gh_commits(author_login);
+
+    CREATE TABLE gh_issue_events (
+        repo            TEXT    NOT NULL,
+        id              BIGINT  NOT NULL,
+        event           TEXT    NOT NULL,
+        issue_number    BIGINT,
+        is_pull_request BOOLEAN NOT NULL,
+        actor           TEXT,
+        created_at      TEXT    NOT NULL,
+        commit_id       TEXT,
+        PRIMARY KEY (repo, id)
+    );
+    CREATE INDEX gh_events_repo_issue ON gh_issue_events(repo, issue_number);
+    CREATE INDEX gh_events_repo_event ON gh_issue_events(repo, event, created_at);
+
+    CREATE TABLE gh_rework (
+        repo              TEXT    NOT NULL,
+        kind              TEXT    NOT NULL,
+        pr_number         BIGINT  NOT NULL,
+        source            TEXT    NOT NULL,
+        at                TEXT    NOT NULL,
+        days_after_merge  DOUBLE PRECISION,
+        within_window     BOOLEAN NOT NULL,
+        PRIMARY KEY (repo, kind, pr_number, source)
+    );
+    CREATE INDEX gh_rework_repo_at ON gh_rework(repo, at);
+
+    CREATE TABLE gh_http_cache (
+        url           TEXT    PRIMARY KEY,
+        repo          TEXT    NOT NULL,
+        stream        TEXT    NOT NULL,
+        etag          TEXT,
+        last_modified TEXT,
+        next_url      TEXT,
+        items         BIGINT  NOT NULL,
+        min_key       TEXT,
+        max_key       TEXT,
+        fetched_at    TEXT    NOT NULL
+    );
+    CREATE INDEX gh_http_cache_repo ON gh_http_cache(repo);
+
+    CREATE TABLE gh_sync_state (
+        repo            TEXT NOT NULL,
+        stream          TEXT NOT NULL,
+        checkpoint      TEXT,
+        probe_url       TEXT,
+        probe_etag      TEXT,
+        last_sync       TEXT,
+        PRIMARY KEY (repo, stream)
+    );
+
+    CREATE TABLE gh_repos (
+        repo                 TEXT PRIMARY KEY,
+        last_sync            TEXT,
+        last_outcome         TEXT,
+        rate_limit_remaining BIGINT,
+        rate_limit_reset     TEXT
+    );
+    "#,
 ];
