@@ -288,20 +288,26 @@ impl Store {
             by_pr.entry(n).or_default().push((kind, at, within));
         }
         for p in prs.iter_mut() {
-            for (kind, at, within) in by_pr.get(&p.facts.number).into_iter().flatten() {
-                match kind.as_str() {
-                    "revert" => p.reverted |= *within && p.facts.merged_at.is_some(),
-                    "reopened" => {
-                        let at = parse_ts(Some(at.clone()));
-                        p.reopened |= match (at, p.facts.merged_at) {
-                            (Some(a), Some(m)) => a <= m,
-                            _ => true,
-                        };
-                    }
-                    _ => {}
-                }
-            }
+            apply_rework(p, by_pr.get(&p.facts.number));
         }
         Ok(())
+    }
+}
+
+/// Sets a PR's flags from its rework rows (kind, at, within the revert window): reverted
+/// within the window after its merge, reopened before its merge (or, unmerged, at all).
+pub(in crate::store) fn apply_rework(p: &mut PrRow, rows: Option<&Vec<(String, String, bool)>>) {
+    for (kind, at, within) in rows.into_iter().flatten() {
+        match kind.as_str() {
+            "revert" => p.reverted |= *within && p.facts.merged_at.is_some(),
+            "reopened" => {
+                let at = parse_ts(Some(at.clone()));
+                p.reopened |= match (at, p.facts.merged_at) {
+                    (Some(a), Some(m)) => a <= m,
+                    _ => true,
+                };
+            }
+            _ => {}
+        }
     }
 }

@@ -56,6 +56,11 @@ impl TraceFilter {
     /// The developer filter as the SQL parameter the queries take: a JSON array of the
     /// ASCII-lower-cased names (SQLite's `lower()` folds ASCII only), or NULL for no filter.
     pub fn developer_json(&self) -> Option<String> {
+        serde_json::to_string(&self.developer_names()?).ok()
+    }
+
+    /// The developer filter as a list of ASCII-lower-cased names, or None for no filter.
+    pub fn developer_names(&self) -> Option<Vec<String>> {
         let d = self.developer.as_deref()?;
         let mut names: Vec<String> = vec![d.to_ascii_lowercase()];
         for l in &self.linked {
@@ -64,7 +69,7 @@ impl TraceFilter {
                 names.push(l);
             }
         }
-        serde_json::to_string(&names).ok()
+        Some(names)
     }
 }
 

@@ -11,7 +11,9 @@
 //! status, run log, source state, change detection and row reading are here; the report, sessions, GitHub and identity
 //! readers and the commands' `--db postgres://` are not yet.
 
+mod attribution;
 mod rebuild;
+mod report;
 mod rollups;
 mod schema;
 mod status;

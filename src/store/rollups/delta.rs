@@ -460,29 +460,42 @@ fn user_error(e: impl std::fmt::Display) -> rusqlite::Error {
     )
 }
 
+/// Counters from `$row` starting at column `$at`, in [`super::CELL_COUNTERS`] order: `$get` is
+/// the row type's fallible getter (`get` for SQLite, `try_get` for PostgreSQL) and `$err` its
+/// error type; evaluates to `Result<Counters, $err>`.
+macro_rules! counters_from_row {
+    ($row:expr, $at:expr, $get:ident, $err:ty) => {
+        (|| -> std::result::Result<$crate::metrics::counters::Counters, $err> {
+            let (row, at) = ($row, $at);
+            let mut latency_buckets = [0i64; 7];
+            for (i, b) in latency_buckets.iter_mut().enumerate() {
+                *b = row.$get(at + 13 + i)?;
+            }
+            Ok($crate::metrics::counters::Counters {
+                requests: row.$get(at)?,
+                tokens: row.$get(at + 1)?,
+                cost_usd: row.$get(at + 2)?,
+                cost_unknown: row.$get(at + 3)?,
+                errors: row.$get(at + 4)?,
+                signal: row.$get(at + 5)?,
+                accepted: row.$get(at + 6)?,
+                accepted_tokens: row.$get(at + 7)?,
+                accepted_lines: row.$get(at + 8)?,
+                line_tokens: row.$get(at + 9)?,
+                diff_n: row.$get(at + 10)?,
+                diff_sum: row.$get(at + 11)?,
+                diff_high: row.$get(at + 12)?,
+                latency_buckets,
+                ttft_n: row.$get(at + 20)?,
+                line_calls: row.$get(at + 21)?,
+                line_output_tokens: row.$get(at + 22)?,
+            })
+        })()
+    };
+}
+pub(in crate::store) use counters_from_row;
+
 /// Reads counters from `row` starting at column `at`, in [`super::CELL_COUNTERS`] order.
 pub(crate) fn counters_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counters> {
-    let mut latency_buckets = [0i64; 7];
-    for (i, b) in latency_buckets.iter_mut().enumerate() {
-        *b = row.get(at + 13 + i)?;
-    }
-    Ok(Counters {
-        requests: row.get(at)?,
-        tokens: row.get(at + 1)?,
-        cost_usd: row.get(at + 2)?,
-        cost_unknown: row.get(at + 3)?,
-        errors: row.get(at + 4)?,
-        signal: row.get(at + 5)?,
-        accepted: row.get(at + 6)?,
-        accepted_tokens: row.get(at + 7)?,
-        accepted_lines: row.get(at + 8)?,
-        line_tokens: row.get(at + 9)?,
-        diff_n: row.get(at + 10)?,
-        diff_sum: row.get(at + 11)?,
-        diff_high: row.get(at + 12)?,
-        latency_buckets,
-        ttft_n: row.get(at + 20)?,
-        line_calls: row.get(at + 21)?,
-        line_output_tokens: row.get(at + 22)?,
-    })
+    counters_from_row!(row, at, get, rusqlite::Error)
 }

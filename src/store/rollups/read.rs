@@ -17,10 +17,11 @@ use crate::store::Store;
 
 /// Shares repeated names (developers, models, sessions) as one allocation each.
 #[derive(Default)]
-struct Interner(foldhash::HashSet<Arc<str>>);
+pub(in crate::store) struct Interner(foldhash::HashSet<Arc<str>>);
 
 impl Interner {
-    fn get(&mut self, v: Option<&str>) -> Option<Arc<str>> {
+    /// The shared copy of `v` (None for a missing or empty name).
+    pub(in crate::store) fn get(&mut self, v: Option<&str>) -> Option<Arc<str>> {
         let v = present(v)?;
         if let Some(a) = self.0.get(v) {
             return Some(a.clone());
@@ -43,7 +44,8 @@ fn blob<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a
     })
 }
 
-fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch> {
+/// A stored rollup sketch (empty when NULL); an unreadable one names the cell and the fix.
+pub(in crate::store) fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch> {
     match bytes {
         None => Ok(QuantileSketch::new()),
         Some(b) => QuantileSketch::from_bytes_to_merge(b).map_err(|e| {
@@ -159,35 +161,69 @@ impl Store {
         let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
         while let Some(r) = rows.next()? {
             let day: i64 = r.get(0)?;
-            let mut hours: u32 = r.get(3)?;
-            if let Some(model) = &filter.model {
-                let models = text(r, 4)?.unwrap_or_default();
-                hours = models_of(models)
-                    .map_err(|e| {
-                        Error::Stats(StatsError::Sketch(format!(
-                            "rollup session row {repo} day {day} is unreadable ({e}); run `prod-lens rebuild-rollups`"
-                        )))
-                    })?
-                    .get(model.as_str())
-                    .copied()
-                    .unwrap_or(0);
-            }
-            let Some(session) = names.get(text(r, 2)?) else {
-                continue;
+            let models = if filter.model.is_some() {
+                text(r, 4)?
+            } else {
+                None
             };
-            let developer = names.get(text(r, 1)?);
-            for h in (0..24).filter(|h| hours & (1 << h) != 0) {
-                let hour = day * 24 + h;
-                if (h0..h1).contains(&hour) {
-                    agg.session(HourSession {
-                        hour,
-                        developer: developer.clone(),
-                        session: session.clone(),
-                    });
-                }
-            }
+            let hours = session_hours(r.get(3)?, models, filter, repo, day)?;
+            session_day(
+                &mut agg,
+                &mut names,
+                (day, hours, (h0, h1)),
+                text(r, 1)?,
+                text(r, 2)?,
+            );
         }
         drop(rows);
         Ok(agg.finish())
+    }
+}
+
+/// The hours of a session-day to count: all of them (`hours`), or under a model filter that
+/// model's hours from the stored per-model masks (`models`).
+pub(in crate::store) fn session_hours(
+    hours: u32,
+    models: Option<&str>,
+    filter: &TraceFilter,
+    repo: &str,
+    day: i64,
+) -> Result<u32> {
+    let Some(model) = &filter.model else {
+        return Ok(hours);
+    };
+    Ok(models_of(models.unwrap_or_default())
+        .map_err(|e| {
+            Error::Stats(StatsError::Sketch(format!(
+                "rollup session row {repo} day {day} is unreadable ({e}); run `prod-lens rebuild-rollups`"
+            )))
+        })?
+        .get(model.as_str())
+        .copied()
+        .unwrap_or(0))
+}
+
+/// Adds a session-day's hours inside the window's hours `[h0, h1)` to the aggregate (a row
+/// without a session adds nothing).
+pub(in crate::store) fn session_day(
+    agg: &mut HourAggregator,
+    names: &mut Interner,
+    (day, hours, (h0, h1)): (i64, u32, (i64, i64)),
+    developer: Option<&str>,
+    session: Option<&str>,
+) {
+    let Some(session) = names.get(session) else {
+        return;
+    };
+    let developer = names.get(developer);
+    for h in (0..24).filter(|h| hours & (1 << h) != 0) {
+        let hour = day * 24 + h;
+        if (h0..h1).contains(&hour) {
+            agg.session(HourSession {
+                hour,
+                developer: developer.clone(),
+                session: session.clone(),
+            });
+        }
     }
 }
