@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[command(name = "prod-lens", version, about, propagate_version = true)]
 pub struct Cli {
     /// SQLite database file, or a PostgreSQL store `postgres://USER@HOST/DB?sslmode=verify-full`
-    /// (ingest-traces and status so far; the password is never shown).
+    /// (the password is never shown).
     #[arg(
         long,
         global = true,
@@ -17,6 +17,10 @@ pub struct Cli {
         default_value = ".prod-lens/cache.db"
     )]
     pub db: PathBuf,
+    /// CA certificate (PEM) a PostgreSQL `--db` server's certificate must chain to
+    /// [default: the URL's sslrootcert, else the public web roots].
+    #[arg(long, global = true, env = "PRODLENS_DB_CA", value_name = "FILE")]
+    pub db_ca: Option<PathBuf>,
     /// Log more (repeat for debug output) to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -53,6 +57,8 @@ pub enum Command {
     Identities(IdentitiesArgs),
     /// Every pull request of a window with the evidence that AI helped, and AI-assisted vs other PRs.
     Prs(PrsArgs),
+    /// Copy a SQLite store (calls, GitHub rows and cache, runs, links) into a PostgreSQL store.
+    MigrateStore(MigrateStoreArgs),
 }
 
 /// Output format of `prs`.
@@ -439,6 +445,28 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub auth_token: Option<String>,
+}
+
+/// Arguments of `migrate-store`.
+#[derive(Debug, Args)]
+pub struct MigrateStoreArgs {
+    /// The SQLite store to copy (brought up to this build's schema first, as any writing
+    /// command does; nothing is removed from it).
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The PostgreSQL store to copy into: `postgres://USER@HOST/DB?sslmode=verify-full` (the
+    /// password from the URL or PGPASSWORD is never shown).
+    #[arg(long, value_name = "URL", hide_env_values = true)]
+    pub to: String,
+    /// CA certificate (PEM) the PostgreSQL server's certificate must chain to.
+    #[arg(long, env = "PRODLENS_PG_CA", value_name = "FILE")]
+    pub pg_ca: Option<PathBuf>,
+    /// Print what was copied per table as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `rebuild-rollups`.

@@ -6,6 +6,7 @@ mod common;
 mod pg_support;
 
 use common::Work;
+use pg_support::{diff, scrub};
 use serde_json::Value;
 
 fn run(w: &Work, db: &str, args: &[&str]) -> String {
@@ -22,58 +23,6 @@ fn run(w: &Work, db: &str, args: &[&str]) -> String {
     );
     assert!(out.status.success(), "{args:?} on {db}: {stderr}");
     stdout
-}
-
-/// Removes what differs by nature between two runs or stores: times of the run, the store's
-/// name, run ids and durations.
-fn scrub(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            for k in [
-                "generated_at",
-                "runtime_profile",
-                "database",
-                "started_at",
-                "finished_at",
-                "last_sync",
-                "last_trace_ingest",
-                "last_github_sync",
-                "id",
-                "elapsed_ms",
-                "schema_version",
-            ] {
-                o.remove(k);
-            }
-            o.values_mut().for_each(scrub);
-        }
-        Value::Array(a) => a.iter_mut().for_each(scrub),
-        _ => {}
-    }
-}
-
-/// The first path where `a` and `b` differ (floats equal to 12 significant digits: sums
-/// of the same costs in another order).
-fn diff(path: &str, a: &Value, b: &Value) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
-                (Some(p), Some(q)) => diff(&format!("{path}.{k}"), p, q),
-                _ => Some(format!("{path}.{k}: only on one side")),
-            })
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (p, q))| diff(&format!("{path}[{i}]"), p, q)),
-        (Value::Number(p), Value::Number(q)) if p.is_f64() || q.is_f64() => {
-            let (p, q) = (p.as_f64().unwrap(), q.as_f64().unwrap());
-            ((p - q).abs() > 1e-12 * p.abs().max(q.abs()).max(1.0))
-                .then(|| format!("{path}: {p} vs {q}"))
-        }
-        _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
-    }
 }
 
 #[test]

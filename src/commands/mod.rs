@@ -8,6 +8,7 @@ mod ingest_github;
 mod ingest_litellm;
 mod ingest_traces;
 mod lake;
+mod migrate_store;
 mod progress;
 mod prs;
 mod rebuild_rollups;
@@ -16,19 +17,26 @@ mod serve;
 mod status;
 
 use crate::cli::{Cli, Command};
+use prod_lens::store::StoreLocation;
 use prod_lens::Error;
 
 /// Runs the chosen command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    if let Some(target) = postgres_db(&cli.db)? {
+    let location = StoreLocation::parse(&cli.db, cli.db_ca.as_deref(), "--db")?;
+    if let StoreLocation::Postgres(target) = &location {
         return match cli.command {
-            Command::IngestTraces(args) => ingest_traces::run_postgres(&target, args),
-            Command::Status(args) => status::run_postgres(&target, args),
-            Command::RebuildRollups(args) => rebuild_rollups::run_postgres(&target, args),
+            Command::IngestTraces(args) => ingest_traces::run_postgres(target, args),
+            Command::Status(args) => status::run_postgres(target, args),
+            Command::RebuildRollups(args) => rebuild_rollups::run_postgres(target, args),
+            Command::Report(args) => report::run(&location, args),
+            Command::Prs(args) => prs::run(&location, args),
+            Command::Serve(args) => serve::run(&location, args),
             Command::Demo(args) => demo::run(args),
+            Command::MigrateStore(args) => migrate_store::run(args),
             _ => Err(Error::InvalidArgument(format!(
                 "--db {}: this command does not work with a PostgreSQL store yet \
-                 (ingest-traces, status and rebuild-rollups do); give a SQLite file",
+                 (ingest-traces, status, rebuild-rollups, report, prs, serve and migrate-store \
+                 do); give a SQLite file",
                 target.name()
             ))
             .into()),
@@ -42,24 +50,32 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Lake(cmd) => lake::run(&cli.db, cmd),
         Command::Collect(args) => collect::run(&cli.db, args),
-        Command::Report(args) => report::run(&cli.db, args),
-        Command::Serve(args) => serve::run(&cli.db, args),
+        Command::Report(args) => report::run(&location, args),
+        Command::Serve(args) => serve::run(&location, args),
         Command::RebuildRollups(args) => rebuild_rollups::run(&cli.db, args),
         Command::Identities(args) => identities::run(&cli.db, args),
-        Command::Prs(args) => prs::run(&cli.db, args),
+        Command::Prs(args) => prs::run(&location, args),
+        Command::MigrateStore(args) => migrate_store::run(args),
     }
 }
 
-/// The PostgreSQL store `--db` / `PRODLENS_DB` names, when it is a `postgres://` or
-/// `postgresql://` URL (its password is never shown); None for a SQLite file.
-fn postgres_db(db: &std::path::Path) -> anyhow::Result<Option<prod_lens::pg::PgTarget>> {
-    let Some(s) = db.to_str() else {
-        return Ok(None);
-    };
-    if !(s.starts_with("postgres://") || s.starts_with("postgresql://")) {
-        return Ok(None);
-    }
-    Ok(Some(prod_lens::pg::PgTarget::parse(s, None, "--db")?))
+/// Opens the store `--db` names for reading; a missing SQLite file is an error that says
+/// `what` to do first.
+pub fn open_reader(
+    location: &StoreLocation,
+    what: &str,
+) -> anyhow::Result<Box<dyn prod_lens::store::prelude::DashboardStore>> {
+    use anyhow::Context;
+    anyhow::ensure!(
+        location.exists(),
+        Error::InvalidArgument(format!(
+            "no database at {} ({what} first, or pass --db)",
+            location.name()
+        ))
+    );
+    location
+        .open_reader()
+        .with_context(|| format!("opening {} (--db / PRODLENS_DB)", location.name()))
 }
 
 /// Exit code for an error: 2 for bad input (flags, paths, slugs), 3 when a GitHub rate limit

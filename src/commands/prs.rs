@@ -9,7 +9,6 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use prod_lens::prs::{PrListing, PrsRequest};
 use prod_lens::slug::RepoSlug;
 use prod_lens::stats::calendar::DayWindow;
-use prod_lens::store::Store;
 use prod_lens::Error;
 
 use crate::cli::{PrsArgs, PrsFormat};
@@ -123,7 +122,7 @@ pub fn render_csv(l: &PrListing) -> anyhow::Result<String> {
 }
 
 /// Runs the command.
-pub fn run(db: &Path, args: PrsArgs) -> anyhow::Result<()> {
+pub fn run(db: &prod_lens::store::StoreLocation, args: PrsArgs) -> anyhow::Result<()> {
     let mut repos = Vec::new();
     for r in &args.repos {
         repos.push(RepoSlug::parse(r)?.as_str().to_string());
@@ -145,20 +144,14 @@ pub fn run(db: &Path, args: PrsArgs) -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or_default();
     prod_lens::attribution::Trailers::new(&args.ai_trailers).map_err(Error::InvalidArgument)?;
-    anyhow::ensure!(
-        db.exists(),
-        Error::InvalidArgument(format!(
-            "no database at {} (ingest traces and GitHub data first, or pass --db)",
-            db.display()
-        ))
-    );
-    let store = Store::open_read_only(db).with_context(|| format!("opening {}", db.display()))?;
+    let opened = super::open_reader(db, "ingest traces and GitHub data")?;
+    let store: &dyn prod_lens::store::prelude::ReportStore = opened.as_ref();
     let tz = chrono_tz::UTC;
     // The same rule as `report`: the last day with data, `--since` itself when that lies after
     // the data, today on an empty store.
     let until = match until {
         Some(u) => u,
-        None => match prod_lens::report::last_data_day(&store, &repos, tz)? {
+        None => match prod_lens::report::last_data_day(store, &repos, tz)? {
             Some(d) if since.is_none_or(|s| s <= d) => d,
             Some(_) => since.unwrap_or_else(|| Utc::now().date_naive()),
             None => Utc::now().date_naive(),
@@ -185,7 +178,7 @@ pub fn run(db: &Path, args: PrsArgs) -> anyhow::Result<()> {
         identity_map,
         author_window: true,
     };
-    let listing = prod_lens::prs::build(&store, &req, Utc::now()).context("listing PRs")?;
+    let listing = prod_lens::prs::build(store, &req, Utc::now()).context("listing PRs")?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         PrsFormat::Table
     } else {

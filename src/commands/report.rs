@@ -9,7 +9,7 @@ use prod_lens::render::{
     table::TableRenderer, Renderer,
 };
 use prod_lens::report::{runtime_profile, ReportParams, ReportRequest};
-use prod_lens::store::Store;
+use prod_lens::store::prelude::ReportStore;
 use prod_lens::Error;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -72,7 +72,7 @@ pub fn params_with_files(args: &ReportArgs) -> anyhow::Result<ReportParams> {
 
 /// Builds the report from the store; `generated_at` and `runtime_profile` are injected.
 pub fn build(
-    store: &Store,
+    store: &dyn ReportStore,
     req: &ReportRequest,
     generated_at: String,
     runtime_profile: Vec<Service>,
@@ -132,22 +132,16 @@ pub fn emit(
 }
 
 /// Runs the command.
-pub fn run(db: &Path, args: ReportArgs) -> anyhow::Result<()> {
+pub fn run(db: &prod_lens::store::StoreLocation, args: ReportArgs) -> anyhow::Result<()> {
     let p = params_with_files(&args)?;
     // Flags are checked before the store is opened, so a typo is named first.
     ReportRequest::from_params(&p, "--")?;
-    anyhow::ensure!(
-        db.exists(),
-        Error::InvalidArgument(format!(
-            "no database at {} (ingest traces first, or pass --db)",
-            db.display()
-        ))
-    );
-    let store = Store::open_read_only(db).with_context(|| format!("opening {}", db.display()))?;
-    let p = prod_lens::report::fill_window(&store, &p)?;
+    let opened = super::open_reader(db, "ingest traces")?;
+    let store: &dyn ReportStore = opened.as_ref();
+    let p = prod_lens::report::fill_window(store, &p)?;
     let req = ReportRequest::from_params(&p, "--")?;
     let report = build(
-        &store,
+        store,
         &req,
         Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         runtime_profile(),

@@ -7,7 +7,6 @@ use prod_lens::serve::{self, auth::Auth, state::AppState};
 use prod_lens::Error;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM.
@@ -35,7 +34,7 @@ async fn shutdown_signal() {
 }
 
 /// Runs the command.
-pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
+pub fn run(location: &prod_lens::store::StoreLocation, args: ServeArgs) -> anyhow::Result<()> {
     let bind: IpAddr = args.bind.trim().parse().map_err(|_| {
         Error::InvalidArgument(format!(
             "--bind {:?}: not an IP address (e.g. 127.0.0.1, ::1 or 0.0.0.0)",
@@ -50,12 +49,13 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
         .transpose()?;
     serve::check_exposure(bind, auth.is_some())?;
     anyhow::ensure!(
-        db.is_file(),
+        location.exists(),
         Error::InvalidArgument(format!(
             "no database at {} — pass --db FILE (e.g. --db demo/cache.db after `prod-lens demo`)",
-            db.display()
+            location.name()
         ))
     );
+    let name = location.name();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -63,8 +63,8 @@ pub fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let state = AppState::new(db.to_path_buf(), auth, stopped)
-            .with_context(|| format!("opening {} read-only", db.display()))?;
+        let state = AppState::new(location.clone(), auth, stopped)
+            .with_context(|| format!("opening {name} read-only"))?;
         let listener = tokio::net::TcpListener::bind((bind, args.port))
             .await
             .with_context(|| format!("listening on {bind} port {}", args.port))?;

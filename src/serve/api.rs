@@ -1,6 +1,5 @@
 //! The JSON API under `/api`: status, report, daily series, sessions, developer profiles.
 
-use crate::store::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,7 +16,7 @@ use crate::metrics::breakdown::{DailyPoint, DeveloperSummary};
 use crate::metrics::{ratio, Report};
 use crate::stats::calendar::DayWindow;
 use crate::store::sessions::{SessionPage, SessionQuery, SessionRow, SessionSort, SortOrder};
-use crate::store::Store;
+use crate::store::prelude::DashboardStore;
 
 /// Sessions listed on a developer's profile.
 pub const PROFILE_SESSIONS: u32 = 20;
@@ -130,7 +129,7 @@ pub fn session_query(
 /// One page of sessions with the window it covers.
 pub fn sessions_in(
     st: &AppState,
-    store: &Store,
+    store: &dyn DashboardStore,
     f: &Filters,
     paging: Paging,
 ) -> Result<(Arc<SessionPage>, DayWindow), ApiError> {
@@ -287,7 +286,7 @@ pub fn developer_id(path: Result<Path<String>, PathRejection>) -> Result<String,
 /// Loads a developer's profile; 404 when the store has never seen them.
 pub fn load_profile(
     st: &AppState,
-    store: &Store,
+    store: &dyn DashboardStore,
     id: &str,
     f: &Filters,
 ) -> Result<Profile, ApiError> {

@@ -1,7 +1,6 @@
 //! The report pages: `/` (the dashboard) and `/developers/{id}` (a developer's profile), both
 //! the HTML report of the filtered data with the server's navigation and filter form on top.
 
-use crate::store::prelude::*;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::sync::Arc;

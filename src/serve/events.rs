@@ -13,25 +13,24 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
 
 use super::state::{lock, AppState};
-use crate::store::Store;
 
 /// How often the store is polled for changes.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Detects commits to the store and counts them as generations.
 pub struct Changes {
-    watcher: Mutex<(Store, i64)>,
+    watcher: Mutex<(Box<dyn DashboardStore>, i64)>,
     tx: watch::Sender<u64>,
 }
 
-fn data_version(store: &Store) -> crate::Result<i64> {
+fn data_version(store: &dyn DashboardStore) -> crate::Result<i64> {
     store.change_counter()
 }
 
 impl Changes {
     /// Watches the store through `store` (a connection of its own, kept open).
-    pub fn new(store: Store) -> crate::Result<Self> {
-        let v = data_version(&store)?;
+    pub fn new(store: Box<dyn DashboardStore>) -> crate::Result<Self> {
+        let v = data_version(store.as_ref())?;
         Ok(Self {
             watcher: Mutex::new((store, v)),
             tx: watch::channel(0).0,
@@ -41,7 +40,7 @@ impl Changes {
     /// Polls the store now and returns the current generation (bumped if data changed).
     pub fn check(&self) -> u64 {
         let mut w = lock(&self.watcher);
-        match data_version(&w.0) {
+        match data_version(w.0.as_ref()) {
             Ok(v) if v != w.1 => {
                 w.1 = v;
                 self.tx.send_modify(|g| *g += 1);

@@ -1,7 +1,6 @@
 //! The server's own pages: the sessions list, login, and error pages (the report pages are in
 //! `dashboard`).
 
-use crate::store::prelude::*;
 use std::fmt::Write;
 use std::sync::Arc;
 

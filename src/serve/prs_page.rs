@@ -2,7 +2,6 @@
 //! AI-assisted or not, the merge-time distributions of both groups side by side, and the
 //! comparison (the same listing as `prod-lens prs`).
 
-use crate::store::prelude::*;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -26,7 +25,7 @@ pub const PR_KEYS: [&str; 2] = ["assisted", "attribution"];
 /// caller to the list only: the comparison and the chart read every PR).
 fn listing(
     state: &AppState,
-    store: &crate::store::Store,
+    store: &dyn crate::store::prelude::DashboardStore,
     q: &QueryPairs,
 ) -> Result<(PrListing, crate::stats::calendar::DayWindow, Option<bool>), ApiError> {
     let f = Filters::parse(q)?;

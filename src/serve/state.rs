@@ -1,8 +1,6 @@
 //! Shared server state: read-only store connections, the data generation, and small caches of
 //! computed answers (reports, session pages, status) that hold until the data changes.
 
-use crate::store::prelude::*;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,7 +14,8 @@ use crate::report::{runtime_profile, ReportRequest};
 use crate::stats::calendar::{local_day, DayWindow};
 use crate::store::sessions::{SessionPage, SessionQuery};
 use crate::store::status::Status;
-use crate::store::Store;
+use crate::store::prelude::DashboardStore;
+use crate::store::StoreLocation;
 
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 4;
@@ -75,8 +74,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Everything a request handler needs.
 pub struct AppState {
-    db: PathBuf,
-    idle: Mutex<Vec<Store>>,
+    db: StoreLocation,
+    idle: Mutex<Vec<Box<dyn DashboardStore>>>,
     reports: Memo<Report>,
     sessions: Memo<SessionPage>,
     status: Memo<Status>,
@@ -99,14 +98,16 @@ pub struct Computed {
 }
 
 impl AppState {
-    /// State over the database at `db` (which must exist; it is only ever opened read-only).
+    /// State over the store at `db` (a SQLite file must exist; it is only ever opened
+    /// read-only).
     pub fn new(
-        db: PathBuf,
+        db: impl Into<StoreLocation>,
         auth: Option<Auth>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> crate::Result<Self> {
-        let first = Store::open_read_only(&db)?;
-        let changes = Changes::new(Store::open_read_only(&db)?)?;
+        let db = db.into();
+        let first = db.open_reader()?;
+        let changes = Changes::new(db.open_reader()?)?;
         Ok(Self {
             db,
             idle: Mutex::new(vec![first]),
@@ -119,14 +120,14 @@ impl AppState {
         })
     }
 
-    fn checkout(&self) -> crate::Result<Store> {
+    fn checkout(&self) -> crate::Result<Box<dyn DashboardStore>> {
         match lock(&self.idle).pop() {
             Some(s) => Ok(s),
-            None => Store::open_read_only(&self.db),
+            None => self.db.open_reader(),
         }
     }
 
-    fn checkin(&self, store: Store) {
+    fn checkin(&self, store: Box<dyn DashboardStore>) {
         let mut idle = lock(&self.idle);
         if idle.len() < POOL_SIZE {
             idle.push(store);
@@ -137,12 +138,12 @@ impl AppState {
     pub async fn with_store<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&AppState, &Store) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&AppState, &dyn DashboardStore) -> Result<T, ApiError> + Send + 'static,
     {
         let state = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let store = state.checkout()?;
-            let out = f(&state, &store);
+            let out = f(&state, store.as_ref());
             state.checkin(store);
             out
         })
@@ -151,18 +152,18 @@ impl AppState {
     }
 
     /// The newest trace's instant, for the default window.
-    pub fn newest_trace(store: &Store) -> Result<Option<DateTime<Utc>>, ApiError> {
+    pub fn newest_trace(store: &dyn DashboardStore) -> Result<Option<DateTime<Utc>>, ApiError> {
         store.newest_trace().map_err(ApiError::internal)
     }
 
     /// The window `f` asks for, resolved against the store's newest trace.
-    pub fn window(store: &Store, f: &Filters) -> Result<DayWindow, ApiError> {
+    pub fn window(store: &dyn DashboardStore, f: &Filters) -> Result<DayWindow, ApiError> {
         let today: NaiveDate = local_day(Utc::now(), f.tz);
         f.window(Self::newest_trace(store)?, today)
     }
 
     /// The report for `f` (from the cache when the data has not changed since it was built).
-    pub fn report(&self, store: &Store, f: &Filters) -> Result<Computed, ApiError> {
+    pub fn report(&self, store: &dyn DashboardStore, f: &Filters) -> Result<Computed, ApiError> {
         let window = Self::window(store, f)?;
         let req = f.request(&window)?;
         let (report, generation) = self.cached_report(store, &req)?;
@@ -175,7 +176,7 @@ impl AppState {
 
     fn cached_report(
         &self,
-        store: &Store,
+        store: &dyn DashboardStore,
         req: &ReportRequest,
     ) -> Result<(Arc<Report>, u64), ApiError> {
         let generation = self.changes.check();
@@ -196,7 +197,7 @@ impl AppState {
     /// One page of sessions (kept until the data changes).
     pub fn sessions_page(
         &self,
-        store: &Store,
+        store: &dyn DashboardStore,
         q: &SessionQuery,
     ) -> Result<Arc<SessionPage>, ApiError> {
         let generation = self.changes.check();
@@ -205,7 +206,7 @@ impl AppState {
     }
 
     /// What `status` shows with the last `runs` runs (kept until the data changes).
-    pub fn status(&self, store: &Store, runs: usize) -> Result<Arc<Status>, ApiError> {
+    pub fn status(&self, store: &dyn DashboardStore, runs: usize) -> Result<Arc<Status>, ApiError> {
         let generation = self.changes.check();
         self.status
             .get_or_try(runs.to_string(), generation, || Ok(store.status(runs)?))
@@ -231,6 +232,7 @@ impl AppState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::TraceWriter;
 
     fn entries<V>(m: &Memo<V>) -> usize {
         lock(&m.entries).len()
@@ -240,7 +242,7 @@ mod tests {
     async fn warming_caches_status_and_the_default_report_that_requests_then_reuse() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("w.db");
-        let mut store = Store::open(&db).unwrap();
+        let mut store = crate::store::Store::open(&db).unwrap();
         let calls: Vec<_> = (1..=3)
             .map(|k| crate::lake::tests::record(k, Some("acme/api")))
             .collect();

@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod attribution;
 mod bulk;
+pub mod copy;
 pub mod coverage;
 pub mod github;
 pub mod identities;
@@ -22,6 +23,60 @@ pub mod source_state;
 pub mod status;
 pub mod trace_rows;
 pub mod traces;
+
+/// Where a store lives, as `--db` / `PRODLENS_DB` names it: a SQLite file, or a PostgreSQL
+/// server (`postgres://` or `postgresql://` URL).
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// An embedded SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL store.
+    Postgres(crate::pg::PgTarget),
+}
+
+impl StoreLocation {
+    /// What `db` names (`flag` is named in errors); a URL's password is kept out of every name.
+    /// `ca` is the CA file a server's certificate must chain to (see [`crate::pg::PgTarget`]).
+    pub fn parse(db: &Path, ca: Option<&Path>, flag: &str) -> Result<Self> {
+        match db.to_str() {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => Ok(
+                StoreLocation::Postgres(crate::pg::PgTarget::parse(s, ca, flag)?),
+            ),
+            _ => Ok(StoreLocation::Sqlite(db.to_path_buf())),
+        }
+    }
+
+    /// The store's name for messages (a file path, or a URL without its password).
+    pub fn name(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(p) => p.display().to_string(),
+            StoreLocation::Postgres(t) => t.name().to_string(),
+        }
+    }
+
+    /// Whether the store can be opened for reading: a SQLite file must exist (reading never
+    /// creates one); a server is asked when opened.
+    pub fn exists(&self) -> bool {
+        match self {
+            StoreLocation::Sqlite(p) => p.is_file(),
+            StoreLocation::Postgres(_) => true,
+        }
+    }
+
+    /// Opens the store for reading (a SQLite file read-only).
+    pub fn open_reader(&self) -> Result<Box<dyn seam::DashboardStore>> {
+        Ok(match self {
+            StoreLocation::Sqlite(p) => Box::new(Store::open_read_only(p)?),
+            StoreLocation::Postgres(t) => Box::new(postgres::PgStore::open(t)?),
+        })
+    }
+}
+
+impl From<PathBuf> for StoreLocation {
+    fn from(p: PathBuf) -> Self {
+        StoreLocation::Sqlite(p)
+    }
+}
 
 /// The store traits, for `use crate::store::prelude::*`.
 pub mod prelude {

@@ -270,3 +270,9 @@ impl<T: PrReader + ReportReader + IdentityStore + ?Sized> PrStore for T {}
 pub trait ReportStore: PrStore + StatusReader {}
 
 impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
+
+/// What the dashboard reads: reports, PR listings, sessions, status and change detection, from
+/// any thread of its pool.
+pub trait DashboardStore: ReportStore + SessionsReader + ChangeDetector + Send {}
+
+impl<T: ReportStore + SessionsReader + ChangeDetector + Send + ?Sized> DashboardStore for T {}

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -236,5 +237,57 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data.to_str().unwrap().to_string();
         let _ = self.run("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+}
+
+/// Removes what differs by nature between two runs or stores: times of the run, the store's
+/// name, run ids and durations.
+pub fn scrub(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for k in [
+                "generated_at",
+                "runtime_profile",
+                "database",
+                "started_at",
+                "finished_at",
+                "last_sync",
+                "last_trace_ingest",
+                "last_github_sync",
+                "id",
+                "elapsed_ms",
+                "schema_version",
+            ] {
+                o.remove(k);
+            }
+            o.values_mut().for_each(scrub);
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+/// The first path where `a` and `b` differ (floats equal to 12 significant digits: sums
+/// of the same costs in another order).
+pub fn diff(path: &str, a: &Value, b: &Value) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(p), Some(q)) => diff(&format!("{path}.{k}"), p, q),
+                _ => Some(format!("{path}.{k}: only on one side")),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| diff(&format!("{path}[{i}]"), p, q)),
+        (Value::Number(p), Value::Number(q)) if p.is_f64() || q.is_f64() => {
+            let (p, q) = (p.as_f64().unwrap(), q.as_f64().unwrap());
+            ((p - q).abs() > 1e-12 * p.abs().max(q.abs()).max(1.0))
+                .then(|| format!("{path}: {p} vs {q}"))
+        }
+        _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
     }
 }

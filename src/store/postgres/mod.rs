@@ -12,6 +12,7 @@
 //! readers and the commands' `--db postgres://` are not yet.
 
 mod attribution;
+mod copy;
 mod rebuild;
 mod report;
 mod rollups;
