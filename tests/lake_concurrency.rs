@@ -67,7 +67,7 @@ fn eight_threads_ingesting_overlapping_files() {
                 opts.batch_size = 500;
                 let mut sink = LakeSink::open(LakeOptions {
                     root: lake,
-                    db: db.clone(),
+                    db: db.clone().into(),
                     limits: BufferLimits {
                         rows_per_file: 300,
                         max_buffered_rows: 400,

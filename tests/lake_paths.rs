@@ -163,7 +163,7 @@ fn records_that_bypass_validation_still_land_inside_the_lake() {
     let lake = tmp.path().join("x/lake");
     let mut sink = LakeSink::open(LakeOptions {
         root: lake.clone(),
-        db: tmp.path().join("x/none.db"),
+        db: tmp.path().join("x/none.db").into(),
         limits: BufferLimits::default(),
     })
     .unwrap();

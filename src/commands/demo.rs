@@ -144,7 +144,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&db)?;
     let mut lake = LakeSink::open(LakeOptions {
         root: dir.join("parquet"),
-        db: db.clone(),
+        db: db.clone().into(),
         limits: BufferLimits::default(),
     })?;
     let summary = ingest::ingest(

@@ -39,7 +39,7 @@ pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
         Some(
             LakeSink::open(LakeOptions {
                 root,
-                db: db.to_path_buf(),
+                db: db.to_path_buf().into(),
                 limits: BufferLimits::default(),
             })
             .with_context(|| format!("opening the Parquet lake {dir}"))?,

@@ -86,7 +86,7 @@ pub fn lake_options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<Option
     );
     Ok(Some(LakeOptions {
         root: super::lake::lake_dir(db, args.parquet_dir.as_ref()),
-        db: db.to_path_buf(),
+        db: db.to_path_buf().into(),
         limits: BufferLimits {
             max_buffered_rows: args.parquet_buffer_rows,
             ..BufferLimits::default()

@@ -8,7 +8,7 @@ use super::writer::{BufferLimits, LakeWriter, WriteStats};
 use crate::error::{Error, Result};
 use crate::record::TraceRecord;
 use crate::sinks::RecordSink;
-use crate::store::Store;
+use crate::store::StoreLocation;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct LakeOptions {
     /// The lake folder (`--parquet-dir`).
     pub root: PathBuf,
-    /// The SQLite database the lake mirrors (read when recovering).
-    pub db: PathBuf,
+    /// The store the lake mirrors (read when recovering).
+    pub db: StoreLocation,
     /// Memory limits of the row buffers.
     pub limits: BufferLimits,
 }
@@ -68,8 +68,8 @@ fn recover_if_alone(opts: &LakeOptions) -> Result<Option<RecoveryReport>> {
     if !opts.db.exists() {
         return Ok(None);
     }
-    let store = Store::open_read_only(&opts.db)?;
-    let report = repair::recover(&opts.root, Some(&store), &x, opts.limits, false)?;
+    let store = opts.db.open_rows()?;
+    let report = repair::recover(&opts.root, Some(store.as_ref()), &x, opts.limits, false)?;
     tracing::info!(?report, "recovered the parquet lake");
     Ok(Some(report))
 }

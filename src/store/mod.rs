@@ -63,6 +63,14 @@ impl StoreLocation {
         }
     }
 
+    /// Opens the store to read its rows back as records (a SQLite file read-only).
+    pub fn open_rows(&self) -> Result<Box<dyn seam::TraceRows>> {
+        Ok(match self {
+            StoreLocation::Sqlite(p) => Box::new(Store::open_read_only(p)?),
+            StoreLocation::Postgres(t) => Box::new(postgres::PgStore::open(t)?),
+        })
+    }
+
     /// Opens the store for reading (a SQLite file read-only).
     pub fn open_reader(&self) -> Result<Box<dyn seam::DashboardStore>> {
         Ok(match self {
