@@ -18,6 +18,7 @@ pub mod report_data;
 pub mod rollups;
 pub mod runs;
 pub mod seam;
+mod session_query;
 pub mod sessions;
 pub mod source_state;
 pub mod status;

@@ -1,191 +1,18 @@
 //! The sessions list: one row per (repo, session) with its calls, tokens, cost and errors,
 //! filtered, sorted by a whitelisted column and paginated in SQL; and whether a developer is known.
+//! The query and page types and the rules both stores share are in `session_query`.
 
 use rusqlite::params;
-use serde::Serialize;
 
 use super::seam::*;
+use super::session_query::{
+    check_paging, developer_names, iso, page_offset, rollup_plan, shown_developer, RollupPlan,
+};
+pub use super::session_query::{
+    SessionPage, SessionQuery, SessionRow, SessionSort, SortOrder, MAX_PER_PAGE,
+};
 use super::Store;
 use crate::error::{Error, Result};
-
-/// Largest accepted `per_page`.
-pub const MAX_PER_PAGE: u32 = 500;
-
-/// Column a sessions list is sorted by (the only sort keys accepted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SessionSort {
-    /// Time of the session's latest call.
-    #[default]
-    LastSeen,
-    /// Calls.
-    Requests,
-    /// Prompt plus completion tokens.
-    Tokens,
-    /// Known cost.
-    Cost,
-    /// Failed calls.
-    Errors,
-    /// Developer id.
-    Developer,
-}
-
-impl SessionSort {
-    /// Every sort key, in the order they are documented.
-    pub const ALL: [SessionSort; 6] = [
-        SessionSort::LastSeen,
-        SessionSort::Requests,
-        SessionSort::Tokens,
-        SessionSort::Cost,
-        SessionSort::Errors,
-        SessionSort::Developer,
-    ];
-
-    /// The key's name in query strings (`last_seen`, `requests`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            SessionSort::LastSeen => "last_seen",
-            SessionSort::Requests => "requests",
-            SessionSort::Tokens => "tokens",
-            SessionSort::Cost => "cost",
-            SessionSort::Errors => "errors",
-            SessionSort::Developer => "developer",
-        }
-    }
-
-    /// The key named `name`, if it is one of [`SessionSort::ALL`].
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    /// The SQL expression sorted on: a fixed string, never built from input.
-    fn column(self) -> &'static str {
-        match self {
-            SessionSort::LastSeen => "last_us",
-            SessionSort::Requests => "requests",
-            SessionSort::Tokens => "tokens",
-            SessionSort::Cost => "cost",
-            SessionSort::Errors => "errors",
-            SessionSort::Developer => "developer",
-        }
-    }
-}
-
-/// Sort direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortOrder {
-    /// Smallest first.
-    Asc,
-    /// Largest first.
-    #[default]
-    Desc,
-}
-
-impl SortOrder {
-    /// `asc` or `desc`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SortOrder::Asc => "asc",
-            SortOrder::Desc => "desc",
-        }
-    }
-
-    /// `asc` or `desc` into the order.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "asc" => Some(SortOrder::Asc),
-            "desc" => Some(SortOrder::Desc),
-            _ => None,
-        }
-    }
-
-    fn sql(self) -> &'static str {
-        match self {
-            SortOrder::Asc => "ASC",
-            SortOrder::Desc => "DESC",
-        }
-    }
-}
-
-/// Which sessions to list and how.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionQuery {
-    /// Only these repos (`owner/name`); empty for every repo.
-    pub repos: Vec<String>,
-    /// Only calls at or after this instant (UTC microseconds).
-    pub start_us: Option<i64>,
-    /// Only calls before this instant (UTC microseconds).
-    pub end_us: Option<i64>,
-    /// Only calls of this developer (any case).
-    pub developer: Option<String>,
-    /// Only calls of this model (exact name).
-    pub model: Option<String>,
-    /// Sort key.
-    pub sort: SessionSort,
-    /// Sort direction.
-    pub order: SortOrder,
-    /// Page number, from 1.
-    pub page: u32,
-    /// Rows per page, 1..=[`MAX_PER_PAGE`].
-    pub per_page: u32,
-}
-
-impl Default for SessionQuery {
-    fn default() -> Self {
-        Self {
-            repos: Vec::new(),
-            start_us: None,
-            end_us: None,
-            developer: None,
-            model: None,
-            sort: SessionSort::default(),
-            order: SortOrder::default(),
-            page: 1,
-            per_page: 50,
-        }
-    }
-}
-
-/// One session: the calls of one `session_id` in one repo that match the query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionRow {
-    /// `owner/name`.
-    pub repo: String,
-    /// Session id.
-    pub session: String,
-    /// Developer of the session's calls (the smallest id when several).
-    pub developer: Option<String>,
-    /// First call (RFC 3339 UTC).
-    pub first_seen: String,
-    /// Latest call (RFC 3339 UTC).
-    pub last_seen: String,
-    /// Calls.
-    pub requests: u64,
-    /// Prompt plus completion tokens.
-    pub tokens: i64,
-    /// Summed known cost (USD).
-    pub cost_usd: f64,
-    /// Calls whose cost is unknown.
-    pub cost_unknown: u64,
-    /// Failed calls.
-    pub errors: u64,
-}
-
-/// One page of sessions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionPage {
-    /// Sessions matching the query over all pages.
-    pub total: u64,
-    /// This page's number.
-    pub page: u32,
-    /// Rows per page asked for.
-    pub per_page: u32,
-    /// This page's rows (empty past the last page).
-    pub items: Vec<SessionRow>,
-}
-
-fn iso(us: i64) -> String {
-    crate::time::iso_micros(us).unwrap_or_default()
-}
 
 /// A non-negative integer column.
 fn count(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
@@ -229,24 +56,6 @@ const MATCHING_ROLLUP: &str = "FROM (
      )
      GROUP BY repo, session";
 
-/// How a window is read from the rollups: whole UTC days `[first, last)` from `rollup_sessions`,
-/// and the calls before the first and from the end of the last whole day from `traces`
-/// (`[start, end)` in µs; `(0, 0)` when there are none).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct RollupPlan {
-    days: (i64, i64),
-    head: (i64, i64),
-    tail: (i64, i64),
-}
-
-/// Microseconds in a UTC day.
-const DAY_US: i64 = 86_400_000_000;
-
-/// `a / b` rounded towards +∞ (`b` > 0).
-fn div_ceil(a: i64, b: i64) -> i64 {
-    a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0)
-}
-
 /// Binds the first `parameter_count` of `values` to `?1`, `?2`, … of `stmt`.
 fn bind_leading(stmt: &mut rusqlite::Statement<'_>, values: &[&dyn rusqlite::ToSql]) -> Result<()> {
     let n = stmt.parameter_count();
@@ -265,11 +74,7 @@ const SCAN_SHARE: f64 = 0.25;
 impl SessionsReader for Store {
     /// One page of the sessions matching `q`, sorted by `q.sort` then repo and session.
     fn sessions_page(&self, q: &SessionQuery) -> Result<SessionPage> {
-        if q.page == 0 || q.per_page == 0 || q.per_page > MAX_PER_PAGE {
-            return Err(Error::InvalidArgument(format!(
-                "page must be ≥ 1 and per_page 1..={MAX_PER_PAGE}"
-            )));
-        }
+        check_paging(q)?;
         let repos =
             if q.repos.is_empty() {
                 None
@@ -285,20 +90,13 @@ impl SessionsReader for Store {
         };
         let developer = match (&q.developer, &linker) {
             (Some(d), Some(l)) => {
-                let person = l.person(d).into_owned();
-                let ids = self.developer_ids()?;
-                let mut names = l.ids_of(&person, ids.iter().map(String::as_str));
-                let own = d.to_ascii_lowercase();
-                if !names.contains(&own) {
-                    names.push(own);
-                }
-                serde_json::to_string(&names).ok()
+                serde_json::to_string(&developer_names(l, d, &self.developer_ids()?)).ok()
             }
             _ => None,
         };
         let start = q.start_us.unwrap_or(i64::MIN);
         let end = q.end_us.unwrap_or(i64::MAX);
-        let offset = i64::from(q.page - 1) * i64::from(q.per_page);
+        let offset = page_offset(q);
         let plan = self.rollup_plan(q)?;
         let (days, head, tail) = match plan {
             Some(p) => (p.days, p.head, p.tail),
@@ -373,11 +171,7 @@ impl SessionsReader for Store {
             items.push(SessionRow {
                 repo: r.get(0)?,
                 session: r.get(1)?,
-                // Under a developer filter, sessions are named by the person they belong to.
-                developer: match (&linker, dev) {
-                    (Some(l), Some(d)) => Some(l.person(&d).into_owned()),
-                    (_, d) => d,
-                },
+                developer: shown_developer(linker.as_ref(), dev),
                 first_seen: iso(r.get(3)?),
                 last_seen: iso(r.get(4)?),
                 requests: count(r, 5)?,
@@ -446,34 +240,7 @@ impl Store {
             None => self.has_rollups()?,
             Some(_) => self.has_session_model_rollups()?,
         };
-        if !has {
-            return Ok(None);
-        }
-        let first = q.start_us.map_or(i64::MIN, |us| div_ceil(us, DAY_US));
-        let last = q.end_us.map_or(i64::MAX, |us| us.div_euclid(DAY_US));
-        if first >= last {
-            return Ok(None);
-        }
-        // A bound within a day of the i64 range has no midnight to split at: read the rows.
-        let (Some(first_us), Some(last_us)) = (
-            q.start_us.map_or(Some(0), |_| first.checked_mul(DAY_US)),
-            q.end_us.map_or(Some(0), |_| last.checked_mul(DAY_US)),
-        ) else {
-            return Ok(None);
-        };
-        let head = match q.start_us {
-            Some(us) if us < first_us => (us, first_us),
-            _ => (0, 0),
-        };
-        let tail = match q.end_us {
-            Some(us) if us > last_us => (last_us, us),
-            _ => (0, 0),
-        };
-        Ok(Some(RollupPlan {
-            days: (first, last),
-            head,
-            tail,
-        }))
+        Ok(if has { rollup_plan(q) } else { None })
     }
 
     /// Whether `[start, end)` covers more than [`SCAN_SHARE`] of the stored calls' time span.

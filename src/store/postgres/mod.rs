@@ -8,8 +8,8 @@
 //! lock, so several processes starting at once migrate it once.
 //!
 //! In progress: the schema, trace writer (rows, Claude Code raises, rollups), rollup rebuild,
-//! status, run log, source state, change detection and row reading are here; the report, sessions, GitHub and identity
-//! readers and the commands' `--db postgres://` are not yet.
+//! status, run log, source state, change detection, row reading and the sessions list are here;
+//! the report, GitHub and identity readers and the commands' `--db postgres://` are not yet.
 
 mod attribution;
 mod copy;
@@ -17,6 +17,7 @@ mod rebuild;
 mod report;
 mod rollups;
 mod schema;
+mod sessions;
 mod status;
 mod writer;
 
