@@ -8,9 +8,11 @@
 //! lock, so several processes starting at once migrate it once.
 //!
 //! In progress: the schema, trace writer (rows, Claude Code raises, rollups), rollup rebuild,
-//! status, run log, source state, change detection and row reading are here; the report, sessions, GitHub and identity
-//! readers and the commands' `--db postgres://` are not yet.
+//! status, run log, source state, change detection, row reading and GitHub state (rows, rework
+//! links, HTTP cache, sync checkpoints) are here; identity links and the report, PR and sessions
+//! readers are not yet.
 
+mod github;
 mod rebuild;
 mod rollups;
 mod schema;
