@@ -8,11 +8,12 @@
 //! lock, so several processes starting at once migrate it once.
 //!
 //! In progress: the schema, trace writer (rows, Claude Code raises, rollups), rollup rebuild,
-//! status, run log, source state, change detection, row reading and GitHub state (rows, rework
-//! links, HTTP cache, sync checkpoints) are here; identity links and the report, PR and sessions
+//! status, run log, source state, change detection, row reading, GitHub state (rows, rework
+//! links, HTTP cache, sync checkpoints) and identity links are here; the report, PR and sessions
 //! readers are not yet.
 
 mod github;
+mod identities;
 mod rebuild;
 mod rollups;
 mod schema;
