@@ -8,7 +8,8 @@ use std::path::PathBuf;
 #[command(name = "prod-lens", version, about, propagate_version = true)]
 pub struct Cli {
     /// SQLite database file, or a PostgreSQL store `postgres://USER@HOST/DB?sslmode=verify-full`
-    /// (ingest-traces and status so far; the password is never shown).
+    /// (ingest-traces, ingest-github, identities, status and rebuild-rollups so far; the password
+    /// is never shown).
     #[arg(
         long,
         global = true,

@@ -23,12 +23,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let Some(target) = postgres_db(&cli.db)? {
         return match cli.command {
             Command::IngestTraces(args) => ingest_traces::run_postgres(&target, args),
+            Command::IngestGithub(args) => ingest_github::run_postgres(&target, args),
+            Command::Identities(args) => identities::run_postgres(&target, args),
             Command::Status(args) => status::run_postgres(&target, args),
             Command::RebuildRollups(args) => rebuild_rollups::run_postgres(&target, args),
             Command::Demo(args) => demo::run(args),
             _ => Err(Error::InvalidArgument(format!(
                 "--db {}: this command does not work with a PostgreSQL store yet \
-                 (ingest-traces, status and rebuild-rollups do); give a SQLite file",
+                 (ingest-traces, ingest-github, identities, status and rebuild-rollups do); \
+                 give a SQLite file",
                 target.name()
             ))
             .into()),
