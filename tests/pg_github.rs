@@ -312,6 +312,8 @@ fn identities_are_the_same_as_in_sqlite_whatever_the_collation() {
     .unwrap();
     let map2 = w.path().join("map2.csv");
     std::fs::write(&map2, "ZOË,dev-zoe2\nemile,dev-emile2\n").unwrap();
+    let map0 = w.path().join("map0.csv");
+    std::fs::write(&map0, "DEV-QUINN,dev-quinn-2\n").unwrap();
 
     let sqlite = w.path().join("s.db").to_str().unwrap().to_string();
     let mut outputs = Vec::new();
@@ -327,6 +329,8 @@ fn identities_are_the_same_as_in_sqlite_whatever_the_collation() {
                     "--json",
                     "--dead-letter-dir",
                     dead.to_str().unwrap(),
+                    "--identity-map",
+                    map0.to_str().unwrap(),
                     input.to_str().unwrap(),
                 ],
             );
@@ -373,6 +377,10 @@ fn identities_are_the_same_as_in_sqlite_whatever_the_collation() {
     assert_eq!(login("ÉMILE").0, "dev-emile");
     assert!(login("émile").0.is_null());
     assert_eq!(login("emile").0, "dev-emile2");
+    assert_eq!(
+        login("dev-quinn"),
+        (Value::from("dev-quinn-2"), Value::from("map"))
+    );
     assert_eq!(login("Ärger@example.com").0, "dev-arger");
     assert_eq!(login("ärger@example.com").0, "dev-aerger");
     // Of logins that differ in case, the last in byte order is linked by name.
