@@ -48,8 +48,8 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
     let input = input.to_str().unwrap().to_string();
     let dead = w.path("dead");
     let ingest = |db: &str| {
-        let mut c = w.cmd();
-        c.env_remove("PRODLENS_DB").args([
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_prod-lens"));
+        c.current_dir(w.root()).env_remove("PRODLENS_DB").args([
             "--db",
             db,
             "ingest-traces",
@@ -64,7 +64,11 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
     // The reference: a clean run into SQLite.
     let sqlite = w.path("ref.db");
     let out = ingest(sqlite.to_str().unwrap()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected: i64 = rusqlite::Connection::open(&sqlite)
         .unwrap()
         .query_row("SELECT COUNT(*) FROM traces", [], |r| r.get(0))
@@ -93,7 +97,10 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
             started.elapsed() < Duration::from_secs(120),
             "no batch committed in 120 s"
         );
-        assert!(child.try_wait().unwrap().is_none(), "the writer ended early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the writer ended early"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     child.kill().unwrap();
@@ -113,13 +120,21 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
             .args(["--db", &url, "rebuild-rollups"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     rebuild(&w);
     assert_eq!(kept, rollups(&mut c), "rollups of the killed run's rows");
 
     let out = ingest(&url).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(count(&mut c), expected, "the re-run stores every call once");
     let distinct: i64 = c
         .query_one("SELECT COUNT(DISTINCT dedupe_key) FROM traces", &[])

@@ -88,9 +88,11 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
     let url = pg
         .url_for("127.0.0.1", "sslmode=disable")
         .replacen("postgres@", "mover:hunter2@", 1);
-    let first: Value =
-        serde_json::from_str(&run(&w, &["migrate-store", "--from", &sqlite, "--to", &url, "--json"]))
-            .unwrap();
+    let first: Value = serde_json::from_str(&run(
+        &w,
+        &["migrate-store", "--from", &sqlite, "--to", &url, "--json"],
+    ))
+    .unwrap();
     let t = tables(&first);
     assert_eq!(t["traces"], (6187, 6187, 0), "{first}");
     for table in [
@@ -152,9 +154,11 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
     assert_eq!(copied, rollups(&mut c));
 
     // A second copy finds everything there.
-    let again: Value =
-        serde_json::from_str(&run(&w, &["migrate-store", "--from", &sqlite, "--to", &url, "--json"]))
-            .unwrap();
+    let again: Value = serde_json::from_str(&run(
+        &w,
+        &["migrate-store", "--from", &sqlite, "--to", &url, "--json"],
+    ))
+    .unwrap();
     for (table, (read, copied, present)) in tables(&again) {
         assert_eq!(copied, 0, "{table} copied again");
         assert_eq!(read, present, "{table}");
@@ -191,7 +195,13 @@ fn migrate_store_refuses_what_it_cannot_copy() {
     std::fs::write(&db, b"").unwrap();
     let out = w
         .cmd()
-        .args(["migrate-store", "--from", db.to_str().unwrap(), "--to", "mysql://x@h/db"])
+        .args([
+            "migrate-store",
+            "--from",
+            db.to_str().unwrap(),
+            "--to",
+            "mysql://x@h/db",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

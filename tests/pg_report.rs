@@ -72,9 +72,21 @@ fn the_demo_reports_the_same_from_postgresql_as_from_sqlite() {
     let cases: Vec<Vec<&str>> = vec![
         vec!["report", "--format", "json"],
         vec!["report", "--format", "json", "--exact"],
-        vec!["report", "--format", "json", "--timezone", "America/New_York"],
+        vec![
+            "report",
+            "--format",
+            "json",
+            "--timezone",
+            "America/New_York",
+        ],
         vec!["report", "--format", "json", "--developer", "DEV-Alice"],
-        vec!["report", "--format", "json", "--model", "claude-sonnet-4-5-20250929"],
+        vec![
+            "report",
+            "--format",
+            "json",
+            "--model",
+            "claude-sonnet-4-5-20250929",
+        ],
         vec!["prs", "--format", "json"],
         vec!["status", "--json"],
     ];

@@ -3,7 +3,9 @@
 use crate::cli::IdentitiesArgs;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use prod_lens::pg::PgTarget;
 use prod_lens::store::identities::IdentityRow;
+use prod_lens::store::postgres::PgStore;
 use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use std::path::Path;
@@ -22,7 +24,7 @@ pub fn read_map(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// Stores the links of `--identity-map FILE` of an ingest command, if given.
-pub fn save_map(store: &mut Store, path: Option<&Path>) -> anyhow::Result<()> {
+pub fn save_map(store: &mut dyn IdentityStore, path: Option<&Path>) -> anyhow::Result<()> {
     if let Some(path) = path {
         let entries = read_map(path)?;
         let name = path.file_name().map(|n| n.to_string_lossy().to_string());
@@ -41,15 +43,32 @@ pub fn run(db: &Path, args: IdentitiesArgs) -> anyhow::Result<()> {
             db.display()
         ))
     );
-    let store = match (&map, &args.identity_map) {
-        (Some(entries), Some(path)) => {
-            let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-            let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-            store.save_identity_map(entries, name.as_deref().unwrap_or("identity map"))?;
-            store
-        }
-        _ => Store::open_read_only(db).with_context(|| format!("opening {}", db.display()))?,
-    };
+    let mut store = if map.is_some() {
+        Store::open(db)
+    } else {
+        Store::open_read_only(db)
+    }
+    .with_context(|| format!("opening {}", db.display()))?;
+    list(&mut store, map, &args)
+}
+
+/// Runs the command on a PostgreSQL store (`--db postgres://…`).
+pub fn run_postgres(target: &PgTarget, args: IdentitiesArgs) -> anyhow::Result<()> {
+    let map = args.identity_map.as_deref().map(read_map).transpose()?;
+    let mut store = PgStore::open(target)?;
+    list(&mut store, map, &args)
+}
+
+/// Stores the entries of `--identity-map` (already read), then prints every id and login.
+fn list(
+    store: &mut dyn IdentityStore,
+    map: Option<Vec<(String, String)>>,
+    args: &IdentitiesArgs,
+) -> anyhow::Result<()> {
+    if let (Some(entries), Some(path)) = (&map, &args.identity_map) {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        store.save_identity_map(entries, name.as_deref().unwrap_or("identity map"))?;
+    }
     let linker = store.linker(&[])?;
     let rows = store.identities(&linker)?;
     if args.json {

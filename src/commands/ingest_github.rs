@@ -6,10 +6,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prod_lens::github::client::{Client, ClientConfig, SystemClock, Token};
 use prod_lens::github::sync::{self, RepoSummary, SyncOptions};
 use prod_lens::github::{import, policy};
+use prod_lens::pg::PgTarget;
 use prod_lens::slug::RepoSlug;
+use prod_lens::store::postgres::PgStore;
+use prod_lens::store::prelude::*;
 use prod_lens::store::Store;
 use prod_lens::Error;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn invalid(msg: String) -> anyhow::Error {
@@ -39,8 +42,21 @@ fn print(summaries: &[RepoSummary], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the command.
-pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
+/// Where the rows come from: `gh api` output files, or GitHub itself.
+enum Source {
+    Files(Vec<PathBuf>),
+    Live(Box<Client>),
+}
+
+/// The validated flags: every one is checked before the store is opened.
+struct Plan {
+    repos: Vec<RepoSlug>,
+    source: Source,
+    since: Option<DateTime<Utc>>,
+}
+
+/// Checks every flag and finds the files (or makes the GitHub client) before a store is opened.
+fn plan(args: &IngestGithubArgs) -> anyhow::Result<Plan> {
     let mut repos: Vec<RepoSlug> = Vec::new();
     for raw in &args.repos {
         let slug = RepoSlug::parse(raw)?;
@@ -65,11 +81,11 @@ pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
                 "no *.json or *.json.gz files found in --from-json".into(),
             ));
         }
-        let mut store = Store::open(db)
-            .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
-        super::identities::save_map(&mut store, args.identity_map.as_deref())?;
-        let summaries = import::import(&mut store, &repos, &files)?;
-        return print(&summaries, args.json);
+        return Ok(Plan {
+            repos,
+            source: Source::Files(files),
+            since,
+        });
     }
 
     let token = args.token.as_deref().and_then(Token::new);
@@ -85,18 +101,51 @@ pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
         max_retries: args.max_retries,
         max_wait,
     };
-    let mut client = Client::new(cfg, Arc::new(SystemClock::from_env()))?;
+    let client = Client::new(cfg, Arc::new(SystemClock::from_env()))?;
+    Ok(Plan {
+        repos,
+        source: Source::Live(Box::new(client)),
+        since,
+    })
+}
+
+/// Runs the command.
+pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
+    let plan = plan(&args)?;
     let mut store = Store::open(db)
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
-    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
+    ingest(&mut store, plan, &args)
+}
+
+/// Runs the command into a PostgreSQL store (`--db postgres://…`).
+pub fn run_postgres(target: &PgTarget, args: IngestGithubArgs) -> anyhow::Result<()> {
+    let plan = plan(&args)?;
+    let mut store = PgStore::open(target)?;
+    ingest(&mut store, plan, &args)
+}
+
+/// Stores the identity map, then imports the files or syncs each repo, and prints the summaries.
+fn ingest(
+    store: &mut (impl GithubStore + IdentityStore),
+    plan: Plan,
+    args: &IngestGithubArgs,
+) -> anyhow::Result<()> {
+    super::identities::save_map(store, args.identity_map.as_deref())?;
+    let mut client = match plan.source {
+        Source::Files(files) => {
+            let summaries = import::import(store, &plan.repos, &files)?;
+            return print(&summaries, args.json);
+        }
+        Source::Live(client) => client,
+    };
     let opts = SyncOptions {
-        since,
+        since: plan.since,
         ..Default::default()
     };
     let mut summaries = Vec::new();
     let mut failures: Vec<Error> = Vec::new();
-    for repo in &repos {
-        let (summary, outcome) = sync::sync_repo(&mut store, &mut client, repo, &opts)?;
+    for repo in &plan.repos {
+        let (summary, outcome) = sync::sync_repo(store, &mut client, repo, &opts)?;
         summaries.push(summary);
         if let Err(e) = outcome {
             // Credentials and rate limits are per token: the other repos would fail the same way.

@@ -145,8 +145,8 @@ pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
     print(&args, &summary, lake.as_ref().map(LakeSink::report))
 }
 
-/// Runs the command into a PostgreSQL store (`--db postgres://…`): without the Parquet lake and
-/// identity maps for now; dead letters go to `--dead-letter-dir`, else `./dead-letter`.
+/// Runs the command into a PostgreSQL store (`--db postgres://…`): without the Parquet lake for
+/// now; dead letters go to `--dead-letter-dir`, else `./dead-letter`.
 pub fn run_postgres(target: &PgTarget, args: IngestTracesArgs) -> anyhow::Result<()> {
     let unsupported = |what: &str| {
         prod_lens::Error::InvalidArgument(format!(
@@ -158,13 +158,10 @@ pub fn run_postgres(target: &PgTarget, args: IngestTracesArgs) -> anyhow::Result
         args.no_parquet,
         unsupported("the Parquet lake is; add --no-parquet. It is")
     );
-    anyhow::ensure!(
-        args.identity_map.is_none(),
-        unsupported("--identity-map is")
-    );
     let opts = options(Path::new("postgres"), &args)?;
     let inputs = inputs(&args)?;
     let mut store = PgStore::open(target)?;
+    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
     let bar = Bar::new(args.quiet);
     let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &bar)?;
     print(&args, &summary, None)

@@ -39,8 +39,7 @@ pub fn run(args: MigrateStoreArgs) -> anyhow::Result<()> {
     );
     let to = prod_lens::pg::PgTarget::parse(&args.to, args.pg_ca.as_deref(), "--to")?;
     let source = Store::open(from).with_context(|| format!("opening --from {}", from.display()))?;
-    let mut target =
-        PgStore::open(&to).with_context(|| format!("opening --to {}", to.name()))?;
+    let mut target = PgStore::open(&to).with_context(|| format!("opening --to {}", to.name()))?;
     let draw = if args.quiet || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {

@@ -26,6 +26,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     if let StoreLocation::Postgres(target) = &location {
         return match cli.command {
             Command::IngestTraces(args) => ingest_traces::run_postgres(target, args),
+            Command::IngestGithub(args) => ingest_github::run_postgres(target, args),
+            Command::Identities(args) => identities::run_postgres(target, args),
             Command::Status(args) => status::run_postgres(target, args),
             Command::RebuildRollups(args) => rebuild_rollups::run_postgres(target, args),
             Command::Report(args) => report::run(&location, args),
@@ -35,8 +37,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Command::MigrateStore(args) => migrate_store::run(args),
             _ => Err(Error::InvalidArgument(format!(
                 "--db {}: this command does not work with a PostgreSQL store yet \
-                 (ingest-traces, status, rebuild-rollups, report, prs, serve and migrate-store \
-                 do); give a SQLite file",
+                 (ingest-traces, ingest-github, identities, status, rebuild-rollups, report, \
+                 prs, serve and migrate-store do); give a SQLite file",
                 target.name()
             ))
             .into()),

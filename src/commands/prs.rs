@@ -1,7 +1,6 @@
 //! `prod-lens prs`: every PR of a window with its AI evidence, and AI-assisted vs other PRs.
 
 use std::io::IsTerminal;
-use std::path::Path;
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};

@@ -15,8 +15,8 @@ use super::state::AppState;
 use crate::metrics::breakdown::{DailyPoint, DeveloperSummary};
 use crate::metrics::{ratio, Report};
 use crate::stats::calendar::DayWindow;
-use crate::store::sessions::{SessionPage, SessionQuery, SessionRow, SessionSort, SortOrder};
 use crate::store::prelude::DashboardStore;
+use crate::store::sessions::{SessionPage, SessionQuery, SessionRow, SessionSort, SortOrder};
 
 /// Sessions listed on a developer's profile.
 pub const PROFILE_SESSIONS: u32 = 20;

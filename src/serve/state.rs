@@ -12,9 +12,9 @@ use super::params::Filters;
 use crate::metrics::Report;
 use crate::report::{runtime_profile, ReportRequest};
 use crate::stats::calendar::{local_day, DayWindow};
+use crate::store::prelude::DashboardStore;
 use crate::store::sessions::{SessionPage, SessionQuery};
 use crate::store::status::Status;
-use crate::store::prelude::DashboardStore;
 use crate::store::StoreLocation;
 
 /// Idle connections kept for reuse.

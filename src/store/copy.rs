@@ -393,11 +393,11 @@ pub fn copy_store(
 impl TableSource for super::Store {
     fn table_len(&self, table: &CopyTable) -> Result<u64> {
         // `table.name` is one of the constant names of [`TABLES`].
-        let n: i64 = self
-            .conn
-            .query_row(&format!("SELECT COUNT(*) FROM {}", table.name), [], |r| {
-                r.get(0)
-            })?;
+        let n: i64 =
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {}", table.name), [], |r| {
+                    r.get(0)
+                })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -407,7 +407,11 @@ impl TableSource for super::Store {
         f: &mut dyn FnMut(Vec<Cell>) -> Result<()>,
     ) -> Result<()> {
         use rusqlite::types::ValueRef;
-        let columns: Vec<String> = table.columns.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+        let columns: Vec<String> = table
+            .columns
+            .iter()
+            .map(|(c, _)| format!("\"{c}\""))
+            .collect();
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {} FROM {} ORDER BY {}",
             columns.join(", "),

@@ -358,7 +358,7 @@ impl GithubState for Store {
         let prs: Vec<PrFacts> = tx
             .prepare(
                 "SELECT number, title, merged_at, merge_commit_sha, revert_title, revert_shas,
-                        revert_numbers FROM gh_pull_requests WHERE repo = ?1",
+                        revert_numbers FROM gh_pull_requests WHERE repo = ?1 ORDER BY number",
             )?
             .query_map([repo], |r| {
                 Ok(PrFacts {

@@ -123,7 +123,7 @@ impl IdentityStore for Store {
         let ids: Vec<(String, i64)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut commits: std::collections::BTreeMap<String, (String, i64)> = Default::default();
+        let mut logins: Vec<(String, i64)> = Vec::new();
         if self.gh_tables_exist()? {
             let mut stmt = self.conn.prepare(
                 "SELECT author_login, COUNT(*) FROM gh_commits WHERE author_login IS NOT NULL
@@ -131,55 +131,69 @@ impl IdentityStore for Store {
                  UNION ALL SELECT author, 0 FROM gh_pull_requests WHERE author IS NOT NULL
                  GROUP BY author",
             )?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                let (login, n) = row?;
-                commits
-                    .entry(login.to_ascii_lowercase())
-                    .or_insert((login, 0))
-                    .1 += n;
-            }
+            logins = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
         }
-        let mut linked_logins = std::collections::BTreeSet::new();
-        let mut out: Vec<IdentityRow> = ids
-            .into_iter()
-            .map(|(id, calls)| {
-                let link: Option<Link> = linker.link(&id);
-                let login = link.as_ref().map(|l| l.login.clone());
-                if let Some(l) = &login {
-                    linked_logins.insert(l.to_ascii_lowercase());
-                }
-                IdentityRow {
-                    commits: login
-                        .as_ref()
-                        .and_then(|l| commits.get(&l.to_ascii_lowercase()))
-                        .map_or(0, |c| c.1),
-                    developer_id: Some(id),
-                    github_login: login,
-                    rule: link.map(|l| l.rule.name().to_string()),
-                    calls,
-                }
-            })
-            .collect();
-        for (key, (login, n)) in commits {
-            if !linked_logins.contains(&key) {
-                out.push(IdentityRow {
-                    developer_id: None,
-                    github_login: Some(login),
-                    rule: None,
-                    calls: 0,
-                    commits: n,
-                });
-            }
-        }
-        out.sort_by(|a, b| {
-            (a.rule.is_none(), &a.github_login, &a.developer_id).cmp(&(
-                b.rule.is_none(),
-                &b.github_login,
-                &b.developer_id,
-            ))
-        });
-        Ok(out)
+        Ok(identity_rows(ids, logins, linker))
     }
+}
+
+/// The rows of `prod-lens identities` from the developer ids of calls with their call counts and
+/// the logins of GitHub data with their commits (commit authors first, then PR authors with 0;
+/// of two spellings of one login, the first is shown). Both stores build their rows here.
+pub(crate) fn identity_rows(
+    ids: Vec<(String, i64)>,
+    logins: Vec<(String, i64)>,
+    linker: &Linker,
+) -> Vec<IdentityRow> {
+    let mut commits: std::collections::BTreeMap<String, (String, i64)> = Default::default();
+    for (login, n) in logins {
+        commits
+            .entry(login.to_ascii_lowercase())
+            .or_insert((login, 0))
+            .1 += n;
+    }
+    let mut linked_logins = std::collections::BTreeSet::new();
+    let mut out: Vec<IdentityRow> = ids
+        .into_iter()
+        .map(|(id, calls)| {
+            let link: Option<Link> = linker.link(&id);
+            let login = link.as_ref().map(|l| l.login.clone());
+            if let Some(l) = &login {
+                linked_logins.insert(l.to_ascii_lowercase());
+            }
+            IdentityRow {
+                commits: login
+                    .as_ref()
+                    .and_then(|l| commits.get(&l.to_ascii_lowercase()))
+                    .map_or(0, |c| c.1),
+                developer_id: Some(id),
+                github_login: login,
+                rule: link.map(|l| l.rule.name().to_string()),
+                calls,
+            }
+        })
+        .collect();
+    for (key, (login, n)) in commits {
+        if !linked_logins.contains(&key) {
+            out.push(IdentityRow {
+                developer_id: None,
+                github_login: Some(login),
+                rule: None,
+                calls: 0,
+                commits: n,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.rule.is_none(), &a.github_login, &a.developer_id).cmp(&(
+            b.rule.is_none(),
+            &b.github_login,
+            &b.developer_id,
+        ))
+    });
+    out
 }
 
 impl Store {

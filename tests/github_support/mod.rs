@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod stores;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use fake_github::RepoData;

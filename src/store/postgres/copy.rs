@@ -9,7 +9,11 @@ use crate::store::copy::{Cell, CopyTable, Kind, TableTarget};
 
 /// A copied cell as the parameter its column's type takes.
 fn param(table: &str, column: &str, kind: Kind, cell: &Cell) -> Result<Box<dyn ToSql + Sync>> {
-    let bad = || Error::InvalidArgument(format!("{table}.{column}: a stored value has another type ({cell:?})"));
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "{table}.{column}: a stored value has another type ({cell:?})"
+        ))
+    };
     Ok(match (kind, cell) {
         (Kind::Int, Cell::Null) => Box::new(None::<i64>),
         (Kind::Int, Cell::Int(v)) => Box::new(Some(*v)),
@@ -42,7 +46,11 @@ impl TableTarget for PgStore {
         if rows.is_empty() {
             return Ok(0);
         }
-        let cols: Vec<String> = table.columns.iter().map(|(c, _)| format!("\"{c}\"")).collect();
+        let cols: Vec<String> = table
+            .columns
+            .iter()
+            .map(|(c, _)| format!("\"{c}\""))
+            .collect();
         let values: Vec<String> = table
             .columns
             .iter()
@@ -54,7 +62,10 @@ impl TableTarget for PgStore {
             .iter()
             .map(|k| {
                 let i = table.columns.iter().position(|(c, _)| c == k).unwrap_or(0) + 1;
-                format!("t.\"{k}\" IS NOT DISTINCT FROM ${i}::{}", sql_type(table.columns[i - 1].1))
+                format!(
+                    "t.\"{k}\" IS NOT DISTINCT FROM ${i}::{}",
+                    sql_type(table.columns[i - 1].1)
+                )
             })
             .collect();
         // `table.name` and the columns are constants of `store::copy::TABLES`.

@@ -7,12 +7,14 @@
 //! The schema is versioned in `prodlens_schema` and migrated under a transaction-scoped advisory
 //! lock, so several processes starting at once migrate it once.
 //!
-//! In progress: the schema, trace writer (rows, Claude Code raises, rollups), rollup rebuild,
-//! status, run log, source state, change detection, row reading and the sessions list are here;
-//! the report, GitHub and identity readers and the commands' `--db postgres://` are not yet.
+//! It holds every table of the SQLite store: calls with their rollups, runs, source checkpoints,
+//! GitHub state (rows, rework links, HTTP cache, sync checkpoints), identity links, and reads
+//! them back for the report, PR attribution, sessions lists, status and the lake.
 
 mod attribution;
 mod copy;
+mod github;
+mod identities;
 mod rebuild;
 mod report;
 mod rollups;

@@ -37,7 +37,10 @@ pub(super) const ASCII_LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
 /// `column` matches the developer filter `$n` (a text array of ASCII-lower-cased names; NULL
 /// for no filter).
 fn developer_in(column: &str, n: usize) -> String {
-    format!("(${n}::TEXT[] IS NULL OR {} = ANY(${n}::TEXT[]))", ascii_lower(column))
+    format!(
+        "(${n}::TEXT[] IS NULL OR {} = ANY(${n}::TEXT[]))",
+        ascii_lower(column)
+    )
 }
 
 impl ReportReader for PgStore {
@@ -151,12 +154,11 @@ impl ReportReader for PgStore {
                 &[&repo],
             )?
             .try_get(0)?;
-        let last_github_sync: Option<String> = match c
-            .query_opt("SELECT last_sync FROM gh_repos WHERE repo = $1", &[&repo])?
-        {
-            Some(r) => r.try_get(0)?,
-            None => None,
-        };
+        let last_github_sync: Option<String> =
+            match c.query_opt("SELECT last_sync FROM gh_repos WHERE repo = $1", &[&repo])? {
+                Some(r) => r.try_get(0)?,
+                None => None,
+            };
         Ok(Freshness {
             repo: repo.to_string(),
             last_trace_ingest,

@@ -2,7 +2,7 @@
 
 use super::PgStore;
 use crate::error::Result;
-use crate::store::seam::{RunLog, StatusReader};
+use crate::store::seam::{GithubState, RunLog, StatusReader};
 use crate::store::status::{RepoTraces, Status, TraceTotals};
 
 const HOUR_US: i64 = 3_600_000_000;
@@ -13,8 +13,8 @@ fn iso(us: Option<i64>) -> Option<String> {
 
 impl StatusReader for PgStore {
     /// Traces per repo from the rollups (first and last call from the rows of the edge hours),
-    /// calls without a repo from the rows, dead letters and the latest runs. GitHub data is not
-    /// kept in PostgreSQL yet, so there is none to show.
+    /// calls without a repo from the rows, dead letters, the latest runs and the GitHub figures
+    /// per repo.
     fn status(&self, runs: usize) -> Result<Status> {
         let mut by_repo = Vec::new();
         {
@@ -81,7 +81,7 @@ impl StatusReader for PgStore {
             },
             dead_letters: self.dead_letter_total()?,
             runs: self.recent_runs(runs)?,
-            github: Vec::new(),
+            github: self.gh_status()?,
         })
     }
 

@@ -27,10 +27,10 @@ mod rebuild;
 mod write;
 
 pub(in crate::store) use delta::{counters_from_row, merge_sketches, union_models, Changes};
-pub(in crate::store) use read::{session_day, session_hours, sketch, Interner};
 pub use delta::{
     models_of, models_text, register_functions, RollupDelta, RollupRow, MODELS_UNION, SKETCH_MERGE,
 };
+pub(in crate::store) use read::{session_day, session_hours, sketch, Interner};
 pub use rebuild::{rebuild, RebuildStats};
 pub(crate) use rebuild::{rollup_row, ROW_COLUMNS};
 

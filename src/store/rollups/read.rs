@@ -45,7 +45,11 @@ fn blob<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a
 }
 
 /// A stored rollup sketch (empty when NULL); an unreadable one names the cell and the fix.
-pub(in crate::store) fn sketch(bytes: Option<&[u8]>, repo: &str, hour: i64) -> Result<QuantileSketch> {
+pub(in crate::store) fn sketch(
+    bytes: Option<&[u8]>,
+    repo: &str,
+    hour: i64,
+) -> Result<QuantileSketch> {
     match bytes {
         None => Ok(QuantileSketch::new()),
         Some(b) => QuantileSketch::from_bytes_to_merge(b).map_err(|e| {
