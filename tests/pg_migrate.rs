@@ -127,7 +127,7 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
     // Rollups written by the copy equal a rebuild from the copied rows.
     let rollups = |c: &mut postgres::Client| -> Vec<String> {
         c.query(
-            "SELECT repo, hour, developer, model, requests, tokens, errors, cost_usd::TEXT
+            "SELECT repo, hour, developer, model, requests, tokens, errors, ROUND(cost_usd::NUMERIC, 9)::TEXT
              FROM rollup_cells ORDER BY 1, 2, 3, 4",
             &[],
         )
@@ -151,7 +151,7 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
     let copied = rollups(&mut c);
     assert!(!copied.is_empty());
     run(&w, &["--db", &url, "rebuild-rollups"]);
-    assert_eq!(copied, rollups(&mut c));
+    pg_support::same_rows("rollups copied vs rebuilt", &copied, &rollups(&mut c));
 
     // A second copy finds everything there.
     let again: Value = serde_json::from_str(&run(

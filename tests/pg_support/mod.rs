@@ -291,3 +291,16 @@ pub fn diff(path: &str, a: &Value, b: &Value) -> Option<String> {
         _ => (a != b).then(|| format!("{path}: {a} vs {b}")),
     }
 }
+
+/// Asserts two lists of rows are equal, naming the first row that differs.
+pub fn same_rows(what: &str, a: &[String], b: &[String]) {
+    if let Some(i) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+        panic!(
+            "{what}: {} vs {} rows; first difference at row {i}:\n  {:?}\n  {:?}",
+            a.len(),
+            b.len(),
+            a.get(i),
+            b.get(i)
+        );
+    }
+}

@@ -193,11 +193,13 @@ impl PrReader for PgStore {
         );
         // Rollups keep a missing developer as ''; the SQLite store reads those rows too.
         let rows = self.client().query(
-            "SELECT hour, developer, SUM(requests)::BIGINT, SUM(tokens)::BIGINT,
-                    COALESCE(SUM(cost_usd), 0)::DOUBLE PRECISION
-             FROM rollup_cells
-             WHERE repo = $1 AND hour >= $2 AND hour <= $3 AND developer IS NOT NULL
-             GROUP BY hour, developer ORDER BY hour, developer COLLATE \"C\"",
+            &format!(
+                "SELECT hour, developer, SUM(requests)::BIGINT, SUM(tokens)::BIGINT, {}
+                 FROM rollup_cells
+                 WHERE repo = $1 AND hour >= $2 AND hour <= $3 AND developer IS NOT NULL
+                 GROUP BY hour, developer ORDER BY hour, developer COLLATE \"C\"",
+                super::sessions::exact_total("cost_usd")
+            ),
             &[&repo, &h0, &h1],
         )?;
         rows.iter()

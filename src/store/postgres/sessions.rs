@@ -99,7 +99,7 @@ const SELECT_ROLLUP: &str = r#"SELECT repo COLLATE "C" AS repo, session COLLATE 
 /// in scan order). Each value below 2^33 in magnitude is split without loss into three integers
 /// of 2^-30, 2^-83 and 2^-136 (a value is a multiple of 2^-136 from 2^-84 up), summed as
 /// integers; bits below 2^-136 and values from 2^33 up are summed as floats.
-fn exact_total(x: &str) -> String {
+pub(super) fn exact_total(x: &str) -> String {
     let a = format!("({x} * 1073741824::float8)");
     let b = format!("(({a} - trunc({a})) * 9007199254740992::float8)");
     let c = format!("(({b} - trunc({b})) * 9007199254740992::float8)");

@@ -1,5 +1,6 @@
 //! `status` of a PostgreSQL store: the SQLite store's report, read with PostgreSQL's SQL.
 
+use super::sessions::exact_total;
 use super::PgStore;
 use crate::error::Result;
 use crate::store::seam::{GithubState, RunLog, StatusReader};
@@ -19,10 +20,14 @@ impl StatusReader for PgStore {
         let mut by_repo = Vec::new();
         {
             let mut c = self.client();
+            // Costs summed exactly, as SQLite's compensated sums give them.
             let rows = c.query(
-                "SELECT repo, SUM(requests)::BIGINT, COALESCE(SUM(cost_usd), 0)::DOUBLE PRECISION,
-                        SUM(cost_unknown)::BIGINT, MIN(hour), MAX(hour)
-                 FROM rollup_cells GROUP BY repo ORDER BY repo",
+                &format!(
+                    "SELECT repo, SUM(requests)::BIGINT, {}, SUM(cost_unknown)::BIGINT,
+                            MIN(hour), MAX(hour)
+                     FROM rollup_cells GROUP BY repo ORDER BY repo COLLATE \"C\"",
+                    exact_total("cost_usd")
+                ),
                 &[],
             )?;
             let edge = c.prepare(
@@ -54,10 +59,12 @@ impl StatusReader for PgStore {
                 });
             }
             let none = c.query_one(
-                "SELECT COUNT(*), MIN(timestamp_us), MAX(timestamp_us),
-                        COALESCE(SUM(cost_usd), 0)::DOUBLE PRECISION,
-                        COUNT(*) FILTER (WHERE cost_usd IS NULL)
-                 FROM traces WHERE repo_slug IS NULL",
+                &format!(
+                    "SELECT COUNT(*), MIN(timestamp_us), MAX(timestamp_us), {},
+                            COUNT(*) FILTER (WHERE cost_usd IS NULL)
+                     FROM traces WHERE repo_slug IS NULL",
+                    exact_total("cost_usd")
+                ),
                 &[],
             )?;
             let count: i64 = none.try_get(0)?;
