@@ -10,8 +10,7 @@
 
 use super::PgStore;
 use crate::error::Result;
-use crate::identity::Linker;
-use crate::store::seam::SessionsReader;
+use crate::store::seam::{IdentityStore, SessionsReader};
 use crate::store::session_query::{
     check_paging, developer_names, iso, page_offset, rollup_plan, shown_developer, SessionPage,
     SessionQuery, SessionRow, SortOrder,
@@ -147,17 +146,17 @@ impl SessionsReader for PgStore {
     /// One page of the sessions matching `q`, sorted by `q.sort` then repo and session.
     fn sessions_page(&self, q: &SessionQuery) -> Result<SessionPage> {
         check_paging(q)?;
-        let mut c = self.client();
         let repos: Option<&[String]> = (!q.repos.is_empty()).then_some(q.repos.as_slice());
         // A developer filter matches every id linked to the same person (see `identities`).
         let linker = match &q.developer {
-            Some(_) => Some(linker(&mut c)?),
+            Some(_) => Some(IdentityStore::linker(self, &[])?),
             None => None,
         };
         let developers = match (&q.developer, &linker) {
-            (Some(d), Some(l)) => Some(developer_names(l, d, &developer_ids(&mut c)?)),
+            (Some(d), Some(l)) => Some(developer_names(l, d, &IdentityStore::developer_ids(self)?)),
             _ => None,
         };
+        let mut c = self.client();
         let start = q.start_us.unwrap_or(i64::MIN);
         let end = q.end_us.unwrap_or(i64::MAX);
         // The rollups are written with the rows, in the same transaction: always there.
@@ -275,61 +274,4 @@ impl SessionsReader for PgStore {
                 ))?,
         )
     }
-}
-
-/// The linker of the stored identity links and GitHub data, read as the SQLite store's
-/// `IdentityStore::linker` reads them (no extra entries).
-fn linker(c: &mut postgres::Client) -> Result<Linker> {
-    let map = c
-        .query("SELECT developer_id, github_login FROM identity_map", &[])?
-        .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<Vec<(String, String)>>>()?;
-    let emails = c
-        .query(
-            concat!(
-                "SELECT ",
-                ascii_lower!("author_email"),
-                " AS email, author_login, COUNT(*) FROM gh_commits
-                 WHERE author_email IS NOT NULL AND author_email <> ''
-                   AND author_login IS NOT NULL
-                 GROUP BY email, author_login"
-            ),
-            &[],
-        )?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0),
-            ))
-        })
-        .collect::<Result<Vec<(String, String, u64)>>>()?;
-    // Of logins that differ in case only, the linker keeps the last: SQLite's UNION gives them
-    // in bytewise order.
-    let logins = c
-        .query(
-            r#"SELECT author_login COLLATE "C" AS login FROM gh_commits
-                 WHERE author_login IS NOT NULL
-               UNION SELECT author FROM gh_pull_requests WHERE author IS NOT NULL
-               ORDER BY login"#,
-            &[],
-        )?
-        .iter()
-        .map(|r| Ok(r.try_get(0)?))
-        .collect::<Result<Vec<String>>>()?;
-    Ok(Linker::new(map, emails, logins))
-}
-
-/// The distinct developer ids of stored calls.
-fn developer_ids(c: &mut postgres::Client) -> Result<Vec<String>> {
-    c.query(
-        "SELECT DISTINCT developer_id FROM traces
-         WHERE developer_id IS NOT NULL AND developer_id <> ''",
-        &[],
-    )?
-    .iter()
-    .map(|r| Ok(r.try_get(0)?))
-    .collect()
 }
