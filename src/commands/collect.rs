@@ -1,7 +1,7 @@
 //! `prod-lens collect --listen ADDR`: an OTLP/HTTP receiver writing through the ingest pipeline.
 //!
 //! Requests are handled one at a time: a body is read (size-limited), decoded, priced, and
-//! committed to SQLite before the 200 is sent, so an acknowledged batch is never lost. A body that
+//! committed to the store before the 200 is sent, so an acknowledged batch is never lost. A body that
 //! cannot be decoded gets a 400 and is written to the dead-letter queue; the server keeps serving.
 
 use crate::cli::CollectArgs;
@@ -11,12 +11,11 @@ use prod_lens::normalise;
 use prod_lens::pricing::Pricer;
 use prod_lens::sinks::dead_letter::DeadLetterWriter;
 use prod_lens::store::prelude::*;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use std::io::Read;
-use std::path::Path;
 
 /// Runs the receiver until the process is stopped.
-pub fn run(db: &Path, args: CollectArgs) -> anyhow::Result<()> {
+pub fn run(db: &StoreLocation, args: CollectArgs) -> anyhow::Result<()> {
     let mut opts = prod_lens::ingest::IngestOptions::new(
         args.dead_letter_dir
             .clone()
@@ -41,9 +40,10 @@ pub fn run(db: &Path, args: CollectArgs) -> anyhow::Result<()> {
             "--listen {addr} is not a loopback address; add --allow-remote to accept other hosts"
         )));
     }
-    let mut store = Store::open(db)
-        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
-    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
+    let mut store = db
+        .open_writer()
+        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.name()))?;
+    super::identities::save_map(store.as_mut(), args.identity_map.as_deref())?;
     let server = tiny_http::Server::http(addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let mut pricer = Pricer::new(opts.prices.clone(), opts.default_price);
@@ -58,7 +58,7 @@ pub fn run(db: &Path, args: CollectArgs) -> anyhow::Result<()> {
             &mut req,
             &args,
             &opts,
-            &mut store,
+            store.as_mut(),
             &mut pricer,
             &mut dead,
             run_id,
@@ -88,7 +88,7 @@ fn handle(
     req: &mut tiny_http::Request,
     args: &CollectArgs,
     opts: &prod_lens::ingest::IngestOptions,
-    store: &mut Store,
+    store: &mut dyn WriteStore,
     pricer: &mut Pricer,
     dead: &mut DeadLetterWriter,
     run_id: i64,

@@ -3,11 +3,9 @@
 use crate::cli::IdentitiesArgs;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use prod_lens::pg::PgTarget;
 use prod_lens::store::identities::IdentityRow;
-use prod_lens::store::postgres::PgStore;
 use prod_lens::store::prelude::*;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use std::path::Path;
 
 /// Reads an identity map file, naming the file and line of a bad entry.
@@ -33,30 +31,24 @@ pub fn save_map(store: &mut dyn IdentityStore, path: Option<&Path>) -> anyhow::R
     Ok(())
 }
 
-/// Runs the command.
-pub fn run(db: &Path, args: IdentitiesArgs) -> anyhow::Result<()> {
+/// Runs the command (a SQLite file is opened read-only unless links are to be stored).
+pub fn run(db: &StoreLocation, args: IdentitiesArgs) -> anyhow::Result<()> {
     let map = args.identity_map.as_deref().map(read_map).transpose()?;
     anyhow::ensure!(
         db.exists() || map.is_some(),
         prod_lens::Error::InvalidArgument(format!(
             "no database at {} (ingest traces first, or pass --db)",
-            db.display()
+            db.name()
         ))
     );
-    let mut store = if map.is_some() {
-        Store::open(db)
+    let opening = || format!("opening {}", db.name());
+    if map.is_some() {
+        let mut store = db.open_writer().with_context(opening)?;
+        list(store.as_mut(), map, &args)
     } else {
-        Store::open_read_only(db)
+        let mut store = db.open_reader().with_context(opening)?;
+        list(store.as_mut(), map, &args)
     }
-    .with_context(|| format!("opening {}", db.display()))?;
-    list(&mut store, map, &args)
-}
-
-/// Runs the command on a PostgreSQL store (`--db postgres://…`).
-pub fn run_postgres(target: &PgTarget, args: IdentitiesArgs) -> anyhow::Result<()> {
-    let map = args.identity_map.as_deref().map(read_map).transpose()?;
-    let mut store = PgStore::open(target)?;
-    list(&mut store, map, &args)
 }
 
 /// Stores the entries of `--identity-map` (already read), then prints every id and login.

@@ -6,13 +6,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prod_lens::github::client::{Client, ClientConfig, SystemClock, Token};
 use prod_lens::github::sync::{self, RepoSummary, SyncOptions};
 use prod_lens::github::{import, policy};
-use prod_lens::pg::PgTarget;
 use prod_lens::slug::RepoSlug;
-use prod_lens::store::postgres::PgStore;
 use prod_lens::store::prelude::*;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use prod_lens::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 fn invalid(msg: String) -> anyhow::Error {
@@ -110,26 +108,16 @@ fn plan(args: &IngestGithubArgs) -> anyhow::Result<Plan> {
 }
 
 /// Runs the command.
-pub fn run(db: &Path, args: IngestGithubArgs) -> anyhow::Result<()> {
+pub fn run(db: &StoreLocation, args: IngestGithubArgs) -> anyhow::Result<()> {
     let plan = plan(&args)?;
-    let mut store = Store::open(db)
-        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
-    ingest(&mut store, plan, &args)
-}
-
-/// Runs the command into a PostgreSQL store (`--db postgres://…`).
-pub fn run_postgres(target: &PgTarget, args: IngestGithubArgs) -> anyhow::Result<()> {
-    let plan = plan(&args)?;
-    let mut store = PgStore::open(target)?;
-    ingest(&mut store, plan, &args)
+    let mut store = db
+        .open_writer()
+        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.name()))?;
+    ingest(store.as_mut(), plan, &args)
 }
 
 /// Stores the identity map, then imports the files or syncs each repo, and prints the summaries.
-fn ingest(
-    store: &mut (impl GithubStore + IdentityStore),
-    plan: Plan,
-    args: &IngestGithubArgs,
-) -> anyhow::Result<()> {
+fn ingest(store: &mut dyn WriteStore, plan: Plan, args: &IngestGithubArgs) -> anyhow::Result<()> {
     super::identities::save_map(store, args.identity_map.as_deref())?;
     let mut client = match plan.source {
         Source::Files(files) => {

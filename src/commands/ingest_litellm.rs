@@ -7,11 +7,10 @@ use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::pg::PgTarget;
 use prod_lens::sinks::RecordSink;
 use prod_lens::slug::RepoSlug;
-use prod_lens::store::Store;
-use std::path::Path;
+use prod_lens::store::StoreLocation;
 
 /// Runs the command.
-pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
+pub fn run(db: &StoreLocation, args: IngestLitellmArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (1..=1_000_000).contains(&args.batch_rows),
         prod_lens::Error::InvalidArgument(format!(
@@ -28,18 +27,19 @@ pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| super::ingest_traces::default_dead_letter_dir(db)),
     );
     opts.default_repo = args.repo.as_deref().map(RepoSlug::parse).transpose()?;
-    let mut store = Store::open(db)
-        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
-    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
+    let mut store = db
+        .open_writer()
+        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.name()))?;
+    super::identities::save_map(store.as_mut(), args.identity_map.as_deref())?;
     let mut lake = if args.no_parquet {
         None
     } else {
-        let root = super::lake::lake_dir(db, args.parquet_dir.as_ref());
+        let root = super::lake::lake_dir(db, args.parquet_dir.as_ref())?;
         let dir = root.display().to_string();
         Some(
             LakeSink::open(LakeOptions {
                 root,
-                db: db.to_path_buf().into(),
+                db: db.clone(),
                 limits: BufferLimits::default(),
             })
             .with_context(|| format!("opening the Parquet lake {dir}"))?,
@@ -51,7 +51,7 @@ pub fn run(db: &Path, args: IngestLitellmArgs) -> anyhow::Result<()> {
     }
     let mut client = target.connect()?;
     let summary = postgres::ingest_spend_logs(
-        &mut store,
+        store.as_mut(),
         &mut client,
         &source,
         &opts,

@@ -5,22 +5,21 @@ use crate::cli::{FormatArg, IngestTracesArgs};
 use anyhow::Context;
 use prod_lens::ingest::{self, input, repo, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
-use prod_lens::pg::PgTarget;
 use prod_lens::pricing::{self, PriceTable};
 use prod_lens::record::SourceFormat;
 use prod_lens::sinks::RecordSink;
 use prod_lens::slug::RepoSlug;
-use prod_lens::store::postgres::PgStore;
-use prod_lens::store::Store;
-use std::path::{Path, PathBuf};
+use prod_lens::store::StoreLocation;
+use std::path::PathBuf;
 
-/// Folder for dead letters next to a database file.
-pub fn default_dead_letter_dir(db: &Path) -> PathBuf {
-    db.parent().unwrap_or(Path::new(".")).join("dead-letter")
+/// Folder for dead letters: next to a SQLite file, `./dead-letter` for a PostgreSQL store.
+pub fn default_dead_letter_dir(db: &StoreLocation) -> PathBuf {
+    db.beside("dead-letter")
+        .unwrap_or_else(|| PathBuf::from("dead-letter"))
 }
 
 /// Builds ingest options from flags; every flag is validated before anything is written.
-pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptions> {
+pub fn options(db: &StoreLocation, args: &IngestTracesArgs) -> anyhow::Result<IngestOptions> {
     let mut opts = IngestOptions::new(
         args.dead_letter_dir
             .clone()
@@ -73,7 +72,10 @@ pub fn options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<IngestOptio
 }
 
 /// Lake options from flags (None with `--no-parquet`).
-pub fn lake_options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<Option<LakeOptions>> {
+pub fn lake_options(
+    db: &StoreLocation,
+    args: &IngestTracesArgs,
+) -> anyhow::Result<Option<LakeOptions>> {
     if args.no_parquet {
         return Ok(None);
     }
@@ -85,8 +87,8 @@ pub fn lake_options(db: &Path, args: &IngestTracesArgs) -> anyhow::Result<Option
         ))
     );
     Ok(Some(LakeOptions {
-        root: super::lake::lake_dir(db, args.parquet_dir.as_ref()),
-        db: db.to_path_buf().into(),
+        root: super::lake::lake_dir(db, args.parquet_dir.as_ref())?,
+        db: db.clone(),
         limits: BufferLimits {
             max_buffered_rows: args.parquet_buffer_rows,
             ..BufferLimits::default()
@@ -122,13 +124,14 @@ fn inputs(args: &IngestTracesArgs) -> anyhow::Result<Vec<input::Input>> {
 }
 
 /// Runs the command.
-pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
+pub fn run(db: &StoreLocation, args: IngestTracesArgs) -> anyhow::Result<()> {
     let opts = options(db, &args)?;
     let lake_opts = lake_options(db, &args)?;
     let inputs = inputs(&args)?;
-    let mut store = Store::open(db)
-        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.display()))?;
-    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
+    let mut store = db
+        .open_writer()
+        .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.name()))?;
+    super::identities::save_map(store.as_mut(), args.identity_map.as_deref())?;
     // The lake is opened before the first row is committed (see `prod_lens::lake`).
     let mut lake = lake_opts
         .map(|o| {
@@ -141,30 +144,8 @@ pub fn run(db: &Path, args: IngestTracesArgs) -> anyhow::Result<()> {
         sinks.push(l);
     }
     let bar = Bar::new(args.quiet);
-    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut sinks, &bar)?;
+    let summary = ingest::ingest(store.as_mut(), &inputs, &opts, &mut sinks, &bar)?;
     print(&args, &summary, lake.as_ref().map(LakeSink::report))
-}
-
-/// Runs the command into a PostgreSQL store (`--db postgres://…`): without the Parquet lake for
-/// now; dead letters go to `--dead-letter-dir`, else `./dead-letter`.
-pub fn run_postgres(target: &PgTarget, args: IngestTracesArgs) -> anyhow::Result<()> {
-    let unsupported = |what: &str| {
-        prod_lens::Error::InvalidArgument(format!(
-            "--db {}: {what} not supported with a PostgreSQL store yet",
-            target.name()
-        ))
-    };
-    anyhow::ensure!(
-        args.no_parquet,
-        unsupported("the Parquet lake is; add --no-parquet. It is")
-    );
-    let opts = options(Path::new("postgres"), &args)?;
-    let inputs = inputs(&args)?;
-    let mut store = PgStore::open(target)?;
-    super::identities::save_map(&mut store, args.identity_map.as_deref())?;
-    let bar = Bar::new(args.quiet);
-    let summary = ingest::ingest(&mut store, &inputs, &opts, &mut [], &bar)?;
-    print(&args, &summary, None)
 }
 
 /// Prints the summary (and what the lake did).

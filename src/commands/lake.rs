@@ -5,17 +5,29 @@ use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use prod_lens::lake::{self, check::CheckReport, compact::CompactReport, repair::RecoveryReport};
 use prod_lens::store::seam::TraceRows;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use prod_lens::Error;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The lake folder from `--parquet-dir`, else the default next to the database.
-pub fn lake_dir(db: &Path, flag: Option<&PathBuf>) -> PathBuf {
-    flag.cloned().unwrap_or_else(|| lake::default_dir(db))
+/// The lake folder from `--parquet-dir`, else the default next to a SQLite file; a PostgreSQL
+/// store has no folder of its own, so its lake must be named.
+pub fn lake_dir(db: &StoreLocation, flag: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir.clone());
+    }
+    match db {
+        StoreLocation::Sqlite(p) => Ok(lake::default_dir(p)),
+        StoreLocation::Postgres(t) => Err(Error::InvalidArgument(format!(
+            "--db {}: a PostgreSQL store keeps no Parquet lake of its own; pass --parquet-dir \
+             (a folder every machine reaches, e.g. shared storage) or --no-parquet",
+            t.name()
+        ))
+        .into()),
+    }
 }
 
-fn existing_lake(db: &Path, args: &LakeArgs) -> anyhow::Result<PathBuf> {
-    let dir = lake_dir(db, args.parquet_dir.as_ref());
+fn existing_lake(db: &StoreLocation, args: &LakeArgs) -> anyhow::Result<PathBuf> {
+    let dir = lake_dir(db, args.parquet_dir.as_ref())?;
     if !dir.is_dir() {
         return Err(Error::InvalidArgument(format!(
             "no Parquet lake at {} — ingest first, or pass --parquet-dir",
@@ -26,22 +38,22 @@ fn existing_lake(db: &Path, args: &LakeArgs) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn store_if_any(db: &Path) -> anyhow::Result<Option<Store>> {
+fn store_if_any(db: &StoreLocation) -> anyhow::Result<Option<Box<dyn TraceRows>>> {
     if !db.exists() {
         return Ok(None);
     }
-    Store::open_read_only(db)
-        .with_context(|| format!("opening database {}", db.display()))
+    db.open_rows()
+        .with_context(|| format!("opening database {}", db.name()))
         .map(Some)
 }
 
 /// Runs a `lake` subcommand.
-pub fn run(db: &Path, cmd: LakeCommand) -> anyhow::Result<()> {
+pub fn run(db: &StoreLocation, cmd: LakeCommand) -> anyhow::Result<()> {
     match cmd {
         LakeCommand::Compact(args) => {
             let dir = existing_lake(db, &args)?;
             let store = store_if_any(db)?;
-            let report = lake::compact::compact(&dir, store.as_ref().map(|s| s as &dyn TraceRows))
+            let report = lake::compact::compact(&dir, store.as_deref())
                 .with_context(|| format!("compacting {}", dir.display()))?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -54,7 +66,7 @@ pub fn run(db: &Path, cmd: LakeCommand) -> anyhow::Result<()> {
             let dir = existing_lake(db, &args.lake)?;
             let store = store_if_any(db)?;
             let max = args.max_partition_mb.saturating_mul(1024 * 1024);
-            let report = lake::check::check(&dir, store.as_ref().map(|s| s as &dyn TraceRows), max)
+            let report = lake::check::check(&dir, store.as_deref(), max)
                 .with_context(|| format!("checking {}", dir.display()))?;
             if args.lake.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -71,14 +83,14 @@ pub fn run(db: &Path, cmd: LakeCommand) -> anyhow::Result<()> {
             Ok(())
         }
         LakeCommand::Repair(args) => {
-            let dir = lake_dir(db, args.parquet_dir.as_ref());
+            let dir = lake_dir(db, args.parquet_dir.as_ref())?;
             let store = store_if_any(db)?.ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "no database at {}: nothing to repair the lake from (--db / PRODLENS_DB)",
-                    db.display()
+                    db.name()
                 ))
             })?;
-            let report = lake::repair(&dir, &store)
+            let report = lake::repair(&dir, store.as_ref())
                 .with_context(|| format!("repairing {}", dir.display()))?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

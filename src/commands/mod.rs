@@ -20,43 +20,22 @@ use crate::cli::{Cli, Command};
 use prod_lens::store::StoreLocation;
 use prod_lens::Error;
 
-/// Runs the chosen command.
+/// Runs the chosen command on the store `--db` names (a SQLite file or a PostgreSQL server).
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let location = StoreLocation::parse(&cli.db, cli.db_ca.as_deref(), "--db")?;
-    if let StoreLocation::Postgres(target) = &location {
-        return match cli.command {
-            Command::IngestTraces(args) => ingest_traces::run_postgres(target, args),
-            Command::IngestGithub(args) => ingest_github::run_postgres(target, args),
-            Command::Identities(args) => identities::run_postgres(target, args),
-            Command::Status(args) => status::run_postgres(target, args),
-            Command::RebuildRollups(args) => rebuild_rollups::run_postgres(target, args),
-            Command::Report(args) => report::run(&location, args),
-            Command::Prs(args) => prs::run(&location, args),
-            Command::Serve(args) => serve::run(&location, args),
-            Command::Demo(args) => demo::run(args),
-            Command::MigrateStore(args) => migrate_store::run(args),
-            _ => Err(Error::InvalidArgument(format!(
-                "--db {}: this command does not work with a PostgreSQL store yet \
-                 (ingest-traces, ingest-github, identities, status, rebuild-rollups, report, \
-                 prs, serve and migrate-store do); give a SQLite file",
-                target.name()
-            ))
-            .into()),
-        };
-    }
+    let db = StoreLocation::parse(&cli.db, cli.db_ca.as_deref(), "--db")?;
     match cli.command {
-        Command::IngestTraces(args) => ingest_traces::run(&cli.db, args),
-        Command::IngestLitellm(args) => ingest_litellm::run(&cli.db, args),
-        Command::IngestGithub(args) => ingest_github::run(&cli.db, args),
-        Command::Status(args) => status::run(&cli.db, args),
+        Command::IngestTraces(args) => ingest_traces::run(&db, args),
+        Command::IngestLitellm(args) => ingest_litellm::run(&db, args),
+        Command::IngestGithub(args) => ingest_github::run(&db, args),
+        Command::Status(args) => status::run(&db, args),
         Command::Demo(args) => demo::run(args),
-        Command::Lake(cmd) => lake::run(&cli.db, cmd),
-        Command::Collect(args) => collect::run(&cli.db, args),
-        Command::Report(args) => report::run(&location, args),
-        Command::Serve(args) => serve::run(&location, args),
-        Command::RebuildRollups(args) => rebuild_rollups::run(&cli.db, args),
-        Command::Identities(args) => identities::run(&cli.db, args),
-        Command::Prs(args) => prs::run(&location, args),
+        Command::Lake(cmd) => lake::run(&db, cmd),
+        Command::Collect(args) => collect::run(&db, args),
+        Command::Report(args) => report::run(&db, args),
+        Command::Serve(args) => serve::run(&db, args),
+        Command::RebuildRollups(args) => rebuild_rollups::run(&db, args),
+        Command::Identities(args) => identities::run(&db, args),
+        Command::Prs(args) => prs::run(&db, args),
         Command::MigrateStore(args) => migrate_store::run(args),
     }
 }

@@ -4,33 +4,24 @@ use crate::cli::RebuildRollupsArgs;
 use anyhow::Context;
 use prod_lens::slug::RepoSlug;
 use prod_lens::store::prelude::*;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use prod_lens::Error;
-use std::path::Path;
 use std::time::Instant;
 
 /// Runs the command: one transaction per `--repo`, or one for every repo.
-pub fn run(db: &Path, args: RebuildRollupsArgs) -> anyhow::Result<()> {
+pub fn run(db: &StoreLocation, args: RebuildRollupsArgs) -> anyhow::Result<()> {
     let repos = repos(&args)?;
     anyhow::ensure!(
         db.exists(),
         Error::InvalidArgument(format!(
             "no database at {} (ingest traces first, or pass --db)",
-            db.display()
+            db.name()
         ))
     );
-    let mut store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
-    rebuild(&mut store, &repos, &args)
-}
-
-/// Runs the command on a PostgreSQL store (`--db postgres://…`).
-pub fn run_postgres(
-    target: &prod_lens::pg::PgTarget,
-    args: RebuildRollupsArgs,
-) -> anyhow::Result<()> {
-    let repos = repos(&args)?;
-    let mut store = prod_lens::store::postgres::PgStore::open(target)?;
-    rebuild(&mut store, &repos, &args)
+    let mut store = db
+        .open_writer()
+        .with_context(|| format!("opening {}", db.name()))?;
+    rebuild(store.as_mut(), &repos, &args)
 }
 
 /// The validated `--repo` values, each once.

@@ -3,28 +3,21 @@
 use crate::cli::StatusArgs;
 use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use prod_lens::store::prelude::*;
 use prod_lens::store::status::Status;
-use prod_lens::store::Store;
-use std::path::Path;
+use prod_lens::store::StoreLocation;
 
-/// Runs the command.
-pub fn run(db: &Path, args: StatusArgs) -> anyhow::Result<()> {
+/// Runs the command (a SQLite file is opened read-only).
+pub fn run(db: &StoreLocation, args: StatusArgs) -> anyhow::Result<()> {
     if !db.exists() {
         return Err(prod_lens::Error::InvalidArgument(format!(
             "no database at {} — run `prod-lens ingest-traces …` first, or pass --db / PRODLENS_DB",
-            db.display()
+            db.name()
         ))
         .into());
     }
-    let store =
-        Store::open_read_only(db).with_context(|| format!("opening database {}", db.display()))?;
-    show(&store.status(args.runs)?, args.json)
-}
-
-/// Runs the command on a PostgreSQL store (`--db postgres://…`).
-pub fn run_postgres(target: &prod_lens::pg::PgTarget, args: StatusArgs) -> anyhow::Result<()> {
-    let store = prod_lens::store::postgres::PgStore::open(target)?;
+    let store = db
+        .open_reader()
+        .with_context(|| format!("opening database {}", db.name()))?;
     show(&store.status(args.runs)?, args.json)
 }
 

@@ -32,7 +32,7 @@ pub enum StoreLocation {
     /// An embedded SQLite file.
     Sqlite(PathBuf),
     /// A PostgreSQL store.
-    Postgres(crate::pg::PgTarget),
+    Postgres(Box<crate::pg::PgTarget>),
 }
 
 impl StoreLocation {
@@ -41,7 +41,7 @@ impl StoreLocation {
     pub fn parse(db: &Path, ca: Option<&Path>, flag: &str) -> Result<Self> {
         match db.to_str() {
             Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => Ok(
-                StoreLocation::Postgres(crate::pg::PgTarget::parse(s, ca, flag)?),
+                StoreLocation::Postgres(Box::new(crate::pg::PgTarget::parse(s, ca, flag)?)),
             ),
             _ => Ok(StoreLocation::Sqlite(db.to_path_buf())),
         }
@@ -61,6 +61,24 @@ impl StoreLocation {
         match self {
             StoreLocation::Sqlite(p) => p.is_file(),
             StoreLocation::Postgres(_) => true,
+        }
+    }
+
+    /// Opens the store for writing (a SQLite file is created, with its folder, when missing;
+    /// its schema is brought up to date).
+    pub fn open_writer(&self) -> Result<Box<dyn seam::WriteStore>> {
+        Ok(match self {
+            StoreLocation::Sqlite(p) => Box::new(Store::open(p)?),
+            StoreLocation::Postgres(t) => Box::new(postgres::PgStore::open(t)?),
+        })
+    }
+
+    /// A folder next to a SQLite file for what the store keeps in files (dead letters, the
+    /// Parquet lake); None for a server, which has no folder of its own.
+    pub fn beside(&self, name: &str) -> Option<PathBuf> {
+        match self {
+            StoreLocation::Sqlite(p) => Some(p.parent().unwrap_or(Path::new(".")).join(name)),
+            StoreLocation::Postgres(_) => None,
         }
     }
 

@@ -271,6 +271,18 @@ pub trait ReportStore: PrStore + StatusReader {}
 
 impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
 
+/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds and
+/// the store's own state.
+pub trait WriteStore:
+    IngestStore + IdentityStore + GithubStore + RollupRebuild + StatusReader + Send
+{
+}
+
+impl<T> WriteStore for T where
+    T: IngestStore + IdentityStore + GithubStore + RollupRebuild + StatusReader + Send + ?Sized
+{
+}
+
 /// What the dashboard reads: reports, PR listings, sessions, status and change detection, from
 /// any thread of its pool.
 pub trait DashboardStore: ReportStore + SessionsReader + ChangeDetector + Send {}
