@@ -112,16 +112,41 @@ fn ingest_traces_and_status_work_on_a_postgresql_store() {
         "a rebuild changes no figure"
     );
 
-    // What is not there yet is refused, naming the server without its password.
-    let (code, _, err) = run(&w, &url, &["report", "--format", "json"]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("does not work with a PostgreSQL store yet"),
-        "{err}"
-    );
+    // A PostgreSQL store has no folder of its own: its lake is named, and then works as beside
+    // a SQLite file (checked against the store's rows).
     let (code, _, err) = run(&w, &url, &["ingest-traces", &input]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("add --no-parquet"), "{err}");
+    assert!(
+        err.contains("pass --parquet-dir") && err.contains("postgres://postgres@127.0.0.1"),
+        "{err}"
+    );
+    let lake = w.path("lake");
+    let lake = lake.to_str().unwrap();
+    let dead = w.path("dead-lake");
+    let (code, _, err) = run(
+        &w,
+        &url,
+        &[
+            "ingest-traces",
+            "--full",
+            "--parquet-dir",
+            lake,
+            "--dead-letter-dir",
+            dead.to_str().unwrap(),
+            &input,
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // The rows stored before the lake existed are missing from it: `check` reads the store's
+    // rows and says so, `repair` writes them, and then the lake holds every stored row.
+    let (code, out, _) = run(&w, &url, &["lake", "check", "--parquet-dir", lake, "--json"]);
+    assert_eq!(code, Some(1), "{out}");
+    let (code, _, err) = run(&w, &url, &["lake", "repair", "--parquet-dir", lake]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = run(&w, &url, &["lake", "check", "--parquet-dir", lake, "--json"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let check: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(check["ok"], true, "{check}");
     let (code, _, err) = run(&w, &pg.url_for("127.0.0.1", "sslmode=bogus"), &["status"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--db: sslmode=bogus"), "{err}");
