@@ -308,3 +308,63 @@ fn connects_in_every_sslmode_and_checks_what_each_promises() {
     assert_ne!(code, Some(0), "{text}");
     assert!(text.contains("sslmode=require"), "{text}");
 }
+
+#[test]
+fn the_proxys_server_can_hold_the_team_store_too() {
+    let Some(pg) = pg_support::start_or_skip("ingest-litellm into PostgreSQL") else {
+        return;
+    };
+    let mut client = pg.local_client();
+    client.batch_execute(CREATE_TABLE).unwrap();
+    insert_rows(&mut client, 0, 7);
+    client.batch_execute("CREATE DATABASE prodlens").unwrap();
+    let w = Work::new();
+    let url = pg.url();
+    let store = format!("{}/prodlens", url.rsplit_once('/').unwrap().0);
+    assert!(store.ends_with("/prodlens"), "{store}");
+    let run = || {
+        let out = w
+            .cmd()
+            .env_remove("DATABASE_URL")
+            .args(["--db", &store, "ingest-litellm", "--json", "--no-parquet"])
+            .args(["--batch-rows", "3", "--database-url", &pg.url()])
+            .args(["--dead-letter-dir", w.path("dead").to_str().unwrap()])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+        assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+        common::single_json_object(&stdout)
+    };
+    let first = run();
+    assert_eq!((int(&first, "read"), int(&first, "inserted")), (7, 7));
+    assert_eq!(int(&run(), "read"), 0, "the checkpoint is kept in the store");
+    insert_rows(&mut client, 7, 9);
+    assert_eq!(int(&run(), "inserted"), 2);
+    // The store lives in its own database of the same server.
+    let mut team = postgres::Config::new();
+    team.host("127.0.0.1")
+        .port(pg.port)
+        .user("postgres")
+        .password("hunter2secret")
+        .dbname("prodlens");
+    let mut c = team.connect(postgres::NoTls).unwrap();
+    let n: i64 = c
+        .query_one("SELECT COUNT(*) FROM traces", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 9);
+    let cp: String = c
+        .query_one("SELECT request_id FROM litellm_checkpoints", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(cp, "req-0008");
+    let requests: i64 = c
+        .query_one("SELECT SUM(requests)::BIGINT FROM rollup_cells", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(requests, 9);
+}
