@@ -341,7 +341,11 @@ fn the_proxys_server_can_hold_the_team_store_too() {
     };
     let first = run();
     assert_eq!((int(&first, "read"), int(&first, "inserted")), (7, 7));
-    assert_eq!(int(&run(), "read"), 0, "the checkpoint is kept in the store");
+    assert_eq!(
+        int(&run(), "read"),
+        0,
+        "the checkpoint is kept in the store"
+    );
     insert_rows(&mut client, 7, 9);
     assert_eq!(int(&run(), "inserted"), 2);
     // The store lives in its own database of the same server.

@@ -139,11 +139,19 @@ fn ingest_traces_and_status_work_on_a_postgresql_store() {
     assert_eq!(code, Some(0), "{err}");
     // The rows stored before the lake existed are missing from it: `check` reads the store's
     // rows and says so, `repair` writes them, and then the lake holds every stored row.
-    let (code, out, _) = run(&w, &url, &["lake", "check", "--parquet-dir", lake, "--json"]);
+    let (code, out, _) = run(
+        &w,
+        &url,
+        &["lake", "check", "--parquet-dir", lake, "--json"],
+    );
     assert_eq!(code, Some(1), "{out}");
     let (code, _, err) = run(&w, &url, &["lake", "repair", "--parquet-dir", lake]);
     assert_eq!(code, Some(0), "{err}");
-    let (code, out, err) = run(&w, &url, &["lake", "check", "--parquet-dir", lake, "--json"]);
+    let (code, out, err) = run(
+        &w,
+        &url,
+        &["lake", "check", "--parquet-dir", lake, "--json"],
+    );
     assert_eq!(code, Some(0), "{out}{err}");
     let check: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(check["ok"], true, "{check}");

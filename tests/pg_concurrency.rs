@@ -39,7 +39,9 @@ fn receiver(db: &str, dead: &str) -> Receiver {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = bin()
-        .args(["--db", db, "collect", "--listen", &addr, "--repo", "acme/api"])
+        .args([
+            "--db", db, "collect", "--listen", &addr, "--repo", "acme/api",
+        ])
         .args(["--dead-letter-dir", dead])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -154,8 +156,7 @@ fn four_ingests_and_two_receivers_store_every_call_once() {
             seed,
             ..prod_lens::sample::SampleSpec::demo()
         };
-        prod_lens::sample::write_sample(&spec, &mut std::fs::File::create(&f).unwrap())
-            .unwrap();
+        prod_lens::sample::write_sample(&spec, &mut std::fs::File::create(&f).unwrap()).unwrap();
         files.push(f.to_str().unwrap().to_string());
     }
     let dead = w.path("dead");
@@ -173,7 +174,11 @@ fn four_ingests_and_two_receivers_store_every_call_once() {
     let sqlite = w.path("ref.db");
     let sqlite = sqlite.to_str().unwrap().to_string();
     let out = ingest(&sqlite, &files).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = rusqlite::Connection::open(&sqlite).unwrap();
     let (file_calls, file_tokens): (i64, i64) = r
         .query_row("SELECT COUNT(*), SUM(tokens_in) FROM traces", [], |x| {
@@ -184,7 +189,11 @@ fn four_ingests_and_two_receivers_store_every_call_once() {
     let url = pg.url_for("127.0.0.1", "sslmode=disable");
     // Migrated once before the writers start, as a deployment does.
     let out = bin().args(["--db", &url, "status"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let receivers = [receiver(&url, &dead), receiver(&url, &dead)];
     // Receiver 0 gets calls 0..600 and receiver 1 calls 300..900, 20 per request, while four
     // ingests run over every file in rotated orders.
@@ -244,7 +253,11 @@ fn four_ingests_and_two_receivers_store_every_call_once() {
         .args(["--db", &url, "rebuild-rollups"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     pg_support::same_rows("rollups kept vs rebuilt", &kept, &rollups(&mut c));
     // Each receiver logged its run.
     let runs: i64 = c

@@ -9,73 +9,19 @@ use common::Work;
 use pg_support::{diff, scrub};
 use serde_json::Value;
 
-fn run(w: &Work, db: &str, args: &[&str]) -> String {
-    let out = w
-        .cmd()
-        .env_remove("PRODLENS_DB")
-        .args(["--db", db])
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(out.status.success(), "{args:?}: {stderr}");
-    stdout
-}
-
 #[test]
 fn the_demo_reports_the_same_from_postgresql_as_from_sqlite() {
     let Some(pg) = pg_support::start_or_skip("report from PostgreSQL") else {
         return;
     };
     let w = Work::new();
-    let dir = w.path("demo");
-    let d = dir.to_str().unwrap();
-    let out = w
-        .cmd()
-        .env_remove("PRODLENS_DB")
-        .args(["--db", &format!("{d}/cache.db"), "demo", "--dir", d])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The demo's inputs into a fresh SQLite file and into PostgreSQL by the same commands.
     let sqlite = w.path("s.db").to_str().unwrap().to_string();
     let url = pg.url_for("127.0.0.1", "sslmode=disable");
-    for db in [&sqlite, &url] {
-        let dead = w.path("dead");
-        run(
-            &w,
-            db,
-            &[
-                "ingest-traces",
-                "--no-parquet",
-                "--dead-letter-dir",
-                dead.to_str().unwrap(),
-                &format!("{d}/traces"),
-            ],
-        );
-        run(
-            &w,
-            db,
-            &[
-                "ingest-github",
-                "--repo",
-                "acme/api",
-                "--repo",
-                "acme/web",
-                "--from-json",
-                &format!("{d}/github"),
-            ],
-        );
-    }
+    pg_support::fill_with_demo_inputs(w.root(), &[&sqlite, &url]);
     let json = |db: &str, args: &[&str]| -> Value {
-        let mut v: Value = serde_json::from_str(&run(&w, db, args)).unwrap();
+        let mut full = vec!["--db", db];
+        full.extend(args);
+        let mut v: Value = serde_json::from_str(&pg_support::prod_lens(w.root(), &full)).unwrap();
         scrub(&mut v);
         v
     };

@@ -61,10 +61,15 @@ pub fn run(location: &prod_lens::store::StoreLocation, args: ServeArgs) -> anyho
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let state = AppState::new(location.clone(), auth, stopped)
-            .with_context(|| format!("opening {name} read-only"))?;
+    // The store is opened, and finally dropped, outside the async runtime: a PostgreSQL client
+    // runs a runtime of its own, which may not start or stop inside another.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let state = Arc::new(
+        AppState::new(location.clone(), auth, stopped)
+            .with_context(|| format!("opening {name} read-only"))?,
+    );
+    let served = Arc::clone(&state);
+    let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind((bind, args.port))
             .await
             .with_context(|| format!("listening on {bind} port {}", args.port))?;
@@ -73,8 +78,11 @@ pub fn run(location: &prod_lens::store::StoreLocation, args: ServeArgs) -> anyho
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
         drop(out);
-        serve::serve(listener, Arc::new(state), stop, shutdown_signal())
+        serve::serve(listener, served, stop, shutdown_signal())
             .await
             .context("serving")
-    })
+    });
+    drop(runtime);
+    drop(state);
+    result
 }

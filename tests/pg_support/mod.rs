@@ -304,3 +304,60 @@ pub fn same_rows(what: &str, a: &[String], b: &[String]) {
         );
     }
 }
+
+/// Runs the binary with `args` in `dir` (no PRODLENS_DB from the environment), asserts success
+/// and returns stdout.
+pub fn prod_lens(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_prod-lens"))
+        .current_dir(dir)
+        .env_remove("PRODLENS_DB")
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{:?}: {stderr}", &args[2..]);
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+    stdout
+}
+
+/// Generates the demo's inputs under `dir/demo` and stores them in each of `dbs` by the same
+/// commands (`ingest-traces --no-parquet`, `ingest-github --from-json`).
+pub fn fill_with_demo_inputs(dir: &Path, dbs: &[&str]) {
+    let demo = dir.join("demo");
+    let d = demo.to_str().unwrap();
+    prod_lens(dir, &["--db", &format!("{d}/cache.db"), "demo", "--dir", d]);
+    let dead = dir.join("dead");
+    for db in dbs {
+        prod_lens(
+            dir,
+            &[
+                "--db",
+                db,
+                "ingest-traces",
+                "--no-parquet",
+                "--quiet",
+                "--dead-letter-dir",
+                dead.to_str().unwrap(),
+                &format!("{d}/traces"),
+            ],
+        );
+        prod_lens(
+            dir,
+            &[
+                "--db",
+                db,
+                "ingest-github",
+                "--repo",
+                "acme/api",
+                "--repo",
+                "acme/web",
+                "--from-json",
+                &format!("{d}/github"),
+            ],
+        );
+    }
+}
