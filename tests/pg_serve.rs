@@ -8,7 +8,6 @@ mod serve_support;
 
 use common::Work;
 use pg_support::{diff, scrub};
-use serde_json::Value;
 use serve_support::Server;
 use std::path::Path;
 use std::time::{Duration, Instant};
