@@ -5,10 +5,10 @@ use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use prod_lens::store::copy::{copy_store, CopyProgress, TableCopied};
-use prod_lens::store::postgres::PgStore;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use prod_lens::Error;
 use std::io::IsTerminal;
+use std::path::Path;
 
 /// A bar of rows copied, on stderr when it is a terminal.
 struct Bar(ProgressBar);
@@ -37,9 +37,13 @@ pub fn run(args: MigrateStoreArgs) -> anyhow::Result<()> {
             "--to: give the PostgreSQL store as a postgres://USER@HOST/DB URL".into()
         )
     );
-    let to = prod_lens::pg::PgTarget::parse(&args.to, args.pg_ca.as_deref(), "--to")?;
-    let source = Store::open(from).with_context(|| format!("opening --from {}", from.display()))?;
-    let mut target = PgStore::open(&to).with_context(|| format!("opening --to {}", to.name()))?;
+    let to = StoreLocation::parse(Path::new(&args.to), args.pg_ca.as_deref(), "--to")?;
+    let source = StoreLocation::Sqlite(from.clone())
+        .open_copy_source()
+        .with_context(|| format!("opening --from {}", from.display()))?;
+    let mut target = to
+        .open_copy_target()
+        .with_context(|| format!("opening --to {}", to.name()))?;
     let draw = if args.quiet || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
@@ -54,7 +58,7 @@ pub fn run(args: MigrateStoreArgs) -> anyhow::Result<()> {
     bar.set_prefix("copying");
     let bar = Bar(bar);
     let name = from.display().to_string();
-    let copied = copy_store(&source, &mut target, &name, &bar)
+    let copied = copy_store(source.as_ref(), target.as_mut(), &name, &bar)
         .with_context(|| format!("copying {} into {}", from.display(), to.name()))?;
     bar.0.finish_and_clear();
     if args.json {

@@ -82,6 +82,29 @@ impl StoreLocation {
         }
     }
 
+    /// Opens the store as the source of a copy (`migrate-store`): a SQLite file, brought up
+    /// to this build's schema first.
+    pub fn open_copy_source(&self) -> Result<Box<dyn copy::CopySource>> {
+        match self {
+            StoreLocation::Sqlite(p) => Ok(Box::new(Store::open(p)?)),
+            StoreLocation::Postgres(t) => Err(Error::InvalidArgument(format!(
+                "{}: a copy reads a SQLite store",
+                t.name()
+            ))),
+        }
+    }
+
+    /// Opens the store as the target of a copy (`migrate-store`): a PostgreSQL store.
+    pub fn open_copy_target(&self) -> Result<Box<dyn copy::CopyTarget>> {
+        match self {
+            StoreLocation::Postgres(t) => Ok(Box::new(postgres::PgStore::open(t)?)),
+            StoreLocation::Sqlite(p) => Err(Error::InvalidArgument(format!(
+                "{}: a copy writes into a PostgreSQL store",
+                p.display()
+            ))),
+        }
+    }
+
     /// Opens the store to read its rows back as records (a SQLite file read-only).
     pub fn open_rows(&self) -> Result<Box<dyn seam::TraceRows>> {
         Ok(match self {
