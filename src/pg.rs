@@ -12,9 +12,10 @@
 //! | `verify-ca` | always | chain to the CA |
 //! | `verify-full` | always | chain to the CA and the host name |
 //!
-//! The CA is `--pg-ca FILE` (PEM), else the URL's `sslrootcert`, else the public web roots
-//! (`webpki-roots`), which managed services' own CAs are often not among. The password is never
-//! part of [`PgTarget::name`] or of an error message made here.
+//! The CA is `--pg-ca FILE` (`--db-ca FILE` for a `--db` store; PEM), else the URL's
+//! `sslrootcert`, else the public web roots (`webpki-roots`), which managed services' own CAs
+//! are often not among. The password is never part of [`PgTarget::name`] or of an error message
+//! made here.
 
 use crate::error::{Error, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -88,6 +89,8 @@ pub struct PgTarget {
     config: postgres::Config,
     mode: SslMode,
     ca: Option<PathBuf>,
+    /// The option that gives the CA file, named in hints and errors.
+    ca_flag: String,
     name: String,
 }
 
@@ -175,8 +178,15 @@ impl PgTarget {
             config,
             mode,
             ca: ca.map(Path::to_path_buf).or(url_ca.map(PathBuf::from)),
+            ca_flag: "--pg-ca".into(),
             name,
         })
+    }
+
+    /// Names the option that gives the CA file in hints and errors (`--pg-ca` unless told).
+    pub fn with_ca_flag(mut self, flag: &str) -> Self {
+        self.ca_flag = flag.to_string();
+        self
     }
 
     /// The server's identity without the password: `postgres://user@host:port/dbname`.
@@ -216,9 +226,10 @@ impl PgTarget {
                     "; connect by a host name the certificate holds, or use sslmode=verify-ca",
                 );
             } else if msg.contains("invalid peer certificate") {
-                msg.push_str(
-                    "; give the CA that signed the server's certificate with --pg-ca FILE",
-                );
+                msg.push_str(&format!(
+                    "; give the CA that signed the server's certificate with {} FILE",
+                    self.ca_flag
+                ));
             }
             Error::Postgres(msg)
         })
@@ -264,7 +275,8 @@ impl PgTarget {
         };
         let bad = |why: String| {
             Error::InvalidArgument(format!(
-                "--pg-ca {}: {why}; give a PEM file with the CA certificate",
+                "{} {}: {why}; give a PEM file with the CA certificate",
+                self.ca_flag,
                 path.display()
             ))
         };

@@ -159,3 +159,39 @@ fn ingest_traces_and_status_work_on_a_postgresql_store() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--db: sslmode=bogus"), "{err}");
 }
+
+#[test]
+fn a_postgresql_db_over_tls_checks_its_certificate_with_db_ca() {
+    // The certificate names `localhost`; the server takes TCP over TLS only.
+    let ca = pg_support::TestCa::new(&["localhost"]);
+    let Some(pg) = pg_support::start_tls_or_skip(&ca, "--db over TLS") else {
+        return;
+    };
+    let w = Work::new();
+    let ca_file = w.path("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let ca_file = ca_file.to_str().unwrap();
+    let full = pg.url_for("localhost", "sslmode=verify-full");
+    let (code, out, err) = run(&w, &full, &["--db-ca", ca_file, "status", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["traces"]["total"], 0);
+    // Without the CA the server is not trusted, and the message names the option to use.
+    let (code, _, err) = run(&w, &full, &["status"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("--db-ca FILE"), "{err}");
+    // The host name is checked under verify-full, not under verify-ca.
+    let by_ip = pg.url_for("127.0.0.1", "sslmode=verify-full");
+    let (code, _, err) = run(&w, &by_ip, &["--db-ca", ca_file, "status"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("not valid for name"), "{err}");
+    let ca_only = pg.url_for("127.0.0.1", "sslmode=verify-ca");
+    let (code, _, err) = run(&w, &ca_only, &["--db-ca", ca_file, "status"]);
+    assert_eq!(code, Some(0), "{err}");
+    // Plain TCP is refused by this server; a missing CA file is named.
+    let (code, _, _) = run(&w, &pg.url_for("127.0.0.1", "sslmode=disable"), &["status"]);
+    assert_ne!(code, Some(0));
+    let (code, _, err) = run(&w, &full, &["--db-ca", "/nonexistent/ca.pem", "status"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("--db-ca /nonexistent/ca.pem"), "{err}");
+}

@@ -37,7 +37,12 @@ pub fn run(args: MigrateStoreArgs) -> anyhow::Result<()> {
             "--to: give the PostgreSQL store as a postgres://USER@HOST/DB URL".into()
         )
     );
-    let to = StoreLocation::parse(Path::new(&args.to), args.pg_ca.as_deref(), "--to")?;
+    let to = StoreLocation::parse(
+        Path::new(&args.to),
+        args.pg_ca.as_deref(),
+        "--to",
+        "--pg-ca",
+    )?;
     let source = StoreLocation::Sqlite(from.clone())
         .open_copy_source()
         .with_context(|| format!("opening --from {}", from.display()))?;

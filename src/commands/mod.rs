@@ -22,7 +22,7 @@ use prod_lens::Error;
 
 /// Runs the chosen command on the store `--db` names (a SQLite file or a PostgreSQL server).
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    let db = StoreLocation::parse(&cli.db, cli.db_ca.as_deref(), "--db")?;
+    let db = StoreLocation::parse(&cli.db, cli.db_ca.as_deref(), "--db", "--db-ca")?;
     match cli.command {
         Command::IngestTraces(args) => ingest_traces::run(&db, args),
         Command::IngestLitellm(args) => ingest_litellm::run(&db, args),

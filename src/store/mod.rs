@@ -37,12 +37,14 @@ pub enum StoreLocation {
 
 impl StoreLocation {
     /// What `db` names (`flag` is named in errors); a URL's password is kept out of every name.
-    /// `ca` is the CA file a server's certificate must chain to (see [`crate::pg::PgTarget`]).
-    pub fn parse(db: &Path, ca: Option<&Path>, flag: &str) -> Result<Self> {
+    /// `ca` is the CA file a server's certificate must chain to (see [`crate::pg::PgTarget`]),
+    /// given by the option `ca_flag`.
+    pub fn parse(db: &Path, ca: Option<&Path>, flag: &str, ca_flag: &str) -> Result<Self> {
         match db.to_str() {
-            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => Ok(
-                StoreLocation::Postgres(Box::new(crate::pg::PgTarget::parse(s, ca, flag)?)),
-            ),
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                let target = crate::pg::PgTarget::parse(s, ca, flag)?.with_ca_flag(ca_flag);
+                Ok(StoreLocation::Postgres(Box::new(target)))
+            }
             _ => Ok(StoreLocation::Sqlite(db.to_path_buf())),
         }
     }
