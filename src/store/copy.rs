@@ -346,6 +346,8 @@ pub fn copy_store(
             table: "traces".into(),
             ..TableCopied::default()
         };
+        // The calls are a large load: statistics are refreshed at its end.
+        let bulk = to.start_bulk_load(u64::MAX)?;
         let mut batch: Vec<TraceRecord> = Vec::with_capacity(BATCH);
         let mut flush = |batch: &mut Vec<TraceRecord>, c: &mut TableCopied| -> Result<()> {
             let n = batch.len() as u64;
@@ -373,6 +375,9 @@ pub fn copy_store(
         }
         flush(&mut batch, &mut c)?;
         out.push(c);
+        if bulk {
+            to.finish_bulk_load()?;
+        }
         Ok(())
     })();
     let traces = out.iter().find(|c| c.table == "traces");

@@ -44,7 +44,8 @@ pub trait TraceWriter {
     /// Stores code-activity rows (Claude Code telemetry), deduplicated; returns how many were new.
     fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64>;
 
-    /// Prepares for a load of about `bytes` of input; true when indexes were set aside.
+    /// Prepares for a load of about `bytes` of input; true when the load must end with
+    /// [`TraceWriter::finish_bulk_load`] (indexes set aside, statistics to refresh).
     fn start_bulk_load(&mut self, bytes: u64) -> Result<bool>;
 
     /// Ends a load begun with [`TraceWriter::start_bulk_load`], restoring what it set aside.

@@ -90,6 +90,20 @@ impl PgStore {
 
 /// Applies the pending migrations in one transaction, under the migration lock.
 fn migrate(client: &mut postgres::Client) -> Result<()> {
+    // A store at this build's version needs nothing written (so a role that may only read
+    // opens it too); one that is newer is refused.
+    let exists: bool = client
+        .query_one("SELECT to_regclass('prodlens_schema') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if exists {
+        let version: Option<i64> = client
+            .query_opt("SELECT version FROM prodlens_schema", &[])?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if version == Some(SCHEMA_VERSION) {
+            return Ok(());
+        }
+    }
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS prodlens_schema (version BIGINT NOT NULL)")?;
@@ -109,6 +123,9 @@ fn migrate(client: &mut postgres::Client) -> Result<()> {
             found: version,
             supported,
         });
+    }
+    if version == supported {
+        return Ok(()); // another process migrated it meanwhile
     }
     for m in &schema::MIGRATIONS[version as usize..] {
         tx.batch_execute(m)?;

@@ -374,7 +374,7 @@ impl PgStore {
             &format!(
                 "SELECT COALESCE(author_login, author_name), authored_at FROM gh_commits
                  WHERE repo = $1 AND authored_at >= $2 AND authored_at < $3 AND {}
-                 ORDER BY authored_at, author_login COLLATE \"C\", author_name COLLATE \"C\"",
+                 ORDER BY authored_at",
                 developer_in("COALESCE(author_login, author_name)", 4)
             ),
             &[&repo, &s, &e, &developers],

@@ -300,4 +300,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         rate_limit_reset     TEXT
     );
     "#,
+    // 3: room on each page of the rollups for the new version of an updated row (HOT updates,
+    // no index change), which every batch makes of the cells it touches.
+    r#"
+    ALTER TABLE rollup_cells SET (fillfactor = 70);
+    ALTER TABLE rollup_errors SET (fillfactor = 70);
+    ALTER TABLE rollup_sessions SET (fillfactor = 70);
+    ALTER TABLE rollup_session_models SET (fillfactor = 70);
+    "#,
 ];

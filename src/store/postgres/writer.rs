@@ -149,14 +149,25 @@ impl TraceWriter for PgStore {
     }
 
     /// Nothing to set aside: the server keeps its indexes and checkpoints itself.
-    fn start_bulk_load(&mut self, _bytes: u64) -> Result<bool> {
-        Ok(false)
+    /// Nothing is set aside (several writers share the tables); a large load is followed by
+    /// fresh planner statistics ([`TraceWriter::finish_bulk_load`]).
+    fn start_bulk_load(&mut self, bytes: u64) -> Result<bool> {
+        Ok(bytes >= LARGE_LOAD_BYTES)
     }
 
+    /// Refreshes the planner's statistics of the tables a large load changed, so that the next
+    /// report is planned for the rows now there rather than for the tables before the load.
     fn finish_bulk_load(&mut self) -> Result<()> {
+        self.client().batch_execute(
+            "ANALYZE traces, rollup_cells, rollup_errors, rollup_sessions, rollup_session_models,
+                     gh_pull_requests, gh_commits, gh_rework",
+        )?;
         Ok(())
     }
 }
+
+/// Input size from which a load ends by refreshing the planner's statistics (64 MiB).
+const LARGE_LOAD_BYTES: u64 = 64 << 20;
 
 impl PgStore {
     /// One try of [`TraceWriter::write_traces`].
