@@ -116,32 +116,6 @@ fn post(url: &str, body: &[u8]) -> u16 {
         .as_u16()
 }
 
-/// Every rollup row as text (costs to 9 decimals: sums of the same costs in another order).
-fn rollups(c: &mut postgres::Client) -> Vec<String> {
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT repo, hour, developer, model, requests, tokens, errors, cost_unknown,
-                ROUND(cost_usd::NUMERIC, 9)::TEXT, ttft_n FROM rollup_cells ORDER BY 1, 2, 3, 4",
-        "SELECT repo, day, developer, session, hours, models, requests, tokens, errors,
-                ROUND(cost_usd::NUMERIC, 9)::TEXT, first_us, last_us
-         FROM rollup_sessions ORDER BY 1, 2, 3, 4",
-        "SELECT repo, hour, developer, model, status, error_class, errors
-         FROM rollup_errors ORDER BY 1, 2, 3, 4, 5, 6",
-    ] {
-        for r in c.query(sql, &[]).unwrap() {
-            let cells: Vec<String> = (0..r.len())
-                .map(|i| {
-                    r.try_get::<_, String>(i)
-                        .or_else(|_| r.try_get::<_, i64>(i).map(|v| v.to_string()))
-                        .unwrap()
-                })
-                .collect();
-            out.push(cells.join(" "));
-        }
-    }
-    out
-}
-
 #[test]
 fn four_ingests_and_two_receivers_store_every_call_once() {
     let Some(pg) = pg_support::start_or_skip("concurrent writers into PostgreSQL") else {
@@ -248,7 +222,7 @@ fn four_ingests_and_two_receivers_store_every_call_once() {
     assert_eq!(n, file_calls + 900, "every call once");
     assert_eq!(distinct, n);
     assert_eq!(tokens, file_tokens + collected_tokens);
-    let kept = rollups(&mut c);
+    let kept = pg_support::rollup_rows(&mut c);
     let out = bin()
         .args(["--db", &url, "rebuild-rollups"])
         .output()
@@ -258,7 +232,11 @@ fn four_ingests_and_two_receivers_store_every_call_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    pg_support::same_rows("rollups kept vs rebuilt", &kept, &rollups(&mut c));
+    pg_support::same_rows(
+        "rollups kept vs rebuilt",
+        &kept,
+        &pg_support::rollup_rows(&mut c),
+    );
     // Each receiver logged its run.
     let runs: i64 = c
         .query_one("SELECT COUNT(*) FROM etl_runs WHERE job = 'collect'", &[])

@@ -8,31 +8,6 @@ mod pg_support;
 use common::Work;
 use std::time::{Duration, Instant};
 
-fn rollups(c: &mut postgres::Client) -> Vec<String> {
-    let mut out = Vec::new();
-    for sql in [
-        "SELECT repo, hour, developer, model, requests, tokens, errors, cost_unknown,
-                ROUND(cost_usd::NUMERIC, 9)::TEXT, latency_lt_1s, ttft_n FROM rollup_cells ORDER BY 1, 2, 3, 4",
-        "SELECT repo, day, developer, session, hours, models, requests, tokens, errors,
-                cost_unknown, ROUND(cost_usd::NUMERIC, 9)::TEXT, first_us, last_us
-         FROM rollup_sessions ORDER BY 1, 2, 3, 4",
-        "SELECT repo, hour, developer, model, status, error_class, errors
-         FROM rollup_errors ORDER BY 1, 2, 3, 4, 5, 6",
-    ] {
-        for r in c.query(sql, &[]).unwrap() {
-            let cells: Vec<String> = (0..r.len())
-                .map(|i| {
-                    r.try_get::<_, String>(i)
-                        .or_else(|_| r.try_get::<_, i64>(i).map(|v| v.to_string()))
-                        .unwrap()
-                })
-                .collect();
-            out.push(cells.join(" "));
-        }
-    }
-    out
-}
-
 #[test]
 fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
     let Some(pg) = pg_support::start_or_skip("kill -9 of a PostgreSQL writer") else {
@@ -112,7 +87,7 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
         "the writer finished before it was killed ({after_kill} of {expected})"
     );
     // Rollups of a killed run are those of its committed rows.
-    let kept = rollups(&mut c);
+    let kept = pg_support::rollup_rows(&mut c);
     let rebuild = |w: &Work| {
         let out = w
             .cmd()
@@ -127,7 +102,11 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
         );
     };
     rebuild(&w);
-    pg_support::same_rows("rollups of the killed run's rows", &kept, &rollups(&mut c));
+    pg_support::same_rows(
+        "rollups of the killed run's rows",
+        &kept,
+        &pg_support::rollup_rows(&mut c),
+    );
 
     let out = ingest(&url).output().unwrap();
     assert!(
@@ -141,7 +120,11 @@ fn a_killed_writer_loses_nothing_committed_and_the_rerun_converges() {
         .unwrap()
         .get(0);
     assert_eq!(distinct, expected);
-    let kept = rollups(&mut c);
+    let kept = pg_support::rollup_rows(&mut c);
     rebuild(&w);
-    pg_support::same_rows("rollups after the re-run", &kept, &rollups(&mut c));
+    pg_support::same_rows(
+        "rollups after the re-run",
+        &kept,
+        &pg_support::rollup_rows(&mut c),
+    );
 }

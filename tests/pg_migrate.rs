@@ -125,33 +125,14 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
     assert_eq!(status_before["dead_letters"], status_after["dead_letters"]);
 
     // Rollups written by the copy equal a rebuild from the copied rows.
-    let rollups = |c: &mut postgres::Client| -> Vec<String> {
-        c.query(
-            "SELECT repo, hour, developer, model, requests, tokens, errors, ROUND(cost_usd::NUMERIC, 9)::TEXT
-             FROM rollup_cells ORDER BY 1, 2, 3, 4",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} {} {} {} {} {} {}",
-                r.get::<_, String>(0),
-                r.get::<_, i64>(1),
-                r.get::<_, String>(2),
-                r.get::<_, String>(3),
-                r.get::<_, i64>(4),
-                r.get::<_, i64>(5),
-                r.get::<_, i64>(6),
-                r.get::<_, String>(7)
-            )
-        })
-        .collect()
-    };
-    let copied = rollups(&mut c);
+    let copied = pg_support::rollup_rows(&mut c);
     assert!(!copied.is_empty());
     run(&w, &["--db", &url, "rebuild-rollups"]);
-    pg_support::same_rows("rollups copied vs rebuilt", &copied, &rollups(&mut c));
+    pg_support::same_rows(
+        "rollups copied vs rebuilt",
+        &copied,
+        &pg_support::rollup_rows(&mut c),
+    );
 
     // A second copy finds everything there.
     let again: Value = serde_json::from_str(&run(

@@ -11,7 +11,7 @@ use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::sample::{self, SampleSpec};
 use prod_lens::slug::RepoSlug;
 use prod_lens::store::prelude::*;
-use prod_lens::store::Store;
+use prod_lens::store::StoreLocation;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -54,7 +54,7 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
 fn import_github(
     dir: &Path,
     spec: &SampleSpec,
-    store: &mut Store,
+    store: &mut dyn WriteStore,
 ) -> anyhow::Result<(GhSampleStats, Vec<prod_lens::github::sync::RepoSummary>)> {
     let repos = spec
         .repos
@@ -77,7 +77,10 @@ fn import_github(
 }
 
 /// The report over the sample's whole window, every repo, default lags.
-fn demo_report(store: &Store, spec: &SampleSpec) -> anyhow::Result<prod_lens::metrics::Report> {
+fn demo_report(
+    store: &dyn ReportStore,
+    spec: &SampleSpec,
+) -> anyhow::Result<prod_lens::metrics::Report> {
     let until = spec.start + chrono::Duration::days(i64::from(spec.days.max(1)) - 1);
     let params = prod_lens::report::ReportParams {
         repos: spec.repos.clone(),
@@ -141,23 +144,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .collect(),
     ));
     let inputs = input::discover(&[dir.join("traces")])?;
-    let mut store = Store::open(&db)?;
+    let location = StoreLocation::Sqlite(db.clone());
+    let mut store = location.open_writer()?;
     let mut lake = LakeSink::open(LakeOptions {
         root: dir.join("parquet"),
         db: db.clone().into(),
         limits: BufferLimits::default(),
     })?;
     let summary = ingest::ingest(
-        &mut store,
+        store.as_mut(),
         &inputs,
         &opts,
         &mut [&mut lake],
         &Bar::new(args.json),
     )?;
     let lake = lake.report();
-    let (gh_stats, gh_summaries) = import_github(dir, &spec, &mut store)?;
+    let (gh_stats, gh_summaries) = import_github(dir, &spec, store.as_mut())?;
     let status = store.status(5)?;
-    let report = demo_report(&store, &spec)?;
+    drop(store);
+    let reader = location.open_reader()?;
+    let report = demo_report(reader.as_ref(), &spec)?;
     let html = dir.join("report.html");
     std::fs::write(
         &html,

@@ -48,24 +48,38 @@ pub struct AttributionInputs {
 }
 
 /// The columns [`pr_facts`] reads, first in a `SELECT` of `gh_pull_requests`.
-const PR_FACTS: &str = "number, author, head_ref, base_ref, created_at, merged_at, closed_at,
-     merge_commit_sha";
+pub(in crate::store) const PR_FACTS: &str = "number, author, head_ref, base_ref, created_at,
+     merged_at, closed_at, merge_commit_sha";
 
-/// A PR's facts from the [`PR_FACTS`] columns (None when its creation time does not parse).
-fn pr_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PrFacts>> {
-    let Some(created_at) = parse_ts(r.get(4)?) else {
-        return Ok(None);
+/// A PR's facts from the [`PR_FACTS`] columns of `$r` (None when its creation time does not
+/// parse): `$get` is the row type's fallible getter (`get` for SQLite, `try_get` for
+/// PostgreSQL) and `$err` its error type; evaluates to `Result<Option<PrFacts>, $err>`.
+macro_rules! pr_facts_from_row {
+    ($r:expr, $get:ident, $err:ty) => {
+        (|| -> std::result::Result<Option<$crate::attribution::PrFacts>, $err> {
+            use $crate::store::parse_ts;
+            let r = $r;
+            let Some(created_at) = parse_ts(r.$get(4)?) else {
+                return Ok(None);
+            };
+            Ok(Some($crate::attribution::PrFacts {
+                number: r.$get(0)?,
+                author: r.$get(1)?,
+                head_ref: r.$get(2)?,
+                base_ref: r.$get(3)?,
+                created_at,
+                merged_at: parse_ts(r.$get(5)?),
+                closed_at: parse_ts(r.$get(6)?),
+                merge_commit_sha: r.$get(7)?,
+            }))
+        })()
     };
-    Ok(Some(PrFacts {
-        number: r.get(0)?,
-        author: r.get(1)?,
-        head_ref: r.get(2)?,
-        base_ref: r.get(3)?,
-        created_at,
-        merged_at: parse_ts(r.get(5)?),
-        closed_at: parse_ts(r.get(6)?),
-        merge_commit_sha: r.get(7)?,
-    }))
+}
+pub(in crate::store) use pr_facts_from_row;
+
+/// A PR's facts from the [`PR_FACTS`] columns of a SQLite row.
+fn pr_facts(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<PrFacts>> {
+    pr_facts_from_row!(r, get, rusqlite::Error)
 }
 
 impl PrReader for Store {

@@ -361,3 +361,29 @@ pub fn fill_with_demo_inputs(dir: &Path, dbs: &[&str]) {
         );
     }
 }
+
+/// Every rollup row as text (costs to 9 decimals: sums of the same costs in another order).
+pub fn rollup_rows(c: &mut postgres::Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT repo, hour, developer, model, requests, tokens, errors, cost_unknown,
+                ROUND(cost_usd::NUMERIC, 9)::TEXT, ttft_n FROM rollup_cells ORDER BY 1, 2, 3, 4",
+        "SELECT repo, day, developer, session, hours, models, requests, tokens, errors,
+                ROUND(cost_usd::NUMERIC, 9)::TEXT, first_us, last_us
+         FROM rollup_sessions ORDER BY 1, 2, 3, 4",
+        "SELECT repo, hour, developer, model, status, error_class, errors
+         FROM rollup_errors ORDER BY 1, 2, 3, 4, 5, 6",
+    ] {
+        for r in c.query(sql, &[]).unwrap() {
+            let cells: Vec<String> = (0..r.len())
+                .map(|i| {
+                    r.try_get::<_, String>(i)
+                        .or_else(|_| r.try_get::<_, i64>(i).map(|v| v.to_string()))
+                        .unwrap()
+                })
+                .collect();
+            out.push(cells.join(" "));
+        }
+    }
+    out
+}

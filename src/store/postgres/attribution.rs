@@ -9,29 +9,13 @@ use postgres::types::ToSql;
 use super::PgStore;
 use crate::attribution::{AuthorCalls, BranchCall, CommitFacts, CommitNeeds, PrFacts};
 use crate::error::Result;
-use crate::store::attribution::{AttributionInputs, PrRow};
+use crate::store::attribution::{pr_facts_from_row, AttributionInputs, PrRow, PR_FACTS};
+use crate::store::gh_time;
 use crate::store::seam::PrReader;
-use crate::store::{gh_time, parse_ts};
 
-/// The columns [`pr_facts`] reads, first in a `SELECT` of `gh_pull_requests`.
-const PR_FACTS: &str = "number, author, head_ref, base_ref, created_at, merged_at, closed_at,
-     merge_commit_sha";
-
-/// A PR's facts from the [`PR_FACTS`] columns (None when its creation time does not parse).
+/// A PR's facts from the [`PR_FACTS`] columns of a PostgreSQL row.
 fn pr_facts(r: &postgres::Row) -> Result<Option<PrFacts>> {
-    let Some(created_at) = parse_ts(r.try_get(4)?) else {
-        return Ok(None);
-    };
-    Ok(Some(PrFacts {
-        number: r.try_get(0)?,
-        author: r.try_get(1)?,
-        head_ref: r.try_get(2)?,
-        base_ref: r.try_get(3)?,
-        created_at,
-        merged_at: parse_ts(r.try_get(5)?),
-        closed_at: parse_ts(r.try_get(6)?),
-        merge_commit_sha: r.try_get(7)?,
-    }))
+    Ok(pr_facts_from_row!(r, try_get, postgres::Error)?)
 }
 
 impl PrReader for PgStore {
