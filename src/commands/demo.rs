@@ -161,9 +161,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let lake = lake.report();
     let (gh_stats, gh_summaries) = import_github(dir, &spec, store.as_mut())?;
     let status = store.status(5)?;
-    drop(store);
-    let reader = location.open_reader()?;
-    let report = demo_report(reader.as_ref(), &spec)?;
+    let report = demo_report(store.as_ref(), &spec)?;
     let html = dir.join("report.html");
     std::fs::write(
         &html,

@@ -272,15 +272,12 @@ pub trait ReportStore: PrStore + StatusReader {}
 
 impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
 
-/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds and
-/// the store's own state.
-pub trait WriteStore:
-    IngestStore + IdentityStore + GithubStore + RollupRebuild + StatusReader + Send
-{
-}
+/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds, and
+/// what a report reads (the demo reports on the store it wrote).
+pub trait WriteStore: IngestStore + GithubStore + RollupRebuild + ReportStore + Send {}
 
 impl<T> WriteStore for T where
-    T: IngestStore + IdentityStore + GithubStore + RollupRebuild + StatusReader + Send + ?Sized
+    T: IngestStore + GithubStore + RollupRebuild + ReportStore + Send + ?Sized
 {
 }
 
