@@ -6,6 +6,7 @@
 
 use super::github::{ApplyCounts, CacheEntry, GitHubRepoStatus, StreamState};
 use super::identities::IdentityRow;
+use super::prune::PruneCounts;
 use super::report_data::TraceFilter;
 use super::rollups::RebuildStats;
 use super::runs::{RunCounts, RunRow};
@@ -252,6 +253,14 @@ pub trait RollupRebuild {
     fn rebuild_rollups(&mut self, repo: Option<&str>) -> Result<RebuildStats>;
 }
 
+/// Retention (`prune`): deleting what is older than a cut.
+pub trait Retention {
+    /// Deletes calls, code activity and their rollups before `before` (a UTC midnight), with
+    /// `github` also the GitHub rows before it (then recomputes those repos' rework links), in
+    /// one transaction; a `dry_run` only counts. Returns the rows per table.
+    fn prune(&mut self, before: DateTime<Utc>, github: bool, dry_run: bool) -> Result<PruneCounts>;
+}
+
 /// What an ingest needs: writing rows, where each source stopped, and the run log.
 pub trait IngestStore: TraceWriter + SourceState + RunLog {}
 
@@ -272,15 +281,22 @@ pub trait ReportStore: PrStore + StatusReader {}
 
 impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
 
-/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds and
-/// the store's own state.
+/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds,
+/// retention and the store's own state.
 pub trait WriteStore:
-    IngestStore + IdentityStore + GithubStore + RollupRebuild + StatusReader + Send
+    IngestStore + IdentityStore + GithubStore + RollupRebuild + Retention + StatusReader + Send
 {
 }
 
 impl<T> WriteStore for T where
-    T: IngestStore + IdentityStore + GithubStore + RollupRebuild + StatusReader + Send + ?Sized
+    T: IngestStore
+        + IdentityStore
+        + GithubStore
+        + RollupRebuild
+        + Retention
+        + StatusReader
+        + Send
+        + ?Sized
 {
 }
 
