@@ -256,6 +256,7 @@ impl Retention for Store {
 mod tests {
     use super::*;
     use crate::lake::tests::record;
+    use crate::sources::otel::claude_code::ActivityRow;
     use crate::store::prelude::*;
     use chrono::TimeZone;
 
@@ -280,12 +281,31 @@ mod tests {
         let mut new = record(2, Some("acme/api"));
         new.session_id = Some("s".into());
         store.insert_traces(&[old, new], None).unwrap();
+        let activity = |key: u8, hour: u32| ActivityRow {
+            dedupe_key: [key; 16],
+            session_id: Some("s".into()),
+            timestamp: Utc.with_ymd_and_hms(2025, 10, 11, hour, 0, 0).unwrap(),
+            kind: "lines".into(),
+            tool_name: None,
+            decision: None,
+            source: None,
+            prompt_id: None,
+            line_type: None,
+            language: None,
+            value: 1.0,
+            cumulative: false,
+            developer_id: None,
+        };
+        let acts = [activity(1, 22), activity(2, 23), activity(3, 23)];
+        store.insert_activity(&acts, None).unwrap();
+        let cut = Utc.with_ymd_and_hms(2025, 10, 11, 23, 0, 0).unwrap();
+        assert!(store.prune(cut, false, true).is_err(), "not a midnight");
         let cut = Utc.with_ymd_and_hms(2025, 10, 12, 0, 0, 0).unwrap();
         let dry = store.prune(cut, false, true).unwrap();
         let real = store.prune(cut, false, false).unwrap();
         assert_eq!(dry.tables, real.tables);
         let rows: Vec<u64> = real.tables.iter().map(|t| t.rows).collect();
-        assert_eq!(rows, [1, 0, 1, 0, 1, 1]);
+        assert_eq!(rows, [1, 3, 1, 0, 1, 1]);
         assert_eq!(store.prune(cut, false, false).unwrap().total(), 0);
     }
 }
