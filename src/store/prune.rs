@@ -8,7 +8,7 @@
 //! that `rebuild-rollups` computes from the remaining calls. Both backends run the same steps
 //! ([`CALL_STEPS`], [`GITHUB_STEPS`]); a dry run counts with the same filters instead of deleting.
 
-use super::seam::{GithubState, Retention};
+use super::seam::Retention;
 use super::{gh_time, Store};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -230,6 +230,9 @@ impl Store {
         if dry_run {
             tx.rollback()?;
         } else {
+            for repo in &repos {
+                super::github::recompute_rework_in(&tx, repo)?;
+            }
             tx.commit()?;
         }
         counts.rework_repos = repos.into_iter().collect();
@@ -241,14 +244,7 @@ impl Retention for Store {
     /// One immediate transaction; the file does not shrink (freed pages are reused by later
     /// ingests; `VACUUM` when the store is idle gives them back to the file system).
     fn prune(&mut self, before: DateTime<Utc>, github: bool, dry_run: bool) -> Result<PruneCounts> {
-        let cut = Cut::new(before)?;
-        let counts = self.prune_rows(&cut, github, dry_run)?;
-        if !dry_run {
-            for repo in &counts.rework_repos {
-                self.gh_recompute_rework(repo)?;
-            }
-        }
-        Ok(counts)
+        self.prune_rows(&Cut::new(before)?, github, dry_run)
     }
 }
 

@@ -256,7 +256,7 @@ pub trait RollupRebuild {
 /// Retention (`prune`): deleting what is older than a cut.
 pub trait Retention {
     /// Deletes calls, code activity and their rollups before `before` (a UTC midnight), with
-    /// `github` also the GitHub rows before it (then recomputes those repos' rework links), in
+    /// `github` also the GitHub rows before it and recomputes those repos' rework links, all in
     /// one transaction; a `dry_run` only counts. Returns the rows per table.
     fn prune(&mut self, before: DateTime<Utc>, github: bool, dry_run: bool) -> Result<PruneCounts>;
 }

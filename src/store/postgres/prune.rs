@@ -5,7 +5,7 @@
 use super::PgStore;
 use crate::error::Result;
 use crate::store::prune::{steps, Bound, Cut, PruneCounts, TableCount, GITHUB_STEPS};
-use crate::store::seam::{GithubState, Retention};
+use crate::store::seam::Retention;
 use chrono::{DateTime, Utc};
 use postgres::types::ToSql;
 use std::collections::BTreeSet;
@@ -71,6 +71,9 @@ impl PgStore {
         if dry_run {
             tx.rollback()?;
         } else {
+            for repo in &repos {
+                super::github::recompute_rework_in(&mut tx, repo)?;
+            }
             tx.batch_execute("NOTIFY prodlens_changes")?;
             tx.commit()?;
         }
@@ -103,9 +106,6 @@ impl Retention for PgStore {
         let cut = Cut::new(before)?;
         let counts = self.prune_rows(&cut, github, dry_run)?;
         if !dry_run {
-            for repo in &counts.rework_repos {
-                self.gh_recompute_rework(repo)?;
-            }
             self.vacuum(&counts)?;
         }
         Ok(counts)
