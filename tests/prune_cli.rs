@@ -1,7 +1,8 @@
 //! `prune --before DATE` through the real binary: the demo's inputs in a SQLite store with its
 //! Parquet lake, and in PostgreSQL. Calls before the cut go and every later one stays, the
 //! rollups left equal what `rebuild-rollups` computes, the lake still mirrors the store, a dry
-//! run changes nothing and says what the real run does, and GitHub rows go with `--github`.
+//! run changes nothing and says what the real run does, and GitHub rows go with `--github`
+//! (with their rework links recomputed).
 
 mod common;
 mod pg_support;
@@ -312,7 +313,30 @@ fn prune_on_postgresql_leaves_rollups_equal_to_a_rebuild() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let done = prune(w.root(), &url, &["--github", "--no-parquet"]);
+    // The store's lake on a folder of its own, written from the store.
+    prod_lens(
+        w.root(),
+        &["--db", &url, "lake", "repair", "--parquet-dir", "lake"],
+    );
+    let done = prune(w.root(), &url, &["--github", "--parquet-dir", "lake"]);
+    assert!(
+        !done["lake"]["partitions"].as_array().unwrap().is_empty(),
+        "{done}"
+    );
+    let check = prod_lens(
+        w.root(),
+        &[
+            "--db",
+            &url,
+            "lake",
+            "check",
+            "--parquet-dir",
+            "lake",
+            "--json",
+        ],
+    );
+    let check: Value = serde_json::from_str(&check).unwrap();
+    assert_eq!(check["ok"], true, "{check}");
     let deleted: std::collections::HashMap<String, i64> = rows_of(&done).into_iter().collect();
     assert!(
         deleted["traces"] > 0 && deleted["gh_pull_requests"] > 0,

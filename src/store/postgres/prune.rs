@@ -1,6 +1,6 @@
-//! `prune` on a PostgreSQL store: the steps of [`crate::store::prune`] in one transaction that
-//! holds other writers off `traces` until it commits, then `VACUUM (ANALYZE)` of the tables it
-//! deleted from.
+//! `prune` on a PostgreSQL store: the steps of [`crate::store::prune`] and the rework links of
+//! the repos touched in one transaction that holds other writers off `traces` until it commits,
+//! then `VACUUM (ANALYZE)` of the tables it deleted from.
 
 use super::PgStore;
 use crate::error::Result;
