@@ -59,6 +59,8 @@ pub enum Command {
     Prs(PrsArgs),
     /// Copy a SQLite store (calls, GitHub rows and cache, runs, links) into a PostgreSQL store.
     MigrateStore(MigrateStoreArgs),
+    /// Delete calls (with their rollups and lake partitions) older than a UTC day: retention.
+    Prune(PruneArgs),
 }
 
 /// Output format of `prs`.
@@ -476,6 +478,30 @@ pub struct RebuildRollupsArgs {
     #[arg(long = "repo")]
     pub repos: Vec<String>,
     /// Print what was rebuilt as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete what is older than this UTC day (`YYYY-MM-DD`): rows strictly before its midnight.
+    #[arg(long, value_name = "DATE")]
+    pub before: String,
+    /// Only count what would be deleted; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also delete GitHub rows older than the cut (PRs, commits, issue events) and recompute
+    /// rework links.
+    #[arg(long)]
+    pub github: bool,
+    /// Parquet lake folder [default: `parquet/` next to the database].
+    #[arg(long, env = "PRODLENS_PARQUET_DIR")]
+    pub parquet_dir: Option<PathBuf>,
+    /// Leave the Parquet lake alone.
+    #[arg(long)]
+    pub no_parquet: bool,
+    /// Print what was deleted as one JSON object.
     #[arg(long)]
     pub json: bool,
 }

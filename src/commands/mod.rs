@@ -11,6 +11,7 @@ mod lake;
 mod migrate_store;
 mod progress;
 mod prs;
+mod prune;
 mod rebuild_rollups;
 mod report;
 mod serve;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Identities(args) => identities::run(&db, args),
         Command::Prs(args) => prs::run(&db, args),
         Command::MigrateStore(args) => migrate_store::run(args),
+        Command::Prune(args) => prune::run(&db, args),
     }
 }
 

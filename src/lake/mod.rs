@@ -31,6 +31,7 @@ pub mod compact;
 pub mod files;
 pub mod lock;
 pub mod partition;
+pub mod prune;
 pub mod repair;
 pub mod schema;
 pub mod sink;

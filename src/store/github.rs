@@ -66,6 +66,83 @@ pub struct GitHubRepoStatus {
     pub rate_limit_remaining: Option<i64>,
 }
 
+/// Recomputes the repo's rework links from its stored rows inside `tx`; returns how many there
+/// are.
+pub(super) fn recompute_rework_in(tx: &Transaction<'_>, repo: &str) -> Result<usize> {
+    let prs: Vec<PrFacts> = tx
+        .prepare(
+            "SELECT number, title, merged_at, merge_commit_sha, revert_title, revert_shas,
+                    revert_numbers FROM gh_pull_requests WHERE repo = ?1 ORDER BY number",
+        )?
+        .query_map([repo], |r| {
+            Ok(PrFacts {
+                number: r.get(0)?,
+                title: r.get(1)?,
+                merged_at: parse_ts(r.get(2)?),
+                merge_commit_sha: r.get(3)?,
+                reverts: RevertRef {
+                    title: r.get(4)?,
+                    shas: split(r.get(5)?),
+                    numbers: split(r.get(6)?)
+                        .iter()
+                        .filter_map(|n| n.parse().ok())
+                        .collect(),
+                },
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let commits: Vec<CommitFacts> = tx
+        .prepare("SELECT sha, message, committed_at, revert_shas FROM gh_commits WHERE repo = ?1")?
+        .query_map([repo], |r| {
+            let subject: String = r.get(1)?;
+            Ok(CommitFacts {
+                sha: r.get(0)?,
+                reverts: RevertRef {
+                    title: rework::revert_title(&subject),
+                    shas: split(r.get(3)?),
+                    numbers: Vec::new(),
+                },
+                subject,
+                at: parse_ts(r.get(2)?),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let reopens: Vec<ReopenFacts> = tx
+        .prepare(
+            "SELECT id, issue_number, created_at FROM gh_issue_events
+             WHERE repo = ?1 AND event = 'reopened' AND is_pull_request = 1
+               AND issue_number IS NOT NULL",
+        )?
+        .query_map([repo], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?))
+        })?
+        .filter_map(|row| match row {
+            Ok((id, number, at)) => parse_ts(Some(at)).map(|at| Ok(ReopenFacts { id, number, at })),
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, _>>()?;
+    let links = rework::compute(&prs, &commits, &reopens);
+    tx.execute("DELETE FROM gh_rework WHERE repo = ?1", [repo])?;
+    {
+        let mut ins = tx.prepare(
+            "INSERT INTO gh_rework (repo, kind, pr_number, source, at, days_after_merge, within_window)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for l in &links {
+            ins.execute(params![
+                repo,
+                l.kind,
+                l.pr_number,
+                l.source,
+                l.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                l.days_after_merge,
+                l.within_window
+            ])?;
+        }
+    }
+    Ok(links.len())
+}
+
 fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -355,83 +432,9 @@ impl GithubState for Store {
     /// Recomputes the repo's rework links from its stored rows; returns how many there are.
     fn gh_recompute_rework(&mut self, repo: &str) -> Result<usize> {
         let tx = self.conn.transaction()?;
-        let prs: Vec<PrFacts> = tx
-            .prepare(
-                "SELECT number, title, merged_at, merge_commit_sha, revert_title, revert_shas,
-                        revert_numbers FROM gh_pull_requests WHERE repo = ?1 ORDER BY number",
-            )?
-            .query_map([repo], |r| {
-                Ok(PrFacts {
-                    number: r.get(0)?,
-                    title: r.get(1)?,
-                    merged_at: parse_ts(r.get(2)?),
-                    merge_commit_sha: r.get(3)?,
-                    reverts: RevertRef {
-                        title: r.get(4)?,
-                        shas: split(r.get(5)?),
-                        numbers: split(r.get(6)?)
-                            .iter()
-                            .filter_map(|n| n.parse().ok())
-                            .collect(),
-                    },
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        let commits: Vec<CommitFacts> = tx
-            .prepare(
-                "SELECT sha, message, committed_at, revert_shas FROM gh_commits WHERE repo = ?1",
-            )?
-            .query_map([repo], |r| {
-                let subject: String = r.get(1)?;
-                Ok(CommitFacts {
-                    sha: r.get(0)?,
-                    reverts: RevertRef {
-                        title: rework::revert_title(&subject),
-                        shas: split(r.get(3)?),
-                        numbers: Vec::new(),
-                    },
-                    subject,
-                    at: parse_ts(r.get(2)?),
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        let reopens: Vec<ReopenFacts> = tx
-            .prepare(
-                "SELECT id, issue_number, created_at FROM gh_issue_events
-                 WHERE repo = ?1 AND event = 'reopened' AND is_pull_request = 1
-                   AND issue_number IS NOT NULL",
-            )?
-            .query_map([repo], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?))
-            })?
-            .filter_map(|row| match row {
-                Ok((id, number, at)) => {
-                    parse_ts(Some(at)).map(|at| Ok(ReopenFacts { id, number, at }))
-                }
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<Result<_, _>>()?;
-        let links = rework::compute(&prs, &commits, &reopens);
-        tx.execute("DELETE FROM gh_rework WHERE repo = ?1", [repo])?;
-        {
-            let mut ins = tx.prepare(
-                "INSERT INTO gh_rework (repo, kind, pr_number, source, at, days_after_merge, within_window)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for l in &links {
-                ins.execute(params![
-                    repo,
-                    l.kind,
-                    l.pr_number,
-                    l.source,
-                    l.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    l.days_after_merge,
-                    l.within_window
-                ])?;
-            }
-        }
+        let n = recompute_rework_in(&tx, repo)?;
         tx.commit()?;
-        Ok(links.len())
+        Ok(n)
     }
 
     /// True when the file has the GitHub tables (a read-only open of an older file may not).

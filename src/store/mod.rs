@@ -14,6 +14,7 @@ pub mod github;
 pub mod identities;
 mod migrations;
 pub mod postgres;
+pub mod prune;
 pub mod report_data;
 pub mod rollups;
 pub mod runs;

@@ -6,6 +6,7 @@
 
 use super::github::{ApplyCounts, CacheEntry, GitHubRepoStatus, StreamState};
 use super::identities::IdentityRow;
+use super::prune::PruneCounts;
 use super::report_data::TraceFilter;
 use super::rollups::RebuildStats;
 use super::runs::{RunCounts, RunRow};
@@ -252,6 +253,14 @@ pub trait RollupRebuild {
     fn rebuild_rollups(&mut self, repo: Option<&str>) -> Result<RebuildStats>;
 }
 
+/// Retention (`prune`): deleting what is older than a cut.
+pub trait Retention {
+    /// Deletes calls, code activity and their rollups before `before` (a UTC midnight), with
+    /// `github` also the GitHub rows before it and recomputes those repos' rework links, all in
+    /// one transaction; a `dry_run` only counts. Returns the rows per table.
+    fn prune(&mut self, before: DateTime<Utc>, github: bool, dry_run: bool) -> Result<PruneCounts>;
+}
+
 /// What an ingest needs: writing rows, where each source stopped, and the run log.
 pub trait IngestStore: TraceWriter + SourceState + RunLog {}
 
@@ -272,12 +281,15 @@ pub trait ReportStore: PrStore + StatusReader {}
 
 impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
 
-/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds, and
-/// what a report reads (the demo reports on the store it wrote).
-pub trait WriteStore: IngestStore + GithubStore + RollupRebuild + ReportStore + Send {}
+/// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds,
+/// retention, and what a report reads (the demo reports on the store it wrote).
+pub trait WriteStore:
+    IngestStore + GithubStore + RollupRebuild + Retention + ReportStore + Send
+{
+}
 
 impl<T> WriteStore for T where
-    T: IngestStore + GithubStore + RollupRebuild + ReportStore + Send + ?Sized
+    T: IngestStore + GithubStore + RollupRebuild + Retention + ReportStore + Send + ?Sized
 {
 }
 

@@ -235,6 +235,38 @@ fn rework_facts(
     Ok((prs, commits, reopens))
 }
 
+/// Recomputes the repo's rework links inside `tx`, under a transaction-scoped lock of the repo's
+/// links, so that two transactions recomputing one repo replace the links one after the other.
+pub(super) fn recompute_rework_in(tx: &mut postgres::Transaction<'_>, repo: &str) -> Result<usize> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('prodlens gh_rework ' || $1::TEXT, 0))",
+        &[&repo],
+    )?;
+    let (prs, commits, reopens) = rework_facts(tx, repo)?;
+    let links = rework::compute(&prs, &commits, &reopens);
+    tx.execute("DELETE FROM gh_rework WHERE repo = $1", &[&repo])?;
+    let ins = tx.prepare(
+        "INSERT INTO gh_rework (repo, kind, pr_number, source, at, days_after_merge,
+            within_window)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )?;
+    for l in &links {
+        tx.execute(
+            &ins,
+            &[
+                &repo,
+                &l.kind,
+                &l.pr_number,
+                &l.source,
+                &l.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                &l.days_after_merge,
+                &l.within_window,
+            ],
+        )?;
+    }
+    Ok(links.len())
+}
+
 impl GithubState for PgStore {
     fn gh_cache_get(&self, url: &str) -> Result<Option<CacheEntry>> {
         let row = self.client().query_opt(
@@ -380,35 +412,10 @@ impl GithubState for PgStore {
     fn gh_recompute_rework(&mut self, repo: &str) -> Result<usize> {
         let mut c = self.client();
         let mut tx = c.transaction()?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('prodlens gh_rework ' || $1::TEXT, 0))",
-            &[&repo],
-        )?;
-        let (prs, commits, reopens) = rework_facts(&mut tx, repo)?;
-        let links = rework::compute(&prs, &commits, &reopens);
-        tx.execute("DELETE FROM gh_rework WHERE repo = $1", &[&repo])?;
-        let ins = tx.prepare(
-            "INSERT INTO gh_rework (repo, kind, pr_number, source, at, days_after_merge,
-                within_window)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )?;
-        for l in &links {
-            tx.execute(
-                &ins,
-                &[
-                    &repo,
-                    &l.kind,
-                    &l.pr_number,
-                    &l.source,
-                    &l.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-                    &l.days_after_merge,
-                    &l.within_window,
-                ],
-            )?;
-        }
+        let n = recompute_rework_in(&mut tx, repo)?;
         tx.batch_execute("NOTIFY prodlens_changes")?;
         tx.commit()?;
-        Ok(links.len())
+        Ok(n)
     }
 
     /// Always true: opening the store migrates it, GitHub tables included.

@@ -15,6 +15,7 @@ mod attribution;
 mod copy;
 mod github;
 mod identities;
+mod prune;
 mod rebuild;
 mod report;
 mod rollups;
