@@ -1,6 +1,7 @@
 //! Command-line definitions (clap). Parsing only; `commands` does the work.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use prod_lens::record::FormatChoice;
 use std::path::PathBuf;
 
 /// How AI coding assistants are used, and how that use goes with software delivery.
@@ -111,31 +112,6 @@ pub struct IdentitiesArgs {
     pub identity_map: Option<PathBuf>,
 }
 
-/// Input format choice for `--format`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Detect the shape of every line.
-    Auto,
-    /// The seed's span shape (`usage.input_tokens`, `attributes`, `metadata`).
-    SeedSpan,
-    /// The seed's LiteLLM custom-logger shape.
-    LitellmLogger,
-    /// LiteLLM's StandardLoggingPayload.
-    LitellmPayload,
-    /// Claude Code's local session logs (`~/.claude/projects`).
-    ClaudeCode,
-    /// LiteLLM spend-log rows (`/spend/logs` API JSON or a table dump).
-    LitellmSpendLogs,
-    /// OTLP/JSON export requests, one per line (Collector file exporter).
-    OtlpJson,
-    /// One OTel span per line (SDK console exporter shape).
-    OtelSpan,
-    /// Phoenix/Arize span dataframe rows.
-    PhoenixSpan,
-    /// Claude Code's OTel log events and metrics (OTLP/JSON).
-    ClaudeCodeOtel,
-}
-
 /// Arguments of `collect`.
 #[derive(Debug, Args)]
 pub struct CollectArgs {
@@ -180,8 +156,8 @@ pub struct IngestTracesArgs {
     #[arg(long, value_name = "FILE")]
     pub repo_map: Option<PathBuf>,
     /// Input shape; `auto` detects it per line.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = FormatChoice::Auto)]
+    pub format: FormatChoice,
     /// Folder for dead letters [default: `dead-letter/` next to the database].
     #[arg(long)]
     pub dead_letter_dir: Option<PathBuf>,

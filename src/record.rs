@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 /// The input shapes ProdLens can read; each has its own module under `sources/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceFormat {
     /// The seed's span-like shape: `timestamp`, `usage.input_tokens`, `attributes`, `metadata`.
@@ -25,6 +25,53 @@ pub enum SourceFormat {
     PhoenixSpan,
     /// Claude Code's own OTel log events (`claude_code.api_request`, …).
     ClaudeCodeOtel,
+}
+
+/// How lines are read (`--format`): each line's shape detected, or every line as one format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FormatChoice {
+    /// Detect the shape of every line.
+    #[default]
+    Auto,
+    /// Read every line as this format.
+    Only(SourceFormat),
+}
+
+impl FormatChoice {
+    /// The one format every line is read as, if one was chosen.
+    pub fn only(self) -> Option<SourceFormat> {
+        match self {
+            FormatChoice::Auto => None,
+            FormatChoice::Only(f) => Some(f),
+        }
+    }
+}
+
+impl clap::ValueEnum for FormatChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [FormatChoice; 10] = [
+            FormatChoice::Auto,
+            FormatChoice::Only(SourceFormat::SeedSpan),
+            FormatChoice::Only(SourceFormat::LitellmLogger),
+            FormatChoice::Only(SourceFormat::LitellmPayload),
+            FormatChoice::Only(SourceFormat::ClaudeCode),
+            FormatChoice::Only(SourceFormat::LitellmSpendLogs),
+            FormatChoice::Only(SourceFormat::OtlpJson),
+            FormatChoice::Only(SourceFormat::OtelSpan),
+            FormatChoice::Only(SourceFormat::PhoenixSpan),
+            FormatChoice::Only(SourceFormat::ClaudeCodeOtel),
+        ];
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            FormatChoice::Auto => Some(
+                clap::builder::PossibleValue::new("auto").help("Detect the shape of every line"),
+            ),
+            FormatChoice::Only(f) => f.to_possible_value(),
+        }
+    }
 }
 
 impl SourceFormat {

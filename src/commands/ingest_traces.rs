@@ -1,12 +1,11 @@
 //! `prod-lens ingest-traces`.
 
 use super::progress::Bar;
-use crate::cli::{FormatArg, IngestTracesArgs};
+use crate::cli::IngestTracesArgs;
 use anyhow::Context;
 use prod_lens::ingest::{self, input, repo, IngestOptions};
 use prod_lens::lake::{BufferLimits, LakeOptions, LakeSink};
 use prod_lens::pricing::{self, PriceTable};
-use prod_lens::record::SourceFormat;
 use prod_lens::sinks::RecordSink;
 use prod_lens::slug::RepoSlug;
 use prod_lens::store::StoreLocation;
@@ -27,18 +26,7 @@ pub fn options(db: &StoreLocation, args: &IngestTracesArgs) -> anyhow::Result<In
     );
     opts.full = args.full;
     opts.default_repo = args.repo.as_deref().map(RepoSlug::parse).transpose()?;
-    opts.format = match args.format {
-        FormatArg::Auto => None,
-        FormatArg::SeedSpan => Some(SourceFormat::SeedSpan),
-        FormatArg::LitellmLogger => Some(SourceFormat::LitellmLogger),
-        FormatArg::LitellmPayload => Some(SourceFormat::LitellmPayload),
-        FormatArg::ClaudeCode => Some(SourceFormat::ClaudeCode),
-        FormatArg::LitellmSpendLogs => Some(SourceFormat::LitellmSpendLogs),
-        FormatArg::OtlpJson => Some(SourceFormat::OtlpJson),
-        FormatArg::OtelSpan => Some(SourceFormat::OtelSpan),
-        FormatArg::PhoenixSpan => Some(SourceFormat::PhoenixSpan),
-        FormatArg::ClaudeCodeOtel => Some(SourceFormat::ClaudeCodeOtel),
-    };
+    opts.format = args.format.only();
     if let Some(path) = &args.repo_map {
         let text = std::fs::read_to_string(path).map_err(|source| prod_lens::Error::Input {
             path: path.clone(),
