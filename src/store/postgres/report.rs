@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 
 use super::PgStore;
 use crate::error::Result;
@@ -81,7 +83,15 @@ impl ReportReader for PgStore {
             repo: repo.to_string(),
             ..RepoData::default()
         };
-        let rows = self.client().query(
+        let (from, to, developers) = (
+            start.timestamp_micros(),
+            end.timestamp_micros(),
+            filter.developer_names(),
+        );
+        let params: [&(dyn ToSql + Sync); 5] = [&repo, &from, &to, &developers, &filter.model];
+        let mut c = self.client();
+        // Streamed row by row: the window's rows are never held twice (as rows and as records).
+        let mut rows = c.query_raw(
             &format!(
                 "SELECT timestamp_us, developer_id, session_id, model, tokens_in + tokens_out,
                         latency_ms, ttft_ms, status_code, is_error, error_class, accepted,
@@ -91,16 +101,10 @@ impl ReportReader for PgStore {
                  ORDER BY id",
                 developer_in("developer_id", 4)
             ),
-            &[
-                &repo,
-                &start.timestamp_micros(),
-                &end.timestamp_micros(),
-                &filter.developer_names(),
-                &filter.model,
-            ],
+            params.iter().map(|p| *p as &dyn ToSql),
         )?;
         let mut names = Interner::default();
-        for r in &rows {
+        while let Some(r) = rows.next()? {
             data.traces.push(TraceRow {
                 timestamp: DateTime::from_timestamp_micros(r.try_get(0)?).unwrap_or_default(),
                 developer: names.get(r.try_get(1)?),
@@ -119,6 +123,8 @@ impl ReportReader for PgStore {
                 cost_usd: r.try_get(13)?,
             });
         }
+        drop(rows);
+        drop(c);
         self.report_github(&mut data, start, end, filter)?;
         Ok(data)
     }
