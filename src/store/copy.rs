@@ -285,6 +285,17 @@ pub struct TableCopied {
     pub present: u64,
 }
 
+impl TableCopied {
+    /// Counts a batch of `read` rows of which `new` were new to the target; returns `read`.
+    fn tally(&mut self, read: usize, new: u64) -> u64 {
+        let read = read as u64;
+        self.read += read;
+        self.copied += new;
+        self.present += read - new;
+        read
+    }
+}
+
 /// Rows a copy has done so far and rows it will do in all (for a progress bar).
 pub trait CopyProgress {
     /// `done` of `total` rows are copied; `table` is being copied.
@@ -322,12 +333,8 @@ pub fn copy_store(
             };
             let mut batch = Vec::with_capacity(BATCH);
             let mut flush = |batch: &mut Vec<Vec<Cell>>, c: &mut TableCopied| -> Result<()> {
-                let n = batch.len() as u64;
                 let new = to.copy_rows(t, batch)?;
-                c.read += n;
-                c.copied += new;
-                c.present += n - new;
-                done += n;
+                done += c.tally(batch.len(), new);
                 progress.update(t.name, done, total);
                 batch.clear();
                 Ok(())
@@ -350,16 +357,12 @@ pub fn copy_store(
         let bulk = to.start_bulk_load(u64::MAX)?;
         let mut batch: Vec<TraceRecord> = Vec::with_capacity(BATCH);
         let mut flush = |batch: &mut Vec<TraceRecord>, c: &mut TableCopied| -> Result<()> {
-            let n = batch.len() as u64;
             let new = to
                 .insert_traces(batch, Some(run))?
                 .into_iter()
                 .filter(|&inserted| inserted)
                 .count() as u64;
-            c.read += n;
-            c.copied += new;
-            c.present += n - new;
-            done += n;
+            done += c.tally(batch.len(), new);
             progress.update("traces", done, total);
             batch.clear();
             Ok(())
