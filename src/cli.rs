@@ -62,6 +62,10 @@ pub enum Command {
     MigrateStore(MigrateStoreArgs),
     /// Delete calls (with their rollups and lake partitions) older than a UTC day: retention.
     Prune(PruneArgs),
+    /// Store a teams file (member,team) and list the teams with their member counts.
+    Teams(TeamsArgs),
+    /// Show or set the store's privacy setting: pseudonyms and the minimum group size.
+    Privacy(PrivacyArgs),
 }
 
 /// Output format of `prs`.
@@ -99,6 +103,40 @@ pub struct PrsArgs {
     /// Link developer ids to GitHub logins with this CSV file (developer_id,github_login).
     #[arg(long, value_name = "FILE")]
     pub identity_map: Option<PathBuf>,
+    /// Pseudonyms and group sizes.
+    #[command(flatten)]
+    pub privacy: prod_lens::privacy::PrivacyFlags,
+}
+
+/// Arguments of `teams`.
+#[derive(Debug, Args)]
+pub struct TeamsArgs {
+    /// A CSV file of `member,team` lines (member: developer id or GitHub login; # comments);
+    /// it replaces the stored teams. Omit to list them.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `privacy`.
+#[derive(Debug, Args)]
+pub struct PrivacyArgs {
+    /// Turn pseudonyms on for every output of this store (a key is kept in the store unless
+    /// PRODLENS_PSEUDONYM_KEY is set).
+    #[arg(long, conflicts_with = "no_pseudonymize")]
+    pub pseudonymize: bool,
+    /// Turn pseudonyms off.
+    #[arg(long)]
+    pub no_pseudonymize: bool,
+    /// Smallest group shown on its own (teams under it fold into `other`; per-developer views
+    /// hidden unless asked for); 0 goes back to the default.
+    #[arg(long, value_name = "K")]
+    pub min_group_size: Option<usize>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `identities`.
@@ -107,6 +145,10 @@ pub struct IdentitiesArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Pseudonyms and group sizes (a listing of developers one by one needs --show-developers
+    /// when the minimum group size is above 1).
+    #[command(flatten)]
+    pub privacy: prod_lens::privacy::PrivacyFlags,
     /// Store the links of this CSV file (`developer_id,github_login`, # comments) first.
     #[arg(long, value_name = "FILE")]
     pub identity_map: Option<PathBuf>,
@@ -287,6 +329,10 @@ pub struct DemoArgs {
     /// Print the ingest summary and status as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Keep the privacy setting "pseudonyms on" in the demo store, so the demo's report and
+    /// every later output of it show pseudonyms (with the default minimum group size).
+    #[arg(long)]
+    pub pseudonymize: bool,
 }
 
 /// Subcommands of `lake`.
@@ -403,6 +449,16 @@ pub struct ReportArgs {
     /// Only calls of this model (exact name); commits and PRs are not narrowed.
     #[arg(long, value_name = "NAME")]
     pub model: Option<String>,
+    /// Only the calls, commits and merged PRs of this team's developers.
+    #[arg(long, value_name = "NAME", conflicts_with = "developer")]
+    pub team: Option<String>,
+    /// Teams of developers from this CSV file (`member,team`) on top of the stored ones (not
+    /// stored by `report`; `prod-lens teams FILE` stores them).
+    #[arg(long, value_name = "FILE")]
+    pub teams: Option<PathBuf>,
+    /// Pseudonyms and group sizes.
+    #[command(flatten)]
+    pub privacy: prod_lens::privacy::PrivacyFlags,
 }
 
 /// Arguments of `serve`.
@@ -423,6 +479,12 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub auth_token: Option<String>,
+    /// Teams of developers from this CSV file (`member,team`) on top of the stored ones.
+    #[arg(long, value_name = "FILE")]
+    pub teams: Option<PathBuf>,
+    /// Pseudonyms and group sizes (on top of the store's privacy setting, read at each request).
+    #[command(flatten)]
+    pub privacy: prod_lens::privacy::PrivacyFlags,
 }
 
 /// Arguments of `migrate-store`.

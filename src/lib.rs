@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod normalise;
 pub mod pg;
 pub mod pricing;
+pub mod privacy;
 pub mod prs;
 pub mod record;
 pub mod render;

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::metrics::aggregate::hour_aligned;
 use crate::metrics::association::PrimarySpec;
 use crate::metrics::{self, Metadata, Report, ReportOptions, Service};
+use crate::privacy::teams::{self, TeamMap};
+use crate::privacy::Privacy;
 use crate::slug::RepoSlug;
 use crate::stats::adjusted::Adjust;
 use crate::stats::calendar::{local_day, parse_timezone, DayWindow};
@@ -74,6 +76,10 @@ pub struct ReportParams {
     pub primary: String,
     /// Identity links (`developer_id`, `github_login`) on top of the stored ones.
     pub identity_map: Vec<(String, String)>,
+    /// Only this team's calls, commits and PRs.
+    pub team: Option<String>,
+    /// Team entries (`member`, `team`) on top of the stored ones.
+    pub teams: Vec<(String, String)>,
 }
 
 impl Default for ReportParams {
@@ -95,6 +101,8 @@ impl Default for ReportParams {
             holidays: Vec::new(),
             primary: PrimarySpec::default().to_string(),
             identity_map: Vec::new(),
+            team: None,
+            teams: Vec::new(),
         }
     }
 }
@@ -179,6 +187,10 @@ pub struct ReportRequest {
     pub identity_map: Vec<(String, String)>,
     /// Compare AI-assisted with other merged PRs (the dashboard does it on its PR page).
     pub with_cohorts: bool,
+    /// Team entries (`member`, `team`) given with the request, on top of the stored ones.
+    pub teams: Vec<(String, String)>,
+    /// Pseudonyms and group sizes applied to the result.
+    pub privacy: Privacy,
 }
 
 fn parse_day(what: &str, raw: &str) -> Result<NaiveDate> {
@@ -226,6 +238,13 @@ impl ReportRequest {
                 name("permutations")
             )));
         }
+        if non_empty(&p.developer).is_some() && non_empty(&p.team).is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "{} and {}: give one",
+                name("developer"),
+                name("team")
+            )));
+        }
         let mut holidays = std::collections::BTreeSet::new();
         for h in &p.holidays {
             holidays.insert(parse_day(&name("holiday"), h)?);
@@ -267,9 +286,12 @@ impl ReportRequest {
                 developer: non_empty(&p.developer),
                 linked: Vec::new(),
                 model: non_empty(&p.model),
+                team: non_empty(&p.team),
             },
             identity_map: p.identity_map.clone(),
             with_cohorts: true,
+            teams: p.teams.clone(),
+            privacy: Privacy::off(),
         })
     }
 }
@@ -343,12 +365,40 @@ pub fn build(
         })?;
     let mode = trace_mode(store, req, start, end)?;
     let linker = std::sync::Arc::new(store.linker(&req.identity_map)?);
+    let privacy = &req.privacy;
+    let mut team_entries = store.teams()?;
+    team_entries.extend(req.teams.iter().cloned());
+    let team_map = TeamMap::new(&team_entries, &store.trace_teams()?);
     // One person under every id linked to them: the filter matches all of them.
     let mut filter = req.filter.clone();
-    if let Some(dev) = &filter.developer {
-        let person = linker.person(dev).into_owned();
+    if let Some(asked) = &req.filter.developer {
+        privacy.refuse_developer_view("a developer filter")?;
         let ids = store.developer_ids()?;
+        let known = ids
+            .iter()
+            .flat_map(|i| [i.clone(), linker.person(i).into_owned()]);
+        let known: Vec<String> = known.collect();
+        let dev = privacy
+            .resolve_developer(asked, known.iter().map(String::as_str))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "developer {asked:?}: no developer has this pseudonym"
+                ))
+            })?;
+        let person = linker.person(&dev).into_owned();
         filter.linked = linker.ids_of(&person, ids.iter().map(String::as_str));
+        filter.developer = Some(dev);
+    }
+    if let Some(team) = &req.filter.team {
+        let ids = store.developer_ids()?;
+        let (members, people) = team_members(team, &team_map, &team_entries, &linker, &ids)?;
+        if people < privacy.min_group_size && !privacy.show_developers {
+            return Err(Error::InvalidArgument(format!(
+                "team {team:?} has {people} developers, below the minimum group size {}: its report would describe individuals",
+                privacy.min_group_size
+            )));
+        }
+        filter.linked = members;
     }
     let mut data = Vec::with_capacity(repos.len());
     let mut freshness = Vec::with_capacity(repos.len());
@@ -376,7 +426,8 @@ pub fn build(
         business_days: req.options.business_days,
         lag_days: req.options.lag_days,
         max_lag: req.options.max_lag,
-        developer: req.filter.developer.clone(),
+        developer: filter.developer.clone(),
+        team: filter.team.clone(),
         model: req.filter.model.clone(),
         mode: mode.name().into(),
         generated_at,
@@ -385,6 +436,9 @@ pub fn build(
         runtime_profile,
     };
     let mut report = metrics::compute(&data, &req.options, metadata)?;
+    for m in report.metrics.values_mut() {
+        m.teams = teams::summarize(&m.developers, &team_map);
+    }
     if let TraceMode::Fallback(why) = &mode {
         report.warnings.push(format!(
             "{why}: every trace row of the window was scanned (mode exact-fallback, exact percentiles)"
@@ -396,8 +450,10 @@ pub fn build(
         );
     }
     // Which PRs AI helped with, and how they compare (strict attribution: branch or trailer);
-    // computed without developer or model filters only, and left to the dashboard's PR page there.
-    if req.with_cohorts && req.filter.developer.is_none() && req.filter.model.is_none() {
+    // computed without developer, team or model filters only, and left to the dashboard's PR
+    // page there.
+    let unfiltered = filter.developer.is_none() && filter.team.is_none() && filter.model.is_none();
+    if req.with_cohorts && unfiltered {
         let listing = crate::prs::build_with(
             store,
             &crate::prs::PrsRequest {
@@ -415,7 +471,7 @@ pub fn build(
         report.assisted_cost = listing.assisted_cost;
     }
     let without_repo = store.calls_without_repo(start, end)?;
-    if without_repo > 0 && req.filter.developer.is_none() && req.filter.model.is_none() {
+    if without_repo > 0 && unfiltered {
         let with_repo: u64 = report.metrics.values().map(|m| m.velocity.requests).sum();
         let share = without_repo as f64 / (without_repo as f64 + with_repo as f64);
         report.warnings.push(format!(
@@ -428,5 +484,44 @@ pub fn build(
             .warnings
             .insert(0, "the store holds no repo data yet".into());
     }
+    privacy.apply_report(&mut report);
     Ok(report)
+}
+
+/// The ids and logins of a team's members (for the row filter) and how many people they are:
+/// every stored developer id whose team (through its login) is `team`, and the file's members.
+fn team_members(
+    team: &str,
+    map: &TeamMap,
+    entries: &[(String, String)],
+    linker: &crate::identity::Linker,
+    ids: &[String],
+) -> Result<(Vec<String>, usize)> {
+    if !map.has_team(team) {
+        let known: Vec<&str> = map.teams().into_iter().collect();
+        return Err(Error::InvalidArgument(format!(
+            "team {team:?} is not a team of this store (teams: {}); store a teams file with `prod-lens teams FILE`",
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        )));
+    }
+    let mut members = std::collections::BTreeSet::new();
+    let mut people = std::collections::BTreeSet::new();
+    for id in ids {
+        let person = linker.person(id);
+        if map.team_of([person.as_ref(), id.as_str()]).map(|(t, _)| t) == Some(team) {
+            people.insert(person.to_ascii_lowercase());
+            members.insert(id.to_ascii_lowercase());
+            members.insert(person.to_ascii_lowercase());
+        }
+    }
+    for (member, t) in entries {
+        // A member named in the file but without calls (a GitHub login, say) still counts, unless
+        // a later entry moved them.
+        if t == team && map.team_of([member.as_str()]).map(|(t, _)| t) == Some(team) {
+            let m = member.trim().to_ascii_lowercase();
+            people.insert(linker.person(&m).to_ascii_lowercase());
+            members.insert(m);
+        }
+    }
+    Ok((members.into_iter().collect(), people.len()))
 }

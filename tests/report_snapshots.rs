@@ -130,6 +130,7 @@ fn report() -> Report {
         lag_days: 1,
         max_lag: 3,
         developer: None,
+        team: None,
         model: None,
         mode: "exact".into(),
         generated_at: "2025-10-09T08:00:00Z".into(),

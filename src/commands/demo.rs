@@ -37,7 +37,13 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
                 std::fs::remove_dir_all(&p).with_context(|| format!("removing {}", p.display()))?;
             }
         }
-        for f in ["cache.db", "cache.db-wal", "cache.db-shm", "report.html"] {
+        for f in [
+            "cache.db",
+            "cache.db-wal",
+            "cache.db-shm",
+            "report.html",
+            "teams.csv",
+        ] {
             let p = dir.join(f);
             if p.exists() {
                 std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
@@ -90,13 +96,31 @@ fn demo_report(
         exact: true,
         ..prod_lens::report::ReportParams::default()
     };
-    let req = prod_lens::report::ReportRequest::from_params(&params, "--")?;
+    let mut req = prod_lens::report::ReportRequest::from_params(&params, "--")?;
+    req.privacy = super::privacy(store, &prod_lens::privacy::PrivacyFlags::default())?;
     super::report::build(
         store,
         &req,
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         prod_lens::report::runtime_profile(),
     )
+}
+
+/// Writes `teams.csv` (the first five sample developers in `platform`, the others in `web`)
+/// and stores it, as `prod-lens teams FILE` would.
+fn store_teams(dir: &Path, spec: &SampleSpec, store: &mut dyn WriteStore) -> anyhow::Result<()> {
+    let mut text = String::from("member,team\n");
+    let mut entries = Vec::new();
+    for i in 0..spec.developers.max(1) {
+        let member = format!("dev-{}", sample::NAMES[i % sample::NAMES.len()]);
+        let team = if i < 5 { "platform" } else { "web" };
+        text += &format!("{member},{team}\n");
+        entries.push((member, team.to_string()));
+    }
+    let path = dir.join("teams.csv");
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    store.save_teams(&entries, "teams.csv")?;
+    Ok(())
 }
 
 /// Runs the command.
@@ -161,6 +185,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let lake = lake.report();
     let (gh_stats, gh_summaries) = import_github(dir, &spec, store.as_mut())?;
     let status = store.status(5)?;
+    store_teams(dir, &spec, store.as_mut())?;
+    if args.pseudonymize {
+        let mut s = store.privacy_settings()?;
+        s.pseudonymize = true;
+        if s.key.is_none() && std::env::var_os(prod_lens::privacy::KEY_ENV).is_none() {
+            s.key = Some(
+                prod_lens::privacy::pseudonym::Pseudonymizer::random_key()
+                    .map_err(prod_lens::Error::InvalidArgument)?,
+            );
+        }
+        store.save_privacy_settings(&s)?;
+    }
     let report = demo_report(store.as_ref(), &spec)?;
     let html = dir.join("report.html");
     std::fs::write(

@@ -53,7 +53,7 @@ pub fn run(db: &StoreLocation, args: IdentitiesArgs) -> anyhow::Result<()> {
 
 /// Stores the entries of `--identity-map` (already read), then prints every id and login.
 fn list(
-    store: &mut dyn IdentityStore,
+    store: &mut dyn ReportStore,
     map: Option<Vec<(String, String)>>,
     args: &IdentitiesArgs,
 ) -> anyhow::Result<()> {
@@ -62,7 +62,15 @@ fn list(
         store.save_identity_map(entries, name.as_deref().unwrap_or("identity map"))?;
     }
     let linker = store.linker(&[])?;
-    let rows = store.identities(&linker)?;
+    let mut rows = store.identities(&linker)?;
+    let privacy = super::privacy(store, &args.privacy)?;
+    privacy.refuse_developer_view("prod-lens identities")?;
+    if privacy.pseudonyms.is_some() {
+        for r in &mut rows {
+            r.developer_id = r.developer_id.as_deref().map(|d| privacy.name(d));
+            r.github_login = r.github_login.as_deref().map(|l| privacy.name(l));
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {

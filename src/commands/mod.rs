@@ -16,6 +16,7 @@ mod rebuild_rollups;
 mod report;
 mod serve;
 mod status;
+mod teams;
 
 use crate::cli::{Cli, Command};
 use prod_lens::store::StoreLocation;
@@ -39,6 +40,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Prs(args) => prs::run(&db, args),
         Command::MigrateStore(args) => migrate_store::run(args),
         Command::Prune(args) => prune::run(&db, args),
+        Command::Teams(args) => teams::run(&db, args),
+        Command::Privacy(args) => teams::privacy(&db, args),
     }
 }
 
@@ -59,6 +62,21 @@ pub fn open_reader(
     location
         .open_reader()
         .with_context(|| format!("opening {} (--db / PRODLENS_DB)", location.name()))
+}
+
+/// The privacy a command applies: the store's setting, `flags` on top, the key from
+/// `PRODLENS_PSEUDONYM_KEY` when set.
+pub fn privacy(
+    store: &dyn prod_lens::store::prelude::TeamReader,
+    flags: &prod_lens::privacy::PrivacyFlags,
+) -> anyhow::Result<prod_lens::privacy::Privacy> {
+    let stored = store.privacy_settings()?;
+    let key = std::env::var(prod_lens::privacy::KEY_ENV).ok();
+    Ok(prod_lens::privacy::Privacy::resolve(
+        &stored,
+        flags,
+        key.as_deref(),
+    )?)
 }
 
 /// Exit code for an error: 2 for bad input (flags, paths, slugs), 3 when a GitHub rate limit

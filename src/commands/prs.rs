@@ -177,7 +177,8 @@ pub fn run(db: &prod_lens::store::StoreLocation, args: PrsArgs) -> anyhow::Resul
         identity_map,
         author_window: true,
     };
-    let listing = prod_lens::prs::build(store, &req, Utc::now()).context("listing PRs")?;
+    let mut listing = prod_lens::prs::build(store, &req, Utc::now()).context("listing PRs")?;
+    super::privacy(store, &args.privacy)?.apply_prs(&mut listing);
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         PrsFormat::Table
     } else {

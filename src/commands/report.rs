@@ -33,6 +33,8 @@ pub fn params(args: &ReportArgs) -> ReportParams {
         holidays: args.holidays.clone(),
         primary: args.primary.clone(),
         identity_map: Vec::new(),
+        team: args.team.clone(),
+        teams: Vec::new(),
     }
 }
 
@@ -66,6 +68,9 @@ pub fn params_with_files(args: &ReportArgs) -> anyhow::Result<ReportParams> {
     }
     if let Some(f) = &args.identity_map {
         p.identity_map = super::identities::read_map(f)?;
+    }
+    if let Some(f) = &args.teams {
+        p.teams = super::teams::read_teams(f, "--teams")?;
     }
     Ok(p)
 }
@@ -139,7 +144,8 @@ pub fn run(db: &prod_lens::store::StoreLocation, args: ReportArgs) -> anyhow::Re
     let opened = super::open_reader(db, "ingest traces")?;
     let store: &dyn ReportStore = opened.as_ref();
     let p = prod_lens::report::fill_window(store, &p)?;
-    let req = ReportRequest::from_params(&p, "--")?;
+    let mut req = ReportRequest::from_params(&p, "--")?;
+    req.privacy = super::privacy(store, &args.privacy)?;
     let report = build(
         store,
         &req,

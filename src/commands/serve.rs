@@ -64,10 +64,21 @@ pub fn run(location: &prod_lens::store::StoreLocation, args: ServeArgs) -> anyho
     // The store is opened, and finally dropped, outside the async runtime: a PostgreSQL client
     // runs a runtime of its own, which may not start or stop inside another.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let state = Arc::new(
-        AppState::new(location.clone(), auth, stopped)
-            .with_context(|| format!("opening {name} read-only"))?,
-    );
+    let teams = args
+        .teams
+        .as_deref()
+        .map(|f| super::teams::read_teams(f, "--teams"))
+        .transpose()?
+        .unwrap_or_default();
+    let key = std::env::var(prod_lens::privacy::KEY_ENV).ok();
+    let state = AppState::new(location.clone(), auth, stopped)
+        .with_context(|| format!("opening {name} read-only"))?
+        .with_privacy(args.privacy.clone(), key, teams);
+    // A flag that cannot apply (pseudonyms without a key) is named before listening.
+    state
+        .check_privacy()
+        .context("--pseudonymize / --min-group-size")?;
+    let state = Arc::new(state);
     let served = Arc::clone(&state);
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind((bind, args.port))

@@ -168,6 +168,8 @@ pub struct Metadata {
     pub max_lag: usize,
     /// Only this developer's calls, commits and PRs, when set.
     pub developer: Option<String>,
+    /// Only the calls, commits and PRs of this team's developers, when set.
+    pub team: Option<String>,
     /// Only this model's calls, when set.
     pub model: Option<String>,
     /// `rollups`, `exact` (asked with `--exact`) or `exact-fallback` (rollups cannot answer).
@@ -209,8 +211,10 @@ pub struct RepoMetrics {
     pub cost: usage::Cost,
     /// Every day of the window, for charts.
     pub daily: Vec<breakdown::DailyPoint>,
-    /// One line per developer, for the per-developer table.
+    /// One line per developer, for the per-developer table (empty when hidden for privacy).
     pub developers: Vec<breakdown::DeveloperSummary>,
+    /// One line per team (empty when no developer has a team; small teams folded for privacy).
+    pub teams: Vec<crate::privacy::teams::TeamSummary>,
 }
 
 /// One statistic of the seed's block.
@@ -272,6 +276,8 @@ pub struct Report {
     pub definitions: BTreeMap<String, String>,
     /// Things the reader must know.
     pub warnings: Vec<String>,
+    /// Pseudonyms, minimum group size, and what was folded or hidden.
+    pub privacy: crate::privacy::PrivacyNote,
 }
 
 /// Computes the report from every repo's rows (or trace aggregate); `metadata` comes from the
@@ -383,6 +389,7 @@ pub fn compute(
             cost: usage.cost,
             daily: breakdown::daily(repo, agg, &opts.window, opts.tz),
             developers: breakdown::developers(repo, agg),
+            teams: Vec::new(),
         };
         warnings.extend(thresholds::warnings(&repo.repo, repo.has_github, &m));
         metrics.insert(repo.repo.clone(), m);
@@ -451,6 +458,7 @@ pub fn compute(
         thresholds,
         definitions: definitions::definitions(),
         warnings,
+        privacy: crate::privacy::PrivacyNote::default(),
     })
 }
 

@@ -305,6 +305,7 @@ mod tests {
             cost: u.cost,
             daily: Vec::new(),
             developers: Vec::new(),
+            teams: Vec::new(),
         }
     }
 

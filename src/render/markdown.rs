@@ -56,6 +56,13 @@ impl Renderer for MarkdownRenderer {
                 x.commit_frequency.commits,
                 human(Some(x.cost.total_usd))
             );
+            if !x.teams.is_empty() {
+                let _ = writeln!(s, "Teams:\n");
+                for t in &x.teams {
+                    let _ = writeln!(s, "- {}", cell(&super::team_line(t)));
+                }
+                s.push('\n');
+            }
             let (rw, te) = (&x.rework, &x.token_efficiency);
             let _ = writeln!(
                 s,
@@ -114,6 +121,14 @@ impl Renderer for MarkdownRenderer {
             }
             for a in &r.assisted_cost {
                 let _ = writeln!(s, "- {}", cell(&super::assisted_cost_line(a)));
+            }
+            s.push('\n');
+        }
+        let privacy = super::privacy_lines(&r.privacy);
+        if !privacy.is_empty() {
+            let _ = writeln!(s, "## Privacy\n");
+            for p in &privacy {
+                let _ = writeln!(s, "- {}", cell(p));
             }
             s.push('\n');
         }

@@ -16,6 +16,50 @@ pub trait Renderer {
     fn render(&self, report: &Report) -> Result<String>;
 }
 
+/// One team's line for text formats.
+pub fn team_line(t: &crate::privacy::teams::TeamSummary) -> String {
+    let mut s = format!(
+        "{}: {} developers · {} calls · {} sessions · {} tokens · ${} · acceptance {} (n {}) · {} commits · {} merged PRs",
+        t.team,
+        t.developers,
+        t.requests,
+        t.sessions,
+        t.tokens,
+        human(Some(t.cost_usd)),
+        human(t.acceptance_rate),
+        t.acceptance_n,
+        t.commits,
+        t.merged_prs
+    );
+    if !t.folded_teams.is_empty() {
+        s += &format!(" (folded: {})", t.folded_teams.join(", "));
+    }
+    s
+}
+
+/// The privacy section's lines for text formats (empty when nothing is hidden or renamed).
+pub fn privacy_lines(p: &crate::privacy::PrivacyNote) -> Vec<String> {
+    if !p.pseudonymized && p.min_group_size <= 1 && p.suppressed.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![format!(
+        "developers shown as {}; minimum group size {}; per-developer tables {}",
+        if p.pseudonymized {
+            "pseudonyms (dev-…)"
+        } else {
+            "stored ids"
+        },
+        p.min_group_size,
+        if p.developers_shown {
+            "shown"
+        } else {
+            "hidden"
+        }
+    )];
+    out.extend(p.suppressed.iter().cloned());
+    out
+}
+
 /// Formats an optional number for people: `–` for no data, at most 4 decimals.
 pub fn human(v: Option<f64>) -> String {
     match v {

@@ -105,6 +105,14 @@ impl Renderer for TableRenderer {
                     self.status(t.status)
                 );
             }
+            if !x.teams.is_empty() {
+                let _ = writeln!(s, "Teams:");
+                for t in &x.teams {
+                    for (i, l) in wrap(&super::team_line(t), 94).iter().enumerate() {
+                        let _ = writeln!(s, "  {}{l}", if i == 0 { "" } else { "    " });
+                    }
+                }
+            }
             let v = &x.velocity;
             let _ = writeln!(
                 s,
@@ -219,6 +227,15 @@ impl Renderer for TableRenderer {
             }
             for a in &r.assisted_cost {
                 let _ = writeln!(s, "  {}", super::assisted_cost_line(a));
+            }
+        }
+        let privacy = super::privacy_lines(&r.privacy);
+        if !privacy.is_empty() {
+            let _ = writeln!(s, "\nPrivacy:");
+            for p in &privacy {
+                for (i, line) in wrap(p, 94).iter().enumerate() {
+                    let _ = writeln!(s, "  {} {line}", if i == 0 { "-" } else { " " });
+                }
             }
         }
         if !r.warnings.is_empty() {

@@ -292,6 +292,9 @@ pub fn load_profile(
 ) -> Result<Profile, ApiError> {
     // Bad filters are answered before an unknown developer.
     AppState::window(store, f)?;
+    let privacy = st.privacy(store)?;
+    let shown = id;
+    let id = &st.resolve_developer(store, &privacy, id, "a developer's page")?;
     if !store.developer_known(id)? {
         return Err(ApiError::not_found(format!(
             "no calls, commits or pull requests of developer {id:?} are stored"
@@ -310,7 +313,7 @@ pub fn load_profile(
     };
     let recent = st.sessions_page(store, &session_query(&f, &c.window, paging)?)?;
     Ok(profile(
-        id,
+        shown,
         c.report,
         recent.items.clone(),
         c.generation,

@@ -19,15 +19,26 @@ use crate::metrics::Report;
 use crate::render::html::{render_document, PageChrome};
 use crate::render::human;
 
-/// Developer ids and model names of a report, for the filter form's suggestions.
-fn suggestions(report: &Report) -> (Vec<String>, Vec<String>) {
+/// Developer ids, teams and model names of a report, for the filter form's suggestions.
+fn suggestions(report: &Report) -> (Vec<String>, Vec<String>, Vec<String>) {
     let mut devs = BTreeSet::new();
+    let mut teams = BTreeSet::new();
     let mut models = BTreeSet::new();
     for m in report.metrics.values() {
         devs.extend(m.developers.iter().map(|d| d.developer.clone()));
+        teams.extend(
+            m.teams
+                .iter()
+                .filter(|t| t.folded_teams.is_empty() && t.team != crate::privacy::teams::NO_TEAM)
+                .map(|t| t.team.clone()),
+        );
         models.extend(m.cost.per_model.keys().cloned());
     }
-    (devs.into_iter().collect(), models.into_iter().collect())
+    (
+        devs.into_iter().collect(),
+        teams.into_iter().collect(),
+        models.into_iter().collect(),
+    )
 }
 
 /// `GET /`: the report of the filters with the filter form.
@@ -47,7 +58,7 @@ async fn dashboard_html(state: Arc<AppState>, raw: Option<String>) -> Result<Str
     let (c, repos) = state
         .with_store(move |st, s| Ok((st.report(s, &f2)?, s.report_repos()?)))
         .await?;
-    let (developers, models) = suggestions(&c.report);
+    let (developers, teams, models) = suggestions(&c.report);
     let mut top = nav(Page::Dashboard, &f, state.auth.is_some());
     top += &filter_form(
         &f,
@@ -55,6 +66,7 @@ async fn dashboard_html(state: Arc<AppState>, raw: Option<String>) -> Result<Str
             action: "/",
             repos: &repos,
             developers: &developers,
+            teams: &teams,
             models: &models,
             developer_field: true,
             lag_field: true,
@@ -150,7 +162,7 @@ async fn developer_html(
     let (p, repos) = state
         .with_store(move |st, s| Ok((load_profile(st, s, &id2, &f2)?, s.report_repos()?)))
         .await?;
-    let (_, models) = suggestions(&p.report);
+    let (_, _, models) = suggestions(&p.report);
     let window = p.window;
     let action = format!("/developers/{}", path_segment(&id));
     let mut top = nav(Page::Developer, &f, state.auth.is_some());
@@ -160,6 +172,7 @@ async fn developer_html(
             action: &action,
             repos: &repos,
             developers: &[],
+            teams: &[],
             models: &models,
             developer_field: false,
             lag_field: true,

@@ -41,6 +41,15 @@ impl ApiError {
         }
     }
 
+    /// 403 with a message (a view the store's privacy setting hides).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+            parameter: None,
+        }
+    }
+
     /// 500; the detail goes to the log, the client sees a generic message.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("request failed: {detail}");

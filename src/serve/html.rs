@@ -88,6 +88,8 @@ pub struct FormOptions<'a> {
     pub repos: &'a [String],
     /// Known developers, suggested in the developer field.
     pub developers: &'a [String],
+    /// Known teams, suggested in the team field (shown when there are any or one is chosen).
+    pub teams: &'a [String],
     /// Known models, suggested in the model field.
     pub models: &'a [String],
     /// Show the developer field (not on a developer's own page).
@@ -144,6 +146,14 @@ pub fn filter_form(f: &Filters, o: &FormOptions) -> String {
             "<label>Developer <input type=\"text\" name=\"developer\" list=\"pl-developers\" value=\"{}\" data-testid=\"filter-developer\">{}</label>",
             esc(f.developer.as_deref().unwrap_or("")),
             datalist("pl-developers", o.developers)
+        );
+    }
+    if !o.teams.is_empty() || f.team.is_some() {
+        let _ = writeln!(
+            s,
+            "<label>Team <input type=\"text\" name=\"team\" list=\"pl-teams\" value=\"{}\" data-testid=\"filter-team\">{}</label>",
+            esc(f.team.as_deref().unwrap_or("")),
+            datalist("pl-teams", o.teams)
         );
     }
     let _ = write!(
@@ -238,6 +248,7 @@ mod tests {
                 action: "/",
                 repos: &repos,
                 developers: std::slice::from_ref(&hostile),
+                teams: &[],
                 models: &[],
                 developer_field: true,
                 lag_field: true,

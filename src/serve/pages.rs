@@ -299,6 +299,7 @@ async fn sessions_html(state: Arc<AppState>, raw: Option<String>) -> Result<Stri
             action: "/sessions",
             repos: &repos,
             developers: &[],
+            teams: &[],
             models: &[],
             developer_field: true,
             lag_field: false,

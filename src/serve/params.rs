@@ -22,7 +22,15 @@ const MAX_TEXT: usize = 200;
 const MAX_REPEAT: usize = 50;
 
 /// Parameters of the report's filters that narrow rows or the window.
-pub const FILTER_KEYS: [&str; 6] = ["repo", "since", "until", "timezone", "developer", "model"];
+pub const FILTER_KEYS: [&str; 7] = [
+    "repo",
+    "since",
+    "until",
+    "timezone",
+    "developer",
+    "team",
+    "model",
+];
 
 /// Parameters of the report that only change how it is computed.
 pub const REPORT_ONLY_KEYS: [&str; 7] = [
@@ -161,6 +169,8 @@ pub struct Filters {
     pub tz: Tz,
     /// Only this developer (any case).
     pub developer: Option<String>,
+    /// Only this team's developers.
+    pub team: Option<String>,
     /// Only this model.
     pub model: Option<String>,
     /// `lag`: lag of the seed's association block.
@@ -188,6 +198,7 @@ impl Default for Filters {
             until: None,
             tz: chrono_tz::UTC,
             developer: None,
+            team: None,
             model: None,
             lag: d.lag_days,
             max_lag: d.max_lag,
@@ -245,6 +256,7 @@ impl Filters {
                 .one("developer")?
                 .map(|v| text("developer", v))
                 .transpose()?,
+            team: q.one("team")?.map(|v| text("team", v)).transpose()?,
             model: q.one("model")?.map(|v| text("model", v)).transpose()?,
             lag: lag(q, "lag", d.lag)?,
             max_lag: lag(q, "max_lag", d.max_lag)?,
@@ -318,6 +330,7 @@ impl Filters {
             business_days: self.business_days,
             exact: self.exact,
             developer: self.developer.clone(),
+            team: self.team.clone(),
             model: self.model.clone(),
             primary: self.primary.to_string(),
             adjust: self.adjust,
@@ -325,6 +338,12 @@ impl Filters {
             ..ReportParams::default()
         };
         // Every field was checked above; a refusal here is a window the calendar cannot map.
+        if self.developer.is_some() && self.team.is_some() {
+            return Err(ApiError::bad_parameter(
+                "team",
+                "developer and team: give one",
+            ));
+        }
         let mut req = ReportRequest::from_params(&params, "")
             .map_err(|e| ApiError::bad_parameter("since", e.to_string()))?;
         // The PR comparison is on the dashboard's pull request page, computed when asked for.
@@ -350,6 +369,9 @@ impl Filters {
         }
         if let Some(v) = &self.developer {
             s.append_pair("developer", v);
+        }
+        if let Some(v) = &self.team {
+            s.append_pair("team", v);
         }
         if let Some(v) = &self.model {
             s.append_pair("model", v);

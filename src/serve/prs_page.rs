@@ -54,8 +54,7 @@ fn listing(
     let (start, end) = window
         .utc_bounds(f.tz)
         .ok_or_else(|| ApiError::bad_parameter("since", "the window is out of range"))?;
-    let _ = state;
-    let l = crate::prs::build(
+    let mut l = crate::prs::build(
         store,
         &PrsRequest {
             repos: f.repos.clone(),
@@ -67,6 +66,7 @@ fn listing(
         },
         Utc::now(),
     )?;
+    state.privacy(store)?.apply_prs(&mut l);
     Ok((l, window, assisted))
 }
 
@@ -216,6 +216,7 @@ async fn page_html(state: Arc<AppState>, raw: Option<String>) -> Result<String, 
             action: "/prs",
             repos: &repos,
             developers: &[],
+            teams: &[],
             models: &[],
             developer_field: false,
             lag_field: false,

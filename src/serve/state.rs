@@ -10,6 +10,7 @@ use super::error::ApiError;
 use super::events::Changes;
 use super::params::Filters;
 use crate::metrics::Report;
+use crate::privacy::{Privacy, PrivacyFlags};
 use crate::report::{runtime_profile, ReportRequest};
 use crate::stats::calendar::{local_day, DayWindow};
 use crate::store::prelude::DashboardStore;
@@ -85,6 +86,12 @@ pub struct AppState {
     pub changes: Changes,
     /// Flips to true when the server shuts down (ends event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The server's privacy flags, applied on top of the store's setting at every request.
+    privacy_flags: PrivacyFlags,
+    /// The pseudonym key from the environment, if any.
+    pseudonym_key: Option<String>,
+    /// Team entries given to the server (`--teams`), on top of the stored ones.
+    teams: Vec<(String, String)>,
 }
 
 /// A report with the window it covers and the filters that produced it.
@@ -117,7 +124,74 @@ impl AppState {
             auth,
             changes,
             shutdown,
+            privacy_flags: PrivacyFlags::default(),
+            pseudonym_key: None,
+            teams: Vec::new(),
         })
+    }
+
+    /// The same state with privacy flags, a pseudonym key (from the environment) and team
+    /// entries on top of the store's.
+    pub fn with_privacy(
+        mut self,
+        flags: PrivacyFlags,
+        pseudonym_key: Option<String>,
+        teams: Vec<(String, String)>,
+    ) -> Self {
+        self.privacy_flags = flags;
+        self.pseudonym_key = pseudonym_key;
+        self.teams = teams;
+        self
+    }
+
+    /// Checks that the privacy in force can be applied (a key exists when pseudonyms are on).
+    pub fn check_privacy(&self) -> crate::Result<()> {
+        let store = self.checkout()?;
+        let checked = store.privacy_settings().and_then(|stored| {
+            Privacy::resolve(&stored, &self.privacy_flags, self.pseudonym_key.as_deref())
+        });
+        self.checkin(store);
+        checked.map(|_| ())
+    }
+
+    /// The privacy in force: the store's setting (read at each request, so `prod-lens privacy`
+    /// applies without a restart) with the server's flags on top.
+    pub fn privacy(&self, store: &dyn DashboardStore) -> Result<Privacy, ApiError> {
+        let stored = store.privacy_settings()?;
+        Ok(Privacy::resolve(
+            &stored,
+            &self.privacy_flags,
+            self.pseudonym_key.as_deref(),
+        )?)
+    }
+
+    /// The stored developer id behind `asked` (a pseudonym when pseudonyms are on); 403 when
+    /// per-developer views are hidden, 404 for an unknown pseudonym.
+    pub fn resolve_developer(
+        &self,
+        store: &dyn DashboardStore,
+        privacy: &Privacy,
+        asked: &str,
+        what: &str,
+    ) -> Result<String, ApiError> {
+        if privacy.refuse_developer_view(what).is_err() {
+            return Err(ApiError::forbidden(format!(
+                "{what} shows one developer, below the minimum group size {} of this dashboard",
+                privacy.min_group_size
+            )));
+        }
+        if privacy.pseudonyms.is_none() {
+            return Ok(asked.to_string());
+        }
+        let linker = store.linker(&[])?;
+        let ids = store.developer_ids()?;
+        let known: Vec<String> = ids
+            .iter()
+            .flat_map(|i| [i.clone(), linker.person(i).into_owned()])
+            .collect();
+        privacy
+            .resolve_developer(asked, known.iter().map(String::as_str))
+            .ok_or_else(|| ApiError::not_found(format!("no developer has the pseudonym {asked:?}")))
     }
 
     fn checkout(&self) -> crate::Result<Box<dyn DashboardStore>> {
@@ -165,7 +239,9 @@ impl AppState {
     /// The report for `f` (from the cache when the data has not changed since it was built).
     pub fn report(&self, store: &dyn DashboardStore, f: &Filters) -> Result<Computed, ApiError> {
         let window = Self::window(store, f)?;
-        let req = f.request(&window)?;
+        let mut req = f.request(&window)?;
+        req.privacy = self.privacy(store)?;
+        req.teams = self.teams.clone();
         let (report, generation) = self.cached_report(store, &req)?;
         Ok(Computed {
             report,
@@ -201,8 +277,20 @@ impl AppState {
         q: &SessionQuery,
     ) -> Result<Arc<SessionPage>, ApiError> {
         let generation = self.changes.check();
-        self.sessions
-            .get_or_try(format!("{q:?}"), generation, || Ok(store.sessions_page(q)?))
+        let privacy = self.privacy(store)?;
+        let mut q = q.clone();
+        if let Some(d) = &q.developer {
+            q.developer = Some(self.resolve_developer(store, &privacy, d, "a developer filter")?);
+        }
+        let key = format!("{q:?} {}", privacy.pseudonyms.is_some());
+        self.sessions.get_or_try(key, generation, || {
+            let mut page = store.sessions_page(&q)?;
+            if privacy.pseudonyms.is_some() || privacy.developers_hidden() {
+                let linker = store.linker(&[])?;
+                privacy.apply_sessions(&mut page, &|id| linker.person(id).into_owned());
+            }
+            Ok(page)
+        })
     }
 
     /// What `status` shows with the last `runs` runs (kept until the data changes).

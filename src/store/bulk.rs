@@ -24,6 +24,10 @@ const SECONDARY: &[(&str, &str)] = &[
         "traces(repo_slug, git_branch, timestamp_us, tokens_in, tokens_out, cost_usd) \
          WHERE git_branch IS NOT NULL",
     ),
+    (
+        "traces_developer_team",
+        "traces(developer_id, team_id) WHERE team_id IS NOT NULL AND developer_id IS NOT NULL",
+    ),
 ];
 
 /// Input smaller than this is loaded with the indexes in place and the usual checkpoints.

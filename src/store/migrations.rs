@@ -265,6 +265,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 11: input files already ingested, for incremental runs (see store::input_files).
     crate::store::source_state::SCHEMA,
+    // 12: teams, settings (the privacy setting) and the calls' (developer, team) pairs.
+    crate::store::teams::SCHEMA,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.

@@ -23,6 +23,7 @@ mod session_query;
 pub mod sessions;
 pub mod source_state;
 pub mod status;
+pub mod teams;
 pub mod trace_rows;
 pub mod traces;
 

@@ -50,6 +50,9 @@ pub struct TraceFilter {
     pub linked: Vec<String>,
     /// Only calls of this model (exact name).
     pub model: Option<String>,
+    /// Only the calls, commits and PRs of this team: its members' ids and logins are in
+    /// `linked` (an empty team matches nothing).
+    pub team: Option<String>,
 }
 
 impl TraceFilter {
@@ -61,8 +64,11 @@ impl TraceFilter {
 
     /// The developer filter as a list of ASCII-lower-cased names, or None for no filter.
     pub fn developer_names(&self) -> Option<Vec<String>> {
-        let d = self.developer.as_deref()?;
-        let mut names: Vec<String> = vec![d.to_ascii_lowercase()];
+        let mut names: Vec<String> = match (self.developer.as_deref(), &self.team) {
+            (Some(d), _) => vec![d.to_ascii_lowercase()],
+            (None, Some(_)) => Vec::new(),
+            (None, None) => return None,
+        };
         for l in &self.linked {
             let l = l.to_ascii_lowercase();
             if !names.contains(&l) {

@@ -22,6 +22,7 @@ use crate::identity::Linker;
 use crate::ingest::files::FileState;
 use crate::metrics::input::{Coverage, RepoData};
 use crate::metrics::Freshness;
+use crate::privacy::StoredPrivacy;
 use crate::record::TraceRecord;
 use crate::sources::otel::claude_code::ActivityRow;
 use crate::store::attribution::AttributionInputs;
@@ -143,6 +144,28 @@ pub trait IdentityStore {
 
     /// Every developer and login with how they are linked.
     fn identities(&self, linker: &Linker) -> Result<Vec<IdentityRow>>;
+}
+
+/// Teams and the privacy setting as stored (`report`, `serve`, and every command's output).
+pub trait TeamReader {
+    /// The stored teams file entries (`member` lower-case, `team`).
+    fn teams(&self) -> Result<Vec<(String, String)>>;
+
+    /// `(developer id, team id, calls)` of the calls that carry a team id; calls are counted
+    /// only for developers with several team ids (1 otherwise).
+    fn trace_teams(&self) -> Result<Vec<(String, String, i64)>>;
+
+    /// The stored privacy setting (the default when none is stored).
+    fn privacy_settings(&self) -> Result<StoredPrivacy>;
+}
+
+/// Storing teams and the privacy setting (`prod-lens teams`, `prod-lens privacy`).
+pub trait TeamWriter {
+    /// Replaces the stored teams with `entries` read from `source`; returns how many.
+    fn save_teams(&mut self, entries: &[(String, String)], source: &str) -> Result<usize>;
+
+    /// Stores the privacy setting.
+    fn save_privacy_settings(&mut self, s: &StoredPrivacy) -> Result<()>;
 }
 
 /// What a report reads of one repo over a window (`report`, the dashboard).
@@ -276,20 +299,28 @@ pub trait PrStore: PrReader + ReportReader + IdentityStore {}
 
 impl<T: PrReader + ReportReader + IdentityStore + ?Sized> PrStore for T {}
 
-/// What a report reads: the repo data, identity links, the PR listing and the schema state.
-pub trait ReportStore: PrStore + StatusReader {}
+/// What a report reads: the repo data, identity links, the PR listing, teams, the privacy
+/// setting and the schema state.
+pub trait ReportStore: PrStore + StatusReader + TeamReader {}
 
-impl<T: PrStore + StatusReader + ?Sized> ReportStore for T {}
+impl<T: PrStore + StatusReader + TeamReader + ?Sized> ReportStore for T {}
 
 /// What the writing commands need: ingest, identity links, GitHub state, rollup rebuilds,
 /// retention, and what a report reads (the demo reports on the store it wrote).
 pub trait WriteStore:
-    IngestStore + GithubStore + RollupRebuild + Retention + ReportStore + Send
+    IngestStore + GithubStore + RollupRebuild + Retention + ReportStore + TeamWriter + Send
 {
 }
 
 impl<T> WriteStore for T where
-    T: IngestStore + GithubStore + RollupRebuild + Retention + ReportStore + Send + ?Sized
+    T: IngestStore
+        + GithubStore
+        + RollupRebuild
+        + Retention
+        + ReportStore
+        + TeamWriter
+        + Send
+        + ?Sized
 {
 }
 

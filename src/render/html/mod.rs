@@ -73,10 +73,11 @@ pub fn render_document(report: &Report, chrome: &PageChrome) -> String {
     s.push_str(&assoc::primary_block(report));
     s.push_str(&sections::thresholds(report));
     for (name, m) in &report.metrics {
-        s.push_str(&repo::section(name, m));
+        s.push_str(&repo::section(name, m, report.privacy.developers_shown));
     }
     s.push_str(&cohorts::section(report));
     s.push_str(&assoc::section(report));
+    s.push_str(&sections::privacy(report));
     s.push_str(&sections::warnings(report));
     s.push_str(&sections::definitions(report));
     s.push_str("</main>\n<script>\n");

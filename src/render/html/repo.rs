@@ -353,7 +353,53 @@ fn delivery_charts(repo: &str, rid: &str, m: &RepoMetrics) -> String {
     )
 }
 
-fn developer_table(rid: &str, m: &RepoMetrics) -> String {
+fn team_table(rid: &str, m: &RepoMetrics) -> String {
+    if m.teams.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        r#"<h3>Teams</h3><div class="scroll"><table class="data sortable" id="teams-{rid}" data-testid="teams-{rid}"><caption>Per team (a teams file, else the team id on the calls; see Privacy for folded teams)</caption><thead><tr>"#
+    );
+    s.push_str(&head_cell("Team", false));
+    for h in [
+        "Developers",
+        "Calls",
+        "Sessions",
+        "Tokens",
+        "Cost (USD)",
+        "Acceptance rate",
+        "Commits",
+        "Merged PRs",
+    ] {
+        s.push_str(&head_cell(h, true));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for t in &m.teams {
+        let _ = write!(
+            s,
+            r#"<tr data-team="{}">{}{}{}{}{}{}{}{}{}</tr>"#,
+            esc(&t.team),
+            text_cell(&t.team),
+            num_cell(Some(t.developers as f64)),
+            num_cell(Some(t.requests as f64)),
+            num_cell(Some(t.sessions as f64)),
+            num_cell(Some(t.tokens as f64)),
+            num_cell(Some(t.cost_usd)),
+            num_cell(t.acceptance_rate),
+            num_cell(Some(t.commits as f64)),
+            num_cell(Some(t.merged_prs as f64)),
+        );
+    }
+    s.push_str("</tbody></table></div>");
+    s
+}
+
+fn developer_table(rid: &str, m: &RepoMetrics, shown: bool) -> String {
+    if !shown {
+        return format!(
+            r#"<h3>Developers</h3><p class="note" data-testid="developers-hidden-{rid}">The per-developer table is hidden: each line would describe one person, below the minimum group size (see Privacy).</p>"#
+        );
+    }
     let mut s = format!(
         r#"<h3>Developers</h3><div class="scroll"><table class="data sortable" id="developers-{rid}" data-testid="developers-{rid}"><caption>Per developer (click a column header to sort)</caption><thead><tr>"#
     );
@@ -436,7 +482,7 @@ fn daily_table(rid: &str, daily: &[DailyPoint]) -> String {
 }
 
 /// The whole section of one repo.
-pub fn section(repo: &str, m: &RepoMetrics) -> String {
+pub fn section(repo: &str, m: &RepoMetrics, developers_shown: bool) -> String {
     let rid = id_part(repo);
     let mut s = format!(
         r#"<section class="repo" id="repo-{rid}" data-testid="repo-{rid}" data-repo="{}"><h2>{}</h2>"#,
@@ -454,7 +500,8 @@ pub fn section(repo: &str, m: &RepoMetrics) -> String {
     s.push_str(&cost_charts(repo, &rid, m));
     s.push_str(&latency_charts(repo, &rid, m));
     s.push_str(&delivery_charts(repo, &rid, m));
-    s.push_str(&developer_table(&rid, m));
+    s.push_str(&team_table(&rid, m));
+    s.push_str(&developer_table(&rid, m, developers_shown));
     s.push_str(&daily_table(&rid, &m.daily));
     s.push_str("</section>\n");
     s

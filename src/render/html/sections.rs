@@ -184,6 +184,24 @@ pub fn thresholds(r: &Report) -> String {
     s
 }
 
+/// The privacy section (pseudonyms, minimum group size, what was suppressed); empty when
+/// nothing is hidden or renamed.
+pub fn privacy(r: &Report) -> String {
+    let lines = crate::render::privacy_lines(&r.privacy);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(r#"<section id="privacy" data-testid="privacy"><h2>Privacy</h2><ul>"#);
+    for l in &lines {
+        let _ = write!(s, "<li>{}</li>", esc(l));
+    }
+    s.push_str(
+        "</ul></section>
+",
+    );
+    s
+}
+
 /// The warnings list (things the reader must know).
 pub fn warnings(r: &Report) -> String {
     let mut s = String::from(r#"<section id="warnings" data-testid="warnings"><h2>Warnings</h2>"#);

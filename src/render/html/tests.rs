@@ -80,6 +80,7 @@ fn report() -> Report {
         lag_days: 1,
         max_lag: 2,
         developer: None,
+        team: None,
         model: None,
         mode: "exact".into(),
         generated_at: "2025-09-15T08:00:00Z".into(),

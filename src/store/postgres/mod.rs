@@ -22,6 +22,7 @@ mod rollups;
 mod schema;
 mod sessions;
 mod status;
+mod teams;
 mod writer;
 
 use super::seam::*;
