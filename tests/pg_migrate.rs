@@ -63,11 +63,24 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
     let d = dir.to_str().unwrap();
     let sqlite = format!("{d}/cache.db");
     run(&w, &["--db", &sqlite, "demo", "--dir", d]);
+    // Pseudonyms on: the setting and its key move with the store, so the pseudonyms stay.
+    run(
+        &w,
+        &[
+            "--db",
+            &sqlite,
+            "privacy",
+            "--pseudonymize",
+            "--min-group-size",
+            "3",
+        ],
+    );
     let window = ["--since", "2025-09-01", "--until", "2025-10-12"];
     let cases: Vec<Vec<&str>> = vec![
         vec!["report", "--format", "json"],
         vec!["report", "--format", "json", "--exact"],
-        vec!["prs", "--format", "json"],
+        vec!["report", "--format", "json", "--show-developers"],
+        vec!["prs", "--format", "json", "--show-developers"],
     ];
     let json = |db: &str, args: &[&str]| -> Value {
         let mut full = vec!["--db", db];
@@ -102,6 +115,8 @@ fn the_demo_store_moves_to_postgresql_with_the_same_report() {
         "gh_rework",
         "gh_repos",
         "etl_runs",
+        "teams",
+        "settings",
     ] {
         let n = sqlite_count(&sqlite, table);
         assert!(n > 0, "{table} is empty in the demo");

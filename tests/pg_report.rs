@@ -58,4 +58,64 @@ fn the_demo_reports_the_same_from_postgresql_as_from_sqlite() {
         }
         assert_ne!(a, Value::Null);
     }
+    // Teams (the calls' team ids, then a stored file) and pseudonyms under one key.
+    let without_file = json(
+        &url,
+        &[&["report", "--format", "json"][..], &window].concat(),
+    );
+    let teams = without_file["metrics"]["acme/api"]["teams"]
+        .as_array()
+        .unwrap();
+    assert!(
+        teams.iter().any(|t| t["team"] == "team-platform"),
+        "{teams:?}"
+    );
+    let file = w.write(
+        "teams.csv",
+        b"member,team\ndev-alice,platform\ndev-bob,platform\ndev-chen,web\n",
+    );
+    let key = [("PRODLENS_PSEUDONYM_KEY", "one key for both stores")];
+    for db in [&sqlite, &url] {
+        pg_support::prod_lens(w.root(), &["--db", db, "teams", file.to_str().unwrap()]);
+        pg_support::prod_lens(w.root(), &["--db", db, "privacy", "--pseudonymize"]);
+    }
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["report", "--format", "json"],
+        vec!["report", "--format", "json", "--show-developers"],
+        vec![
+            "report",
+            "--format",
+            "json",
+            "--team",
+            "platform",
+            "--min-group-size",
+            "2",
+        ],
+        vec!["prs", "--format", "json", "--show-developers"],
+        vec!["teams", "--json"],
+        vec!["privacy", "--json"],
+    ];
+    for case in cases {
+        let mut args = case.clone();
+        if case[0] == "report" || case[0] == "prs" {
+            args.extend(window);
+        }
+        let run = |db: &str| -> Value {
+            let out = common::run_ok(
+                w.cmd()
+                    .arg("--db")
+                    .arg(db)
+                    .args(&args)
+                    .envs(key.iter().copied()),
+            );
+            let mut v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            scrub(&mut v);
+            v
+        };
+        let (a, b) = (run(&sqlite), run(&url));
+        if let Some(d) = diff("", &a, &b) {
+            panic!("{args:?}: SQLite and PostgreSQL differ at {d}");
+        }
+        assert!(!a.to_string().contains("dev-alice"), "{args:?}");
+    }
 }

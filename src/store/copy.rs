@@ -196,6 +196,22 @@ pub const TABLES: &[CopyTable] = &[
         key: &["developer_id"],
     },
     CopyTable {
+        name: "teams",
+        columns: &[
+            ("member", Text),
+            ("team", Text),
+            ("source", Text),
+            ("loaded_at", Text),
+        ],
+        key: &["member"],
+    },
+    // The privacy setting, its pseudonym key included: the same pseudonyms after the move.
+    CopyTable {
+        name: "settings",
+        columns: &[("name", Text), ("value", Text)],
+        key: &["name"],
+    },
+    CopyTable {
         name: "litellm_checkpoints",
         columns: &[
             ("source", Text),
