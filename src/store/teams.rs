@@ -29,10 +29,36 @@ pub const SCHEMA: &str = r#"
 /// The settings row that holds the privacy setting (JSON).
 const PRIVACY: &str = "privacy";
 
-/// The next (developer id, team id) pair after `(d, t)` among the calls, in index order.
-pub(super) const NEXT_PAIR: &str = "SELECT developer_id, team_id FROM traces
-     WHERE team_id IS NOT NULL AND developer_id IS NOT NULL AND (developer_id, team_id) > (?1, ?2)
-     ORDER BY developer_id, team_id LIMIT 1";
+/// The next developer id after `?1` among the calls with a team id, in index order. (A
+/// row-value seek `(developer_id, team_id) > (?1, ?2)` walks every entry of the pair instead:
+/// 3 ms a pair over 1 M calls, against microseconds for these two.)
+pub(super) const NEXT_DEVELOPER: &str = "SELECT developer_id FROM traces
+     WHERE team_id IS NOT NULL AND developer_id IS NOT NULL AND developer_id > ?1
+     ORDER BY developer_id LIMIT 1";
+
+/// The next team id after `?2` among the calls of developer `?1`.
+pub(super) const NEXT_TEAM: &str = "SELECT team_id FROM traces
+     WHERE team_id IS NOT NULL AND developer_id IS NOT NULL AND developer_id = ?1 AND team_id > ?2
+     ORDER BY team_id LIMIT 1";
+
+/// Every distinct (developer id, team id) pair, one index seek each: `next_developer(d)` gives
+/// the developer after `d`, `next_team(d, t)` the team of `d` after `t`.
+pub(super) fn distinct_pairs(
+    mut next_developer: impl FnMut(&str) -> Result<Option<String>>,
+    mut next_team: impl FnMut(&str, &str) -> Result<Option<String>>,
+) -> Result<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut d = String::new();
+    while let Some(dev) = next_developer(&d)? {
+        let mut t = String::new();
+        while let Some(team) = next_team(&dev, &t)? {
+            pairs.push((dev.clone(), team.clone()));
+            t = team;
+        }
+        d = dev;
+    }
+    Ok(pairs)
+}
 
 /// Calls of one (developer id, team id) pair.
 pub(super) const PAIR_CALLS: &str = "SELECT COUNT(*) FROM traces
@@ -79,19 +105,13 @@ impl TeamReader for Store {
         if !self.has_table("teams")? {
             return Ok(Vec::new());
         }
-        // One index seek per distinct pair, however many calls there are.
-        let mut next = self.conn.prepare_cached(NEXT_PAIR)?;
-        let mut pairs = Vec::new();
-        let (mut d, mut t) = (String::new(), String::new());
-        while let Some(pair) = next
-            .query_row(params![d, t], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()?
-        {
-            (d, t) = pair.clone();
-            pairs.push(pair);
-        }
+        // One index seek per developer and per distinct pair, however many calls there are.
+        let mut dev = self.conn.prepare_cached(NEXT_DEVELOPER)?;
+        let mut team = self.conn.prepare_cached(NEXT_TEAM)?;
+        let pairs = distinct_pairs(
+            |d| Ok(dev.query_row([d], |r| r.get(0)).optional()?),
+            |d, t| Ok(team.query_row([d, t], |r| r.get(0)).optional()?),
+        )?;
         let mut count = self.conn.prepare_cached(PAIR_CALLS)?;
         weigh_pairs(pairs, |d, t| {
             Ok(count.query_row(params![d, t], |r| r.get(0))?)

@@ -5,7 +5,9 @@ use super::PgStore;
 use crate::error::Result;
 use crate::privacy::StoredPrivacy;
 use crate::store::seam::{TeamReader, TeamWriter};
-use crate::store::teams::{parse_settings, settings_json, weigh_pairs};
+use crate::store::teams::{
+    distinct_pairs, parse_settings, settings_json, weigh_pairs, NEXT_DEVELOPER, NEXT_TEAM,
+};
 use chrono::Utc;
 
 impl TeamReader for PgStore {
@@ -23,18 +25,21 @@ impl TeamReader for PgStore {
 
     fn trace_teams(&self) -> Result<Vec<(String, String, i64)>> {
         let mut c = self.client();
-        let next = c.prepare(
-            "SELECT developer_id, team_id FROM traces
-             WHERE team_id IS NOT NULL AND developer_id IS NOT NULL
-               AND (developer_id, team_id) > ($1, $2)
-             ORDER BY developer_id, team_id LIMIT 1",
-        )?;
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        let (mut d, mut t) = (String::new(), String::new());
-        while let Some(r) = c.query_opt(&next, &[&d, &t])? {
-            (d, t) = (r.try_get(0)?, r.try_get(1)?);
-            pairs.push((d.clone(), t.clone()));
-        }
+        let dev = c.prepare(&NEXT_DEVELOPER.replace("?1", "$1"))?;
+        let team = c.prepare(&NEXT_TEAM.replace("?1", "$1").replace("?2", "$2"))?;
+        let pairs = {
+            let c = std::cell::RefCell::new(&mut *c);
+            distinct_pairs(
+                |d| {
+                    let row = c.borrow_mut().query_opt(&dev, &[&d])?;
+                    Ok(row.map(|r| r.try_get(0)).transpose()?)
+                },
+                |d, t| {
+                    let row = c.borrow_mut().query_opt(&team, &[&d, &t])?;
+                    Ok(row.map(|r| r.try_get(0)).transpose()?)
+                },
+            )?
+        };
         let count = c.prepare(
             "SELECT COUNT(*) FROM traces WHERE team_id IS NOT NULL AND developer_id IS NOT NULL
                AND developer_id = $1 AND team_id = $2",
