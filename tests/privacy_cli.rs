@@ -167,17 +167,7 @@ fn pseudonyms_leave_no_raw_id_in_any_output() {
     // The per-developer lines are there with --show-developers, under pseudonyms that
     // `--developer` accepts back.
     let shown: Value = serde_json::from_str(
-        run(
-            &w,
-            &db,
-            &[
-                &["report", "--format", "json", "--show-developers"][..],
-                &WINDOW,
-            ]
-            .concat(),
-            &[],
-        )
-        .trim(),
+        report_text(&w, &db, &["--format", "json", "--show-developers"]).trim(),
     )
     .unwrap();
     let devs = shown["metrics"]["acme/api"]["developers"]
@@ -229,16 +219,7 @@ fn pseudonyms_leave_no_raw_id_in_any_output() {
     assert!(err.contains("pseudonym"), "{err}");
 
     // The same pseudonyms with the same key; another key gives others.
-    let again = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "json", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let again = report_text(&w, &db, &["--format", "json", "--show-developers"]);
     assert!(again.contains(&alias));
     let other_key = run(
         &w,
@@ -319,16 +300,7 @@ fn the_grep_finds_raw_ids_when_pseudonyms_are_off() {
     let w = Work::new();
     let (db, _) = demo(&w, false);
     let ids = raw_ids(&db);
-    let text = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "html", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let text = report_text(&w, &db, &["--format", "html", "--show-developers"]);
     assert!(ids.iter().any(|id| occurs(&text, id)), "{text}");
     let prs = run(
         &w,
@@ -340,6 +312,11 @@ fn the_grep_finds_raw_ids_when_pseudonyms_are_off() {
     );
     assert!(ids.iter().any(|id| occurs(&prs, id)));
     assert!(occurs("by eli.", "eli") && !occurs("deliver", "eli"));
+}
+
+/// `report` over the demo's window with `args`, as printed.
+fn report_text(w: &Work, db: &Path, args: &[&str]) -> String {
+    run(w, db, &[&["report"][..], &WINDOW, args].concat(), &[])
 }
 
 fn report(w: &Work, db: &Path, args: &[&str]) -> Value {
@@ -436,16 +413,7 @@ fn small_groups_are_folded_and_the_report_says_so() {
         8
     );
     for format in ["table", "md", "html"] {
-        let text = run(
-            &w,
-            &db,
-            &[
-                &["report", "--format", format, "--min-group-size", "4"][..],
-                &WINDOW,
-            ]
-            .concat(),
-            &[],
-        );
+        let text = report_text(&w, &db, &["--format", format, "--min-group-size", "4"]);
         assert!(text.contains("Privacy"), "{format}");
         assert!(
             text.contains("per-developer table") || text.contains("per-developer tables hidden"),
@@ -572,16 +540,7 @@ fn the_privacy_setting_is_kept_with_the_store() {
     let w = Work::new();
     let (db, _) = demo(&w, false);
     let ids = raw_ids(&db);
-    let before = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "json", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let before = report_text(&w, &db, &["--format", "json", "--show-developers"]);
     assert!(ids.iter().any(|id| occurs(&before, id)));
     let set = run(
         &w,
@@ -603,16 +562,7 @@ fn the_privacy_setting_is_kept_with_the_store() {
         !set.contains("\"key\": \"0") && set.len() < 400,
         "the key is never printed: {set}"
     );
-    let after = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "json", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let after = report_text(&w, &db, &["--format", "json", "--show-developers"]);
     assert_clean("report after prod-lens privacy", &after, &ids);
     assert!(after.contains("\"min_group_size\": 2"), "{after}");
     // A running dashboard follows the stored setting too.
@@ -620,44 +570,17 @@ fn the_privacy_setting_is_kept_with_the_store() {
     assert_clean("/api/report", &s.get("/api/report").body, &ids);
     s.terminate(std::time::Duration::from_secs(10));
     // Off again: ids are back; on again: the same pseudonyms (the key stayed).
-    let on = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "json", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let on = report_text(&w, &db, &["--format", "json", "--show-developers"]);
     run(
         &w,
         &db,
         &["privacy", "--no-pseudonymize", "--min-group-size", "0"],
         &[],
     );
-    let off = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "json", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let off = report_text(&w, &db, &["--format", "json", "--show-developers"]);
     assert!(ids.iter().any(|id| occurs(&off, id)));
     run(&w, &db, &["privacy", "--pseudonymize"], &[]);
-    let again = run(
-        &w,
-        &db,
-        &[
-            &["report", "--format", "json", "--show-developers"][..],
-            &WINDOW,
-        ]
-        .concat(),
-        &[],
-    );
+    let again = report_text(&w, &db, &["--format", "json", "--show-developers"]);
     let devs = |t: &str| {
         let v: Value = serde_json::from_str(t.trim()).unwrap();
         v["metrics"]["acme/api"]["developers"].clone()

@@ -74,6 +74,60 @@ pub struct DeveloperSummary {
     pub merged_prs: u64,
 }
 
+/// Sums of per-developer lines: a developer's profile over repos, a team's line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// Calls.
+    pub requests: u64,
+    /// Distinct sessions (per developer and repo, summed).
+    pub sessions: u64,
+    /// Prompt plus completion tokens.
+    pub tokens: i64,
+    /// Known cost (USD).
+    pub cost_usd: f64,
+    /// Calls with an acceptance signal.
+    pub acceptance_n: u64,
+    /// Calls accepted.
+    pub accepted: u64,
+    /// accepted / acceptance_n.
+    pub acceptance_rate: Option<f64>,
+    /// Commits.
+    pub commits: u64,
+    /// Merged PRs.
+    pub merged_prs: u64,
+}
+
+impl Totals {
+    /// Adds one developer line.
+    pub fn add_developer(&mut self, d: &DeveloperSummary) {
+        self.add(&Totals {
+            requests: d.requests,
+            sessions: d.sessions,
+            tokens: d.tokens,
+            cost_usd: d.cost_usd,
+            acceptance_n: d.acceptance_n,
+            accepted: d.accepted,
+            acceptance_rate: None,
+            commits: d.commits,
+            merged_prs: d.merged_prs,
+        });
+    }
+
+    /// Adds other totals (the acceptance rate is recomputed from the sums).
+    pub fn add(&mut self, o: &Totals) {
+        self.requests += o.requests;
+        self.sessions += o.sessions;
+        self.tokens += o.tokens;
+        self.cost_usd += o.cost_usd;
+        self.acceptance_n += o.acceptance_n;
+        self.accepted += o.accepted;
+        self.commits += o.commits;
+        self.merged_prs += o.merged_prs;
+        self.acceptance_rate =
+            crate::metrics::ratio(self.accepted as f64, self.acceptance_n as f64);
+    }
+}
+
 /// A histogram bucket, in display order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bucket {

@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::metrics::breakdown::DeveloperSummary;
-use crate::metrics::ratio;
+use crate::metrics::breakdown::{DeveloperSummary, Totals};
 
 /// The team of developers no file names and whose calls carry no team id.
 pub const NO_TEAM: &str = "(no team)";
@@ -154,24 +153,9 @@ pub struct TeamSummary {
     pub sources: Vec<TeamSource>,
     /// Developers with calls, commits or merged PRs in the window.
     pub developers: u64,
-    /// Calls.
-    pub requests: u64,
-    /// Distinct sessions (summed over developers; a session has one developer).
-    pub sessions: u64,
-    /// Prompt plus completion tokens.
-    pub tokens: i64,
-    /// Known cost (USD).
-    pub cost_usd: f64,
-    /// Calls with an acceptance signal.
-    pub acceptance_n: u64,
-    /// Calls accepted.
-    pub accepted: u64,
-    /// accepted / acceptance_n.
-    pub acceptance_rate: Option<f64>,
-    /// Commits by the team's developers.
-    pub commits: u64,
-    /// Merged PRs by the team's developers.
-    pub merged_prs: u64,
+    /// Calls, sessions, tokens, known cost, acceptance, commits and merged PRs, summed.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Teams folded into this line (only on `other`).
     pub folded_teams: Vec<String>,
 }
@@ -182,30 +166,14 @@ impl TeamSummary {
             team: team.to_string(),
             sources: Vec::new(),
             developers: 0,
-            requests: 0,
-            sessions: 0,
-            tokens: 0,
-            cost_usd: 0.0,
-            acceptance_n: 0,
-            accepted: 0,
-            acceptance_rate: None,
-            commits: 0,
-            merged_prs: 0,
+            totals: Totals::default(),
             folded_teams: Vec::new(),
         }
     }
 
     fn add(&mut self, o: &TeamSummary) {
         self.developers += o.developers;
-        self.requests += o.requests;
-        self.sessions += o.sessions;
-        self.tokens += o.tokens;
-        self.cost_usd += o.cost_usd;
-        self.acceptance_n += o.acceptance_n;
-        self.accepted += o.accepted;
-        self.commits += o.commits;
-        self.merged_prs += o.merged_prs;
-        self.acceptance_rate = ratio(self.accepted as f64, self.acceptance_n as f64);
+        self.totals.add(&o.totals);
     }
 }
 
@@ -234,23 +202,14 @@ pub fn summarize(devs: &[DeveloperSummary], map: &TeamMap) -> Vec<TeamSummary> {
                 t.sources.push(s);
             }
         }
-        t.add(&TeamSummary {
-            developers: 1,
-            requests: d.requests,
-            sessions: d.sessions,
-            tokens: d.tokens,
-            cost_usd: d.cost_usd,
-            acceptance_n: d.acceptance_n,
-            accepted: d.accepted,
-            commits: d.commits,
-            merged_prs: d.merged_prs,
-            ..TeamSummary::empty(team)
-        });
+        t.developers += 1;
+        t.totals.add_developer(d);
     }
     let mut out: Vec<TeamSummary> = teams.into_values().collect();
     out.sort_by(|a, b| {
-        b.cost_usd
-            .total_cmp(&a.cost_usd)
+        b.totals
+            .cost_usd
+            .total_cmp(&a.totals.cost_usd)
             .then_with(|| a.team.cmp(&b.team))
     });
     out
@@ -374,12 +333,12 @@ mod tests {
         let t = summarize(&devs, &map);
         assert_eq!(t.len(), 3);
         assert_eq!(
-            (t[0].team.as_str(), t[0].developers, t[0].requests),
+            (t[0].team.as_str(), t[0].developers, t[0].totals.requests),
             ("big", 2, 30)
         );
-        assert_eq!(t[0].cost_usd, 3.0);
-        assert_eq!(t[0].commits, 6);
-        assert_eq!(t[0].acceptance_rate, Some(0.5));
+        assert_eq!(t[0].totals.cost_usd, 3.0);
+        assert_eq!(t[0].totals.commits, 6);
+        assert_eq!(t[0].totals.acceptance_rate, Some(0.5));
         assert_eq!(
             (t[1].team.as_str(), t[1].sources.clone()),
             ("small", vec![TeamSource::File])
@@ -390,7 +349,7 @@ mod tests {
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[1].team, OTHER);
         assert_eq!(kept[1].developers, 2);
-        assert_eq!(kept[1].requests, 6);
+        assert_eq!(kept[1].totals.requests, 6);
         assert_eq!(folded, vec!["small".to_string(), NO_TEAM.to_string()]);
         assert!(!dropped);
 

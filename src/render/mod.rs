@@ -22,14 +22,14 @@ pub fn team_line(t: &crate::privacy::teams::TeamSummary) -> String {
         "{}: {} developers · {} calls · {} sessions · {} tokens · ${} · acceptance {} (n {}) · {} commits · {} merged PRs",
         t.team,
         t.developers,
-        t.requests,
-        t.sessions,
-        t.tokens,
-        human(Some(t.cost_usd)),
-        human(t.acceptance_rate),
-        t.acceptance_n,
-        t.commits,
-        t.merged_prs
+        t.totals.requests,
+        t.totals.sessions,
+        t.totals.tokens,
+        human(Some(t.totals.cost_usd)),
+        human(t.totals.acceptance_rate),
+        t.totals.acceptance_n,
+        t.totals.commits,
+        t.totals.merged_prs
     );
     if !t.folded_teams.is_empty() {
         s += &format!(" (folded: {})", t.folded_teams.join(", "));

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::params::{Filters, Paging, QueryPairs, FILTER_KEYS, PAGE_KEYS, REPORT_ONLY_KEYS};
 use super::state::AppState;
 use crate::metrics::breakdown::{DailyPoint, DeveloperSummary};
-use crate::metrics::{ratio, Report};
+use crate::metrics::Report;
 use crate::stats::calendar::DayWindow;
 use crate::store::prelude::DashboardStore;
 use crate::store::sessions::{SessionPage, SessionQuery, SessionRow, SessionSort, SortOrder};
@@ -154,27 +154,7 @@ pub async fn sessions(
 }
 
 /// A developer's numbers summed over repos.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Totals {
-    /// Calls.
-    pub requests: u64,
-    /// Distinct sessions (per repo, summed).
-    pub sessions: u64,
-    /// Prompt plus completion tokens.
-    pub tokens: i64,
-    /// Known cost (USD).
-    pub cost_usd: f64,
-    /// Calls with an acceptance signal.
-    pub acceptance_n: u64,
-    /// Calls accepted.
-    pub accepted: u64,
-    /// accepted / acceptance_n.
-    pub acceptance_rate: Option<f64>,
-    /// Commits.
-    pub commits: u64,
-    /// Merged PRs.
-    pub merged_prs: u64,
-}
+pub use crate::metrics::breakdown::Totals;
 
 /// A developer's part of one repo.
 #[derive(Debug, Clone, Serialize)]
@@ -237,14 +217,7 @@ pub fn profile(
         else {
             continue;
         };
-        totals.requests += summary.requests;
-        totals.sessions += summary.sessions;
-        totals.tokens += summary.tokens;
-        totals.cost_usd += summary.cost_usd;
-        totals.acceptance_n += summary.acceptance_n;
-        totals.accepted += summary.accepted;
-        totals.commits += summary.commits;
-        totals.merged_prs += summary.merged_prs;
+        totals.add_developer(summary);
         repos.insert(
             repo.clone(),
             RepoPart {
@@ -254,7 +227,6 @@ pub fn profile(
             },
         );
     }
-    totals.acceptance_rate = ratio(totals.accepted as f64, totals.acceptance_n as f64);
     let md = &report.metadata;
     Profile {
         developer: id.to_string(),

@@ -219,9 +219,31 @@ impl Store {
         })
     }
 
+    /// Puts the database in WAL mode, retrying (up to [`BUSY_TIMEOUT`]) while another
+    /// connection holds the lock the switch needs: SQLite answers that SQLITE_BUSY at once,
+    /// without the busy handler, when several processes open a new file together.
+    fn switch_to_wal(conn: &Connection) -> Result<()> {
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                done => return Ok(done?),
+            }
+        }
+    }
+
     fn configure(conn: &Connection) -> Result<()> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        Self::switch_to_wal(conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -256,5 +278,33 @@ impl seam::ChangeDetector for Store {
         Ok(self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    #[test]
+    fn connections_opening_a_new_file_together_all_get_it() {
+        // Several connections switching a new file to WAL at once: SQLite answers some of them
+        // SQLITE_BUSY at once (not after the busy timeout), which must be retried.
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..40 {
+            let path = dir.path().join(format!("new-{round}.db"));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (p, b) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        b.wait();
+                        Store::open(&p).map(|_| ())
+                    })
+                })
+                .collect();
+            for o in openers {
+                o.join().unwrap().unwrap();
+            }
+        }
     }
 }

@@ -381,13 +381,13 @@ fn team_table(rid: &str, m: &RepoMetrics) -> String {
             esc(&t.team),
             text_cell(&t.team),
             num_cell(Some(t.developers as f64)),
-            num_cell(Some(t.requests as f64)),
-            num_cell(Some(t.sessions as f64)),
-            num_cell(Some(t.tokens as f64)),
-            num_cell(Some(t.cost_usd)),
-            num_cell(t.acceptance_rate),
-            num_cell(Some(t.commits as f64)),
-            num_cell(Some(t.merged_prs as f64)),
+            num_cell(Some(t.totals.requests as f64)),
+            num_cell(Some(t.totals.sessions as f64)),
+            num_cell(Some(t.totals.tokens as f64)),
+            num_cell(Some(t.totals.cost_usd)),
+            num_cell(t.totals.acceptance_rate),
+            num_cell(Some(t.totals.commits as f64)),
+            num_cell(Some(t.totals.merged_prs as f64)),
         );
     }
     s.push_str("</tbody></table></div>");

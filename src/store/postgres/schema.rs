@@ -308,19 +308,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE rollup_sessions SET (fillfactor = 70);
     ALTER TABLE rollup_session_models SET (fillfactor = 70);
     "#,
-    // 4: teams, settings (the privacy setting) and the calls' (developer, team) pairs.
-    r#"
-    CREATE TABLE teams (
-        member    TEXT PRIMARY KEY,
-        team      TEXT NOT NULL,
-        source    TEXT NOT NULL,
-        loaded_at TEXT NOT NULL
-    );
-    CREATE TABLE settings (
-        name  TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    CREATE INDEX traces_developer_team ON traces(developer_id, team_id)
-        WHERE team_id IS NOT NULL AND developer_id IS NOT NULL;
-    "#,
+    // 4: teams, settings (the privacy setting) and the calls' (developer, team) pairs: the
+    // SQLite migration's SQL, which is standard.
+    crate::store::teams::SCHEMA,
 ];
