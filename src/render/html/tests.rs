@@ -13,6 +13,7 @@ use crate::stats::calendar::DayWindow;
 
 const HOSTILE_DEV: &str = "<script>alert(1)</script>";
 const HOSTILE_MODEL: &str = "\"><img src=\"https://evil.example/x.png\" onerror=alert(2)>";
+const HOSTILE_TEAM: &str = "<b onmouseover=alert(3)>\"team\"</b>";
 
 fn at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
     day.and_hms_opt(hour, 10, 0).unwrap().and_utc()
@@ -95,6 +96,16 @@ fn report() -> Report {
     };
     let mut r = metrics::compute(&data(start, 14), &opts, metadata).unwrap();
     r.warnings.push(format!("developer {HOSTILE_DEV} & co"));
+    let map = crate::privacy::teams::TeamMap::new(
+        &[(HOSTILE_DEV.to_string(), HOSTILE_TEAM.to_string())],
+        &[],
+    );
+    for m in r.metrics.values_mut() {
+        m.teams = crate::privacy::teams::summarize(&m.developers, &map);
+    }
+    r.privacy
+        .suppressed
+        .push(format!("team {HOSTILE_TEAM} folded"));
     r
 }
 
@@ -233,6 +244,14 @@ fn hostile_names_are_escaped_everywhere() {
     assert!(html.contains(&format!("<li>developer {dev} &amp; co</li>")));
     let model = "&quot;&gt;&lt;img src=&quot;https://evil.example/x.png&quot; onerror=alert(2)&gt;";
     assert!(html.contains(model), "model bar label escaped");
+    assert!(!html.contains("<b onmouseover"));
+    let team = "&lt;b onmouseover=alert(3)&gt;&quot;team&quot;&lt;/b&gt;";
+    assert!(html.contains(&format!("<td>{team}</td>")), "team row");
+    assert!(html.contains(&format!(r#"data-team="{team}""#)));
+    assert!(
+        html.contains(&format!("<li>team {team} folded</li>")),
+        "privacy section"
+    );
 }
 
 #[test]
