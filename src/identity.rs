@@ -158,6 +158,14 @@ impl Linker {
         }
     }
 
+    /// Each of `ids` and the person (login, or the id itself) it counts for: every name a
+    /// developer may be asked for by (a pseudonym is matched against these).
+    pub fn names_of_all(&self, ids: &[String]) -> Vec<String> {
+        ids.iter()
+            .flat_map(|i| [i.clone(), self.person(i).into_owned()])
+            .collect()
+    }
+
     /// Every id of `ids` that links to `login` (ignoring case), plus `login` itself: what a
     /// filter on one person must match.
     pub fn ids_of<'a>(&self, login: &str, ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {

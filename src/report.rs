@@ -374,10 +374,7 @@ pub fn build(
     if let Some(asked) = &req.filter.developer {
         privacy.refuse_developer_view("a developer filter")?;
         let ids = store.developer_ids()?;
-        let known = ids
-            .iter()
-            .flat_map(|i| [i.clone(), linker.person(i).into_owned()]);
-        let known: Vec<String> = known.collect();
+        let known = linker.names_of_all(&ids);
         let dev = privacy
             .resolve_developer(asked, known.iter().map(String::as_str))
             .ok_or_else(|| {

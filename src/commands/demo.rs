@@ -188,13 +188,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     store_teams(dir, &spec, store.as_mut())?;
     if args.pseudonymize {
         let mut s = store.privacy_settings()?;
-        s.pseudonymize = true;
-        if s.key.is_none() && std::env::var_os(prod_lens::privacy::KEY_ENV).is_none() {
-            s.key = Some(
-                prod_lens::privacy::pseudonym::Pseudonymizer::random_key()
-                    .map_err(prod_lens::Error::InvalidArgument)?,
-            );
-        }
+        s.turn_on(std::env::var_os(prod_lens::privacy::KEY_ENV).is_some_and(|k| !k.is_empty()))?;
         store.save_privacy_settings(&s)?;
     }
     let report = demo_report(store.as_ref(), &spec)?;

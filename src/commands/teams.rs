@@ -133,10 +133,7 @@ pub fn privacy(db: &StoreLocation, args: PrivacyArgs) -> anyhow::Result<()> {
         let mut store = db.open_writer().with_context(opening)?;
         let mut s = store.privacy_settings()?;
         if args.pseudonymize {
-            s.pseudonymize = true;
-            if s.key.is_none() && env_key.is_none() {
-                s.key = Some(Pseudonymizer::random_key().map_err(Error::InvalidArgument)?);
-            }
+            s.turn_on(env_key.is_some())?;
         }
         if args.no_pseudonymize {
             // The key stays, so turning pseudonyms on again gives the same ones.

@@ -33,6 +33,18 @@ pub struct StoredPrivacy {
     pub key: Option<String>,
 }
 
+impl StoredPrivacy {
+    /// Turns pseudonyms on, making a random key when none is kept and the environment gives
+    /// none (`env_key_set`).
+    pub fn turn_on(&mut self, env_key_set: bool) -> Result<()> {
+        self.pseudonymize = true;
+        if self.key.is_none() && !env_key_set {
+            self.key = Some(Pseudonymizer::random_key().map_err(Error::InvalidArgument)?);
+        }
+        Ok(())
+    }
+}
+
 /// Privacy flags of a command (`report`, `serve`, `prs`, `demo`, `identities`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct PrivacyFlags {

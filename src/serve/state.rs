@@ -183,12 +183,7 @@ impl AppState {
         if privacy.pseudonyms.is_none() {
             return Ok(asked.to_string());
         }
-        let linker = store.linker(&[])?;
-        let ids = store.developer_ids()?;
-        let known: Vec<String> = ids
-            .iter()
-            .flat_map(|i| [i.clone(), linker.person(i).into_owned()])
-            .collect();
+        let known = store.linker(&[])?.names_of_all(&store.developer_ids()?);
         privacy
             .resolve_developer(asked, known.iter().map(String::as_str))
             .ok_or_else(|| ApiError::not_found(format!("no developer has the pseudonym {asked:?}")))
@@ -282,7 +277,11 @@ impl AppState {
         if let Some(d) = &q.developer {
             q.developer = Some(self.resolve_developer(store, &privacy, d, "a developer filter")?);
         }
-        let key = format!("{q:?} {}", privacy.pseudonyms.is_some());
+        let key = format!(
+            "{q:?} {} {}",
+            privacy.pseudonyms.is_some(),
+            privacy.developers_hidden()
+        );
         self.sessions.get_or_try(key, generation, || {
             let mut page = store.sessions_page(&q)?;
             if privacy.pseudonyms.is_some() || privacy.developers_hidden() {
