@@ -85,6 +85,32 @@ fn has_offset(s: &str) -> bool {
         || (tail(4) && b[b.len() - 4..].iter().all(u8::is_ascii_digit))
 }
 
+/// A date as `YYYY-MM-DD`, the text the store and the lake keep: chrono's `%Y-%m-%d` without its
+/// format parser (a stored row's date is written once per row). Years outside 0–9999 use chrono.
+pub fn iso_date(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+    let y = y as u32;
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        '-',
+        digit(m / 10),
+        digit(m),
+        '-',
+        digit(day / 10),
+        digit(day),
+    ]
+    .iter()
+    .collect()
+}
+
 /// Formats stored UTC microseconds as RFC 3339 with milliseconds (`…T09:05:00.000Z`);
 /// `None` when out of range.
 pub fn iso_micros(us: i64) -> Option<String> {
@@ -126,6 +152,29 @@ fn truncate(s: &str, n: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_date_is_chronos_format() {
+        use chrono::{Datelike, NaiveDate};
+        for (y, m, d) in [
+            (2025, 9, 1),
+            (1, 1, 1),
+            (0, 12, 31),
+            (999, 10, 9),
+            (9999, 12, 31),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(iso_date(date), date.format("%Y-%m-%d").to_string());
+        }
+        for date in [NaiveDate::MIN, NaiveDate::MAX] {
+            assert_eq!(iso_date(date), date.format("%Y-%m-%d").to_string());
+        }
+        let mut d = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+        while d.year() < 2026 {
+            assert_eq!(iso_date(d), d.format("%Y-%m-%d").to_string());
+            d = d.succ_opt().unwrap();
+        }
+    }
     use serde_json::json;
 
     fn iso(v: Value) -> String {

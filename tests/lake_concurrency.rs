@@ -65,6 +65,7 @@ fn eight_threads_ingesting_overlapping_files() {
                 let mut opts = IngestOptions::new(db.parent().unwrap().join("dead-letter"));
                 opts.threads = 1;
                 opts.batch_size = 500;
+                opts.commit_rows = 1_200;
                 let mut sink = LakeSink::open(LakeOptions {
                     root: lake,
                     db: db.clone().into(),

@@ -43,8 +43,12 @@ pub struct IngestOptions {
     pub default_price: Option<Price>,
     /// Parser threads.
     pub threads: usize,
-    /// Rows per store transaction.
+    /// Records written to the store at a time (one statement loop and one rollup upsert each).
     pub batch_size: usize,
+    /// Records and activity rows written before the store commits (whole batches; see
+    /// `TraceWriter::begin_writes`): fewer commits rewrite the dedupe index and the rollups fewer
+    /// times (1 M LiteLLM lines: 10 000 a commit took 37 s, 50 000 took 21 s).
+    pub commit_rows: u64,
     /// Repository of calls that carry a working folder (`--repo-map`, `.git/config`).
     pub repos: Arc<repo::RepoResolver>,
     /// Read every input whole, even files remembered as unchanged (`--full`).
@@ -64,6 +68,7 @@ impl IngestOptions {
                 .map(|n| n.get())
                 .unwrap_or(2),
             batch_size: 10_000,
+            commit_rows: 50_000,
             repos: Arc::new(repo::RepoResolver::new(Vec::new())),
             full: false,
         }

@@ -316,6 +316,7 @@ pub(crate) fn run(
             batch: Vec::with_capacity(opts.batch_size),
             activity: Vec::new(),
             states: Vec::new(),
+            grouped: 0,
         };
         // On error the receiver is dropped here, so the other threads stop at their next send.
         w.write_all(out_rx, progress, bytes)
@@ -336,6 +337,8 @@ struct Writer<'a, 's> {
     activity: Vec<ActivityRow>,
     /// Files fully read whose rows are not all committed yet.
     states: Vec<FileState>,
+    /// Rows and activity written in the store's open transaction.
+    grouped: u64,
 }
 
 impl Writer<'_, '_> {
@@ -347,18 +350,27 @@ impl Writer<'_, '_> {
     ) -> Result<()> {
         let mut pending: BTreeMap<u64, Out> = BTreeMap::new();
         let mut next = 0u64;
-        for out in rx.iter() {
-            pending.insert(out.seq(), out);
-            while let Some(out) = pending.remove(&next) {
-                next += 1;
-                match out {
-                    Out::Parsed(_, p) => self.take(p)?,
-                    Out::End(_, e) => self.end(e)?,
+        let written = (|| {
+            for out in rx.iter() {
+                pending.insert(out.seq(), out);
+                while let Some(out) = pending.remove(&next) {
+                    next += 1;
+                    match out {
+                        Out::Parsed(_, p) => self.take(p)?,
+                        Out::End(_, e) => self.end(e)?,
+                    }
+                    progress.update(bytes.load(Ordering::Relaxed), self.summary.read);
                 }
-                progress.update(bytes.load(Ordering::Relaxed), self.summary.read);
             }
+            self.write()?;
+            self.commit()
+        })();
+        if written.is_err() {
+            // The rows of the open transaction are undone; the sinks, which hold them, are
+            // dropped unfinished (the lake's recovery reconciles it with the store later).
+            self.store.rollback_writes();
         }
-        self.commit()
+        written
     }
 
     fn dead_letters(&mut self, input: usize) -> &mut DeadLetterWriter {
@@ -378,7 +390,10 @@ impl Writer<'_, '_> {
         self.batch.extend(p.records);
         self.activity.extend(p.activity);
         if self.batch.len() >= self.opts.batch_size || self.activity.len() >= self.opts.batch_size {
-            self.commit()?;
+            self.write()?;
+            if self.grouped >= self.opts.commit_rows {
+                self.commit()?;
+            }
         }
         Ok(())
     }
@@ -400,8 +415,15 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    /// Commits the batch, then remembers the files whose rows are now all stored.
-    fn commit(&mut self) -> Result<()> {
+    /// Writes the batch and the activity rows into the store's open transaction (begun here if
+    /// none is).
+    fn write(&mut self) -> Result<()> {
+        if self.batch.is_empty() && self.activity.is_empty() {
+            return Ok(());
+        }
+        self.store.begin_writes()?;
+        self.grouped += (self.batch.len() + self.activity.len()) as u64;
+        // The sinks hold the new rows until the commit.
         flush(
             self.store,
             &mut self.batch,
@@ -414,6 +436,17 @@ impl Writer<'_, '_> {
                 .store
                 .insert_activity(&self.activity, Some(self.run_id))?;
             self.activity.clear();
+        }
+        Ok(())
+    }
+
+    /// Commits the store's open transaction, then gives its new rows to the sinks and
+    /// remembers the files whose rows are now all stored.
+    fn commit(&mut self) -> Result<()> {
+        self.store.commit_writes()?;
+        self.grouped = 0;
+        for s in self.sinks.iter_mut() {
+            s.committed()?;
         }
         self.store.save_input_files(&self.states)?;
         self.states.clear();

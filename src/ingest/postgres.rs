@@ -147,6 +147,10 @@ fn read_all(
             }
         }
         flush(store, &mut batch, sinks, summary, summary.run_id)?;
+        // Each batch is committed as it is written.
+        for s in sinks.iter_mut() {
+            s.committed()?;
+        }
         store.set_litellm_checkpoint(source, &next)?;
     }
     tx.commit().map_err(pg)?;

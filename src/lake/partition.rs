@@ -43,7 +43,7 @@ impl Partition {
                 .map(|s| s.path_component())
                 .unwrap_or_else(|_| INVALID_REPO.to_string()),
         };
-        let date = date.format("%Y-%m-%d").to_string();
+        let date = crate::time::iso_date(date);
         let date = if date
             .bytes()
             .all(|b| b.is_ascii_digit() || b == b'-' || b == b'+')

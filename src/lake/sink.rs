@@ -118,9 +118,13 @@ impl RecordSink for LakeSink {
             return Err(Error::Lake("the lake sink is already finished".into()));
         }
         for r in records {
-            self.writer.push(r)?;
+            self.writer.hold(r);
         }
         Ok(())
+    }
+
+    fn committed(&mut self) -> Result<()> {
+        self.writer.release()
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -139,6 +139,37 @@ impl LakeWriter {
 
     /// Adds a record to its partition's buffer, writing files as the limits require.
     pub fn push(&mut self, r: &TraceRecord) -> Result<()> {
+        let (p, full) = self.buffer(r);
+        if full {
+            self.flush_partition(&p)?;
+        }
+        self.evict_while_full()
+    }
+
+    /// Adds a record to its partition's buffer without writing any file, whatever the limits:
+    /// the store may not have committed it yet. [`LakeWriter::release`] writes what the limits
+    /// then require.
+    pub fn hold(&mut self, r: &TraceRecord) {
+        self.buffer(r);
+    }
+
+    /// Every row given so far may be written: writes the partitions that are full, then the
+    /// largest ones until the buffers are under their limit again.
+    pub fn release(&mut self) -> Result<()> {
+        let full: Vec<Partition> = self
+            .buffers
+            .iter()
+            .filter(|(_, b)| b.rows.rows() >= self.limits.rows_per_file)
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in &full {
+            self.flush_partition(p)?;
+        }
+        self.evict_while_full()
+    }
+
+    /// Buffers a record; its partition and whether that partition is now full.
+    fn buffer(&mut self, r: &TraceRecord) -> (Partition, bool) {
         let p = Partition::of(r.repo_slug.as_deref(), r.event_date);
         self.pushes += 1;
         let pushes = self.pushes;
@@ -163,12 +194,15 @@ impl LakeWriter {
             }
         };
         self.buffered += 1;
-        if full {
-            self.flush_partition(&p)?;
-        }
-        if self.buffered >= self.limits.max_buffered_rows {
-            if let Some(p) = self.eviction_candidate() {
-                self.flush_partition(&p)?;
+        (p, full)
+    }
+
+    /// Writes partitions early, largest idle ones first, while all together hold too many rows.
+    fn evict_while_full(&mut self) -> Result<()> {
+        while self.buffered >= self.limits.max_buffered_rows {
+            match self.eviction_candidate() {
+                Some(p) => self.flush_partition(&p)?,
+                None => break,
             }
         }
         Ok(())
@@ -292,5 +326,33 @@ mod tests {
             }
         }
         assert_eq!((rows, keys.len()), (30, 30));
+    }
+
+    #[test]
+    fn held_rows_are_written_only_once_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = BufferLimits {
+            rows_per_file: 4,
+            max_buffered_rows: 5,
+        };
+        let mut w = LakeWriter::new(dir.path(), "t".into(), limits);
+        for k in 0..30u8 {
+            let repo = ["acme/api", "acme/web", "x/y"][k as usize % 3];
+            w.hold(&crate::lake::tests::record(k, Some(repo)));
+        }
+        // Past both limits, yet nothing was handed to the file writer.
+        assert_eq!(w.buffered_rows(), 30);
+        assert!(list_partitions(dir.path()).unwrap().is_empty());
+        w.release().unwrap();
+        assert!(w.buffered_rows() < 5);
+        w.flush_all().unwrap();
+        assert_eq!(w.stats().rows, 30);
+        let mut keys = HashSet::new();
+        for pd in list_partitions(dir.path()).unwrap() {
+            for f in &pd.parts {
+                read_keys(f, &mut keys).unwrap();
+            }
+        }
+        assert_eq!(keys.len(), 30);
     }
 }

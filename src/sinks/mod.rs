@@ -10,8 +10,12 @@ use crate::record::TraceRecord;
 
 /// A destination for records the store has just accepted as new.
 pub trait RecordSink {
-    /// Receives records that were new to the store, after the store committed them.
+    /// Receives records that were new to the store. The store may not have committed them yet
+    /// (see `TraceWriter::begin_writes`): the sink holds them and makes none of them visible
+    /// before [`RecordSink::committed`].
     fn write_new(&mut self, records: &[&TraceRecord]) -> Result<()>;
+    /// The store has committed every record given so far: the sink may write them out.
+    fn committed(&mut self) -> Result<()>;
     /// Flushes and closes whatever the sink holds open.
     fn finish(&mut self) -> Result<()>;
 }

@@ -26,24 +26,22 @@ pub struct SessionAcceptance {
 }
 
 impl Store {
-    /// Inserts activity rows in one transaction; returns how many were new.
+    /// Inserts activity rows in one transaction (or the open one, see `Store::in_write`); returns
+    /// how many were new.
     pub(super) fn insert_activity_rows(
         &mut self,
         rows: &[ActivityRow],
         run_id: Option<i64>,
     ) -> Result<u64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut n = 0;
-        {
+        self.in_write(|tx| {
+            let mut n = 0;
             let mut stmt = tx.prepare_cached(INSERT)?;
             for a in rows {
                 n += stmt.execute(params![
                     &a.dedupe_key[..],
                     a.session_id,
                     a.timestamp.timestamp_micros(),
-                    a.timestamp.format("%Y-%m-%d").to_string(),
+                    crate::time::iso_date(a.timestamp.date_naive()),
                     a.kind,
                     a.tool_name,
                     a.decision,
@@ -57,9 +55,8 @@ impl Store {
                     run_id,
                 ])? as u64;
             }
-        }
-        tx.commit()?;
-        Ok(n)
+            Ok(n)
+        })
     }
 
     /// Number of stored activity rows.

@@ -174,6 +174,8 @@ pub struct Store {
     path: PathBuf,
     /// Checkpoints the WAL beside a large load (see `bulk`).
     checkpointer: Option<bulk::Checkpointer>,
+    /// Writes are kept in one open transaction until `commit_writes` (see `traces`).
+    grouped: bool,
 }
 
 impl Store {
@@ -193,6 +195,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
+            grouped: false,
         };
         migrations::migrate(&mut store.conn)?;
         // A bulk load that was killed left them out (see `bulk`).
@@ -216,6 +219,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
+            grouped: false,
         })
     }
 

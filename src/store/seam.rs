@@ -46,6 +46,24 @@ pub trait TraceWriter {
     /// Stores code-activity rows (Claude Code telemetry), deduplicated; returns how many were new.
     fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64>;
 
+    /// Keeps the writes that follow (traces, activity) in one transaction until
+    /// [`TraceWriter::commit_writes`]: fewer, larger commits, each rewriting the pages of the
+    /// dedupe index and the rollups once instead of once per batch. Nothing written after it is
+    /// durable, or visible to other connections, before that commit, and a write that fails undoes
+    /// all of it. A backend without it
+    /// commits every batch as it comes.
+    fn begin_writes(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Commits the writes kept open since [`TraceWriter::begin_writes`] (nothing when none are).
+    fn commit_writes(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Undoes the writes kept open since [`TraceWriter::begin_writes`] (after an error).
+    fn rollback_writes(&mut self) {}
+
     /// Prepares for a load of about `bytes` of input; true when the load must end with
     /// [`TraceWriter::finish_bulk_load`] (indexes set aside, statistics to refresh).
     fn start_bulk_load(&mut self, bytes: u64) -> Result<bool>;

@@ -63,107 +63,38 @@ impl TraceWriter for Store {
     /// row's tokens and cost to its own ([`Written::Raised`]). Everything else about the row
     /// (first copy's timestamp, date, run) stays, so it stays in the same day and lake partition.
     fn write_traces(&mut self, batch: &[TraceRecord], run_id: Option<i64>) -> Result<Vec<Written>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut inserted = Vec::with_capacity(batch.len());
-        let mut rollups = RollupDelta::new();
-        {
-            let mut stmt = tx.prepare_cached(INSERT)?;
-            let mut stored = tx.prepare_cached(STORED)?;
-            let mut raise = tx.prepare_cached(RAISE)?;
-            for r in batch {
-                let tokens = r.tokens_in.saturating_add(r.tokens_out);
-                let n = stmt.execute(params![
-                    &r.dedupe_key[..],
-                    r.call_id,
-                    r.response_id,
-                    r.source_format.name(),
-                    r.timestamp.timestamp_micros(),
-                    r.event_date.format("%Y-%m-%d").to_string(),
-                    r.repo_slug,
-                    r.developer_id,
-                    r.session_id,
-                    r.trace_id,
-                    r.team_id,
-                    r.key_alias,
-                    r.model,
-                    r.provider,
-                    r.call_type,
-                    r.tokens_in,
-                    r.tokens_out,
-                    r.cache_read_tokens,
-                    r.cache_creation_tokens,
-                    r.latency_ms,
-                    r.ttft_ms,
-                    r.status_code,
-                    r.is_error,
-                    r.error_class,
-                    r.accepted,
-                    r.diff_ratio,
-                    r.accepted_lines,
-                    r.cache_hit,
-                    r.cost_usd,
-                    r.cost_source.name(),
-                    run_id,
-                    r.cwd,
-                    r.git_branch,
-                    r.is_sidechain,
-                    r.client_version,
-                ])?;
-                // Already stored: a Claude Code copy with more tokens raises the stored row.
-                if n == 0 && r.source_format == SourceFormat::ClaudeCode {
-                    let mut found = stored.query(params![&r.dedupe_key[..]])?;
-                    if let Some(row) = found.next()? {
-                        let old = rollup_row(row, 4)?;
-                        if tokens > old.measures.tokens {
-                            raise.execute(params![
-                                &r.dedupe_key[..],
-                                r.tokens_in,
-                                r.tokens_out,
-                                r.cache_read_tokens,
-                                r.cache_creation_tokens,
-                                r.cost_usd,
-                                r.cost_source.name(),
-                            ])?;
-                            rollups.raise(
-                                &old,
-                                &CallMeasures {
-                                    tokens,
-                                    output_tokens: r.tokens_out,
-                                    cost_usd: r.cost_usd,
-                                    ..old.measures
-                                },
-                            );
-                            inserted.push(Written::Raised {
-                                tokens_in: row.get(2)?,
-                                tokens_out: row.get(3)?,
-                                cache_read_tokens: row.get(0)?,
-                                cache_creation_tokens: row.get(1)?,
-                                cost_usd: old.measures.cost_usd,
-                            });
-                        } else {
-                            inserted.push(Written::Duplicate);
-                        }
-                        continue;
-                    }
-                }
-                if n == 1 {
-                    rollups.add(&rollup_row_of(r));
-                    inserted.push(Written::Inserted);
-                } else {
-                    inserted.push(Written::Duplicate);
-                }
-            }
-        }
-        // The rollups change in the same transaction as the rows they describe.
-        rollups.apply(&tx)?;
-        tx.commit()?;
-        Ok(inserted)
+        self.in_write(|tx| write_rows(tx, batch, run_id))
     }
 
     fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64> {
         self.insert_activity_rows(rows, run_id)
+    }
+
+    fn begin_writes(&mut self) -> Result<()> {
+        if !self.grouped {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.grouped = true;
+        }
+        Ok(())
+    }
+
+    fn commit_writes(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.grouped) {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                // A commit that failed leaves the transaction open: undo it, so that the store
+                // is usable (and the run can be logged) after the error.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    fn rollback_writes(&mut self) {
+        if std::mem::take(&mut self.grouped) {
+            // Fails only when SQLite already rolled the transaction back.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 
     fn start_bulk_load(&mut self, bytes: u64) -> Result<bool> {
@@ -175,7 +106,132 @@ impl TraceWriter for Store {
     }
 }
 
+/// Writes a batch inside the caller's transaction (see [`TraceWriter::write_traces`]).
+fn write_rows(
+    tx: &rusqlite::Connection,
+    batch: &[TraceRecord],
+    run_id: Option<i64>,
+) -> Result<Vec<Written>> {
+    let mut inserted = Vec::with_capacity(batch.len());
+    let mut rollups = RollupDelta::new();
+    {
+        let mut stmt = tx.prepare_cached(INSERT)?;
+        let mut stored = tx.prepare_cached(STORED)?;
+        let mut raise = tx.prepare_cached(RAISE)?;
+        for r in batch {
+            let tokens = r.tokens_in.saturating_add(r.tokens_out);
+            let n = stmt.execute(params![
+                &r.dedupe_key[..],
+                r.call_id,
+                r.response_id,
+                r.source_format.name(),
+                r.timestamp.timestamp_micros(),
+                crate::time::iso_date(r.event_date),
+                r.repo_slug,
+                r.developer_id,
+                r.session_id,
+                r.trace_id,
+                r.team_id,
+                r.key_alias,
+                r.model,
+                r.provider,
+                r.call_type,
+                r.tokens_in,
+                r.tokens_out,
+                r.cache_read_tokens,
+                r.cache_creation_tokens,
+                r.latency_ms,
+                r.ttft_ms,
+                r.status_code,
+                r.is_error,
+                r.error_class,
+                r.accepted,
+                r.diff_ratio,
+                r.accepted_lines,
+                r.cache_hit,
+                r.cost_usd,
+                r.cost_source.name(),
+                run_id,
+                r.cwd,
+                r.git_branch,
+                r.is_sidechain,
+                r.client_version,
+            ])?;
+            // Already stored: a Claude Code copy with more tokens raises the stored row.
+            if n == 0 && r.source_format == SourceFormat::ClaudeCode {
+                let mut found = stored.query(params![&r.dedupe_key[..]])?;
+                if let Some(row) = found.next()? {
+                    let old = rollup_row(row, 4)?;
+                    if tokens > old.measures.tokens {
+                        raise.execute(params![
+                            &r.dedupe_key[..],
+                            r.tokens_in,
+                            r.tokens_out,
+                            r.cache_read_tokens,
+                            r.cache_creation_tokens,
+                            r.cost_usd,
+                            r.cost_source.name(),
+                        ])?;
+                        rollups.raise(
+                            &old,
+                            &CallMeasures {
+                                tokens,
+                                output_tokens: r.tokens_out,
+                                cost_usd: r.cost_usd,
+                                ..old.measures
+                            },
+                        );
+                        inserted.push(Written::Raised {
+                            tokens_in: row.get(2)?,
+                            tokens_out: row.get(3)?,
+                            cache_read_tokens: row.get(0)?,
+                            cache_creation_tokens: row.get(1)?,
+                            cost_usd: old.measures.cost_usd,
+                        });
+                    } else {
+                        inserted.push(Written::Duplicate);
+                    }
+                    continue;
+                }
+            }
+            if n == 1 {
+                rollups.add(&rollup_row_of(r));
+                inserted.push(Written::Inserted);
+            } else {
+                inserted.push(Written::Duplicate);
+            }
+        }
+    }
+    // The rollups change in the same transaction as the rows they describe.
+    rollups.apply(tx)?;
+    Ok(inserted)
+}
+
 impl Store {
+    /// Runs `f` in a write transaction of its own or, while writes are kept open by
+    /// [`TraceWriter::begin_writes`], in that transaction (all of it undone if `f` fails).
+    pub(super) fn in_write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        if self.grouped {
+            // No savepoint: one would copy every page the batch changes a second time (into
+            // memory); a failure undoes the whole open transaction instead.
+            let out = f(&self.conn);
+            if out.is_err() {
+                self.rollback_writes();
+            }
+            out
+        } else {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        }
+    }
+
     /// Number of stored trace rows.
     pub fn trace_count(&self) -> Result<i64> {
         Ok(self
@@ -205,5 +261,72 @@ pub(in crate::store) fn rollup_row_of(r: &TraceRecord) -> RollupRow<'_> {
             accepted_lines: r.accepted_lines,
             cost_usd: r.cost_usd,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(c: &rusqlite::Connection, sql: &str) -> i64 {
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn writes_kept_open_are_committed_or_undone_together() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("x.db");
+        let mut s = Store::open(&db).unwrap();
+        let rows: Vec<_> = (1..=20u8)
+            .map(|k| crate::lake::tests::record(k, Some("acme/api")))
+            .collect();
+        let other = rusqlite::Connection::open(&db).unwrap();
+        let stored = |c: &rusqlite::Connection| {
+            (
+                count(c, "SELECT COUNT(*) FROM traces"),
+                count(c, "SELECT COALESCE(SUM(requests), 0) FROM rollup_cells"),
+            )
+        };
+
+        s.begin_writes().unwrap();
+        s.begin_writes().unwrap(); // already open: nothing more
+        assert!(s
+            .write_traces(&rows[..10], None)
+            .unwrap()
+            .iter()
+            .all(|w| *w == Written::Inserted));
+        let second = s.write_traces(&rows[5..15], None).unwrap();
+        assert_eq!(
+            second.iter().filter(|w| **w == Written::Duplicate).count(),
+            5,
+            "rows of the open transaction count as stored"
+        );
+        assert_eq!(stored(s.conn()), (15, 15));
+        assert_eq!(stored(&other), (0, 0), "nothing visible before the commit");
+        s.commit_writes().unwrap();
+        assert_eq!(stored(&other), (15, 15));
+        s.commit_writes().unwrap(); // none open: nothing
+
+        s.begin_writes().unwrap();
+        s.write_traces(&rows[15..], None).unwrap();
+        s.rollback_writes();
+        assert_eq!(stored(s.conn()), (15, 15));
+
+        // A write that fails undoes the whole open transaction and leaves the store usable.
+        s.conn()
+            .execute_batch(
+                "CREATE TEMP TRIGGER boom BEFORE INSERT ON traces WHEN NEW.call_id = 'boom'
+                 BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .unwrap();
+        let mut bad = crate::lake::tests::record(99, Some("acme/api"));
+        bad.call_id = Some("boom".into());
+        s.begin_writes().unwrap();
+        s.write_traces(&rows[15..18], None).unwrap();
+        assert!(s.write_traces(&[bad], None).is_err());
+        assert_eq!(stored(s.conn()), (15, 15));
+        assert!(!s.grouped);
+        s.write_traces(&rows[15..], None).unwrap();
+        assert_eq!(stored(&other), (20, 20));
     }
 }

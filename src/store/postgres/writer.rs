@@ -185,7 +185,7 @@ impl PgStore {
         let mut w = BinaryCopyInWriter::new(sink, &TYPES);
         for (i, r) in batch.iter().enumerate() {
             let (seq, ts) = (i as i64, r.timestamp.timestamp_micros());
-            let date = r.event_date.format("%Y-%m-%d").to_string();
+            let date = crate::time::iso_date(r.event_date);
             let key = &r.dedupe_key[..];
             let row: [&(dyn ToSql + Sync); 36] = [
                 &seq,
