@@ -222,8 +222,9 @@ pub struct IngestTracesArgs {
     /// (by default those are skipped, and files that grew are read from where the run stopped).
     #[arg(long)]
     pub full: bool,
-    /// Rows the lake writer may hold in memory before it writes the largest partition early.
-    #[arg(long, default_value_t = 50_000, value_name = "ROWS")]
+    /// Rows the lake writer may hold in memory before it writes the largest partition early
+    /// (the rows of the store's open transaction, up to 50 000, are held on top until it commits).
+    #[arg(long, default_value_t = prod_lens::lake::BufferLimits::default().max_buffered_rows, value_name = "ROWS")]
     pub parquet_buffer_rows: usize,
     /// Print the summary as one JSON object.
     #[arg(long)]

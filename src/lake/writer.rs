@@ -32,7 +32,7 @@ impl Default for BufferLimits {
     fn default() -> Self {
         BufferLimits {
             rows_per_file: super::schema::ROW_GROUP_ROWS,
-            max_buffered_rows: 50_000,
+            max_buffered_rows: 30_000,
         }
     }
 }
