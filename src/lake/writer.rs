@@ -299,17 +299,27 @@ mod tests {
     use crate::lake::files::{list_partitions, read_keys};
     use std::collections::HashSet;
 
-    #[test]
-    fn buffers_stay_bounded_and_every_row_lands_once() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A writer with tiny limits: files of 4 rows, 5 rows held at most.
+    fn small_writer(dir: &Path) -> LakeWriter {
         let limits = BufferLimits {
             rows_per_file: 4,
             max_buffered_rows: 5,
         };
-        let mut w = LakeWriter::new(dir.path(), "t".into(), limits);
+        LakeWriter::new(dir, "t".into(), limits)
+    }
+
+    /// Record `k` of 30, over three repos.
+    fn record(k: u8) -> TraceRecord {
+        let repo = ["acme/api", "acme/web", "x/y"][k as usize % 3];
+        crate::lake::tests::record(k, Some(repo))
+    }
+
+    #[test]
+    fn buffers_stay_bounded_and_every_row_lands_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = small_writer(dir.path());
         for k in 0..30u8 {
-            let repo = ["acme/api", "acme/web", "x/y"][k as usize % 3];
-            w.push(&crate::lake::tests::record(k, Some(repo))).unwrap();
+            w.push(&record(k)).unwrap();
             assert!(w.buffered_rows() < 5);
         }
         w.flush_all().unwrap();
@@ -331,14 +341,9 @@ mod tests {
     #[test]
     fn held_rows_are_written_only_once_released() {
         let dir = tempfile::tempdir().unwrap();
-        let limits = BufferLimits {
-            rows_per_file: 4,
-            max_buffered_rows: 5,
-        };
-        let mut w = LakeWriter::new(dir.path(), "t".into(), limits);
+        let mut w = small_writer(dir.path());
         for k in 0..30u8 {
-            let repo = ["acme/api", "acme/web", "x/y"][k as usize % 3];
-            w.hold(&crate::lake::tests::record(k, Some(repo)));
+            w.hold(&record(k));
         }
         // Past both limits, yet nothing was handed to the file writer.
         assert_eq!(w.buffered_rows(), 30);

@@ -172,15 +172,7 @@ fn write_rows(
                             r.cost_usd,
                             r.cost_source.name(),
                         ])?;
-                        rollups.raise(
-                            &old,
-                            &CallMeasures {
-                                tokens,
-                                output_tokens: r.tokens_out,
-                                cost_usd: r.cost_usd,
-                                ..old.measures
-                            },
-                        );
+                        rollups.raise_to_copy(&old, r);
                         inserted.push(Written::Raised {
                             tokens_in: row.get(2)?,
                             tokens_out: row.get(3)?,

@@ -6,7 +6,6 @@
 
 use super::{row_to_record, PgStore, COLUMNS};
 use crate::error::{Error, Result};
-use crate::metrics::counters::CallMeasures;
 use crate::record::{SourceFormat, TraceRecord};
 use crate::sources::otel::claude_code::ActivityRow;
 use crate::store::rollups::RollupDelta;
@@ -291,15 +290,7 @@ impl PgStore {
                 written.push(Written::Duplicate);
                 continue;
             }
-            rollups.raise(
-                &old,
-                &CallMeasures {
-                    tokens,
-                    output_tokens: r.tokens_out,
-                    cost_usd: r.cost_usd,
-                    ..old.measures
-                },
-            );
+            rollups.raise_to_copy(&old, r);
             written.push(Written::Raised {
                 tokens_in: held.tokens_in,
                 tokens_out: held.tokens_out,

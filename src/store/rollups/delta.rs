@@ -233,6 +233,20 @@ impl RollupDelta {
         self.session(repo, hour, dev, model, row, &counts);
     }
 
+    /// Records that a stored call was raised to a later streaming copy `r`: its tokens,
+    /// completion tokens and cost; every other measure stays the stored one.
+    pub fn raise_to_copy(&mut self, stored: &RollupRow, r: &crate::record::TraceRecord) {
+        self.raise(
+            stored,
+            &CallMeasures {
+                tokens: r.tokens_in.saturating_add(r.tokens_out),
+                output_tokens: r.tokens_out,
+                cost_usd: r.cost_usd,
+                ..stored.measures
+            },
+        );
+    }
+
     /// Records that a stored call's measures changed from `stored.measures` to `new` (a Claude
     /// Code row raised to a later copy's counts); its key fields stay those of `stored`.
     pub fn raise(&mut self, stored: &RollupRow, new: &CallMeasures) {
