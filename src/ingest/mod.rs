@@ -47,7 +47,8 @@ pub struct IngestOptions {
     pub batch_size: usize,
     /// Records and activity rows written before the store commits (whole batches; see
     /// `TraceWriter::begin_writes`): fewer commits rewrite the dedupe index and the rollups fewer
-    /// times (1 M LiteLLM lines: 10 000 a commit took 37 s, 50 000 took 21 s).
+    /// times (1 M LiteLLM lines without the lake: 24.7–26.8 s with a commit per 10 000-record
+    /// batch, 20.4–21.2 s with 50 000; `BENCHMARKS.md`).
     pub commit_rows: u64,
     /// Repository of calls that carry a working folder (`--repo-map`, `.git/config`).
     pub repos: Arc<repo::RepoResolver>,
@@ -297,6 +298,11 @@ pub(crate) fn counts(s: &IngestSummary) -> RunCounts {
         skipped: s.skipped,
         cost_unknown: s.cost_unknown,
     }
+}
+
+/// Tells every sink that the store has committed the records given to it so far.
+pub(crate) fn committed(sinks: &mut [&mut dyn RecordSink]) -> Result<()> {
+    sinks.iter_mut().try_for_each(|s| s.committed())
 }
 
 /// Writes a batch of parsed records to the store and the sinks, adding to the summary.

@@ -6,7 +6,7 @@
 use super::chunks::{self, Chunk, ChunkReader};
 use super::files::{self, FileState, Plan, Stat};
 use super::input::{self, Input};
-use super::{flush, IngestOptions, IngestSummary, Progress};
+use super::{committed, flush, IngestOptions, IngestSummary, Progress};
 use crate::error::Result;
 use crate::pricing::Pricer;
 use crate::record::TraceRecord;
@@ -445,9 +445,7 @@ impl Writer<'_, '_> {
     fn commit(&mut self) -> Result<()> {
         self.store.commit_writes()?;
         self.grouped = 0;
-        for s in self.sinks.iter_mut() {
-            s.committed()?;
-        }
+        committed(self.sinks)?;
         self.store.save_input_files(&self.states)?;
         self.states.clear();
         Ok(())

@@ -14,7 +14,7 @@
 //! Limit: LiteLLM writes spend logs from an in-memory queue, so a row can be committed after a
 //! row with a later `startTime`; one that lands behind the checkpoint is not read by later runs.
 
-use super::{flush, IngestOptions, IngestSummary};
+use super::{committed, flush, IngestOptions, IngestSummary};
 use crate::error::{Error, Result};
 use crate::pricing::Pricer;
 use crate::record::{SourceFormat, TraceRecord};
@@ -148,9 +148,7 @@ fn read_all(
         }
         flush(store, &mut batch, sinks, summary, summary.run_id)?;
         // Each batch is committed as it is written.
-        for s in sinks.iter_mut() {
-            s.committed()?;
-        }
+        committed(sinks)?;
         store.set_litellm_checkpoint(source, &next)?;
     }
     tx.commit().map_err(pg)?;

@@ -49,9 +49,8 @@ pub trait TraceWriter {
     /// Keeps the writes that follow (traces, activity) in one transaction until
     /// [`TraceWriter::commit_writes`]: fewer, larger commits, each rewriting the pages of the
     /// dedupe index and the rollups once instead of once per batch. Nothing written after it is
-    /// durable, or visible to other connections, before that commit, and a write that fails undoes
-    /// all of it. A backend without it
-    /// commits every batch as it comes.
+    /// durable, or visible to other connections, before that commit, and a write that fails
+    /// undoes all of it. A backend without it commits every batch as it comes.
     fn begin_writes(&mut self) -> Result<()> {
         Ok(())
     }
