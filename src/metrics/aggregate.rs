@@ -237,13 +237,9 @@ impl HourAggregator {
         latency: &QuantileSketch,
         ttft: &QuantileSketch,
     ) {
-        let Some(slot) = self.slot(hour) else { return };
-        self.cells.push(Cell {
-            slot,
-            developer,
-            model,
-            counts,
-        });
+        let Some(slot) = self.cell_counts(hour, developer, model, counts) else {
+            return;
+        };
         if !latency.is_empty() {
             let day = self
                 .latency_by_day
@@ -252,6 +248,52 @@ impl HourAggregator {
             merge_sketch(day, latency);
         }
         merge_sketch(&mut self.ttft, ttft);
+    }
+
+    /// Adds one stored cell's counters, its sketches being merged elsewhere (see
+    /// [`HourAggregator::add_sketches`]); returns its local clock hour, `None` (and nothing
+    /// added) outside chrono's range.
+    pub fn cell_counts(
+        &mut self,
+        hour: i64,
+        developer: Option<Arc<str>>,
+        model: Option<Arc<str>>,
+        counts: Counters,
+    ) -> Option<Slot> {
+        let slot = self.slot(hour)?;
+        self.cells.push(Cell {
+            slot,
+            developer,
+            model,
+            counts,
+        });
+        Some(slot)
+    }
+
+    /// Merges latency sketches per local day and a TTFT sketch, each the merge of cells added
+    /// with [`HourAggregator::cell_counts`] (in the order [`HourAggregator::cell`] would).
+    pub fn add_sketches(
+        &mut self,
+        latency_by_day: BTreeMap<NaiveDate, QuantileSketch>,
+        ttft: &QuantileSketch,
+    ) {
+        for (day, s) in latency_by_day {
+            if s.is_empty() {
+                continue;
+            }
+            match self.latency_by_day.get_mut(&day) {
+                Some(d) => merge_sketch(d, &s),
+                None => {
+                    self.latency_by_day.insert(day, Dist::Sketch(s));
+                }
+            }
+        }
+        merge_sketch(&mut self.ttft, ttft);
+    }
+
+    /// Makes room for `n` more cells.
+    pub fn reserve_cells(&mut self, n: usize) {
+        self.cells.reserve(n);
     }
 
     /// Adds failed calls of one (status, class).

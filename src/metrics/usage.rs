@@ -149,14 +149,15 @@ pub struct Usage {
     pub cost: Cost,
 }
 
-/// Adds `v` to `key`'s sum, allocating the key only the first time it is seen.
-fn add_to(map: &mut BTreeMap<String, f64>, key: &str, v: f64) {
-    match map.get_mut(key) {
-        Some(sum) => *sum += v,
-        None => {
-            map.insert(key.to_string(), v);
-        }
-    }
+/// Adds `v` to `key`'s sum (the first value as it is, so each key's sum is the same sequence
+/// of additions as a running total).
+fn add_to<K: std::hash::Hash + Eq>(map: &mut HashMap<K, f64>, key: K, v: f64) {
+    map.entry(key).and_modify(|sum| *sum += v).or_insert(v);
+}
+
+/// The sums keyed by name, in name order.
+fn by_name<K: ToString>(sums: HashMap<K, f64>) -> BTreeMap<String, f64> {
+    sums.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// Computes the trace-side indicators from the aggregate; `merged_prs` feeds cost per merged PR.
@@ -187,8 +188,9 @@ pub fn compute_as<'a>(
         unknown_calls: count(t.cost_unknown),
         unknown_share: None,
     };
-    // Cells are sorted by local hour: the day's name changes rarely.
-    let mut day_name = (None, String::new());
+    // Summed under borrowed keys; named once at the end.
+    let (mut per_model, mut per_developer, mut per_day) =
+        (HashMap::new(), HashMap::new(), HashMap::new());
     for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
         let model = c.model.as_deref();
         let developer = c.developer.as_deref().map(&person);
@@ -206,14 +208,14 @@ pub fn compute_as<'a>(
         if c.counts.known_cost_calls() > 0 {
             let v = c.counts.cost_usd;
             cost.total_usd += v;
-            add_to(&mut cost.per_model, model.unwrap_or("unknown"), v);
-            add_to(&mut cost.per_developer, developer.unwrap_or("unknown"), v);
-            if day_name.0 != Some(c.slot.day) {
-                day_name = (Some(c.slot.day), c.slot.day.to_string());
-            }
-            add_to(&mut cost.per_day, &day_name.1, v);
+            add_to(&mut per_model, model.unwrap_or("unknown"), v);
+            add_to(&mut per_developer, developer.unwrap_or("unknown"), v);
+            add_to(&mut per_day, c.slot.day, v);
         }
     }
+    cost.per_model = by_name(per_model);
+    cost.per_developer = by_name(per_developer);
+    cost.per_day = by_name(per_day);
     // Distinct (person, session, local hour): two ids of one person may share a session. The
     // entries are sorted by hour, so the set holds one hour at a time.
     let mut session_hours = 0usize;

@@ -113,7 +113,9 @@ impl AppState {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> crate::Result<Self> {
         let db = db.into();
-        let first = db.open_reader()?;
+        // The dashboard keeps a few readers open; each keeps the pages it read (rollups,
+        // indexes) between requests.
+        let first = db.open_server_reader()?;
         let changes = Changes::new(db.open_reader()?)?;
         Ok(Self {
             db,
@@ -192,7 +194,7 @@ impl AppState {
     fn checkout(&self) -> crate::Result<Box<dyn DashboardStore>> {
         match lock(&self.idle).pop() {
             Some(s) => Ok(s),
-            None => self.db.open_reader(),
+            None => self.db.open_server_reader(),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::metrics::input::{
 use crate::metrics::Freshness;
 use crate::store::report_data::TraceFilter;
 use crate::store::rollups::{
-    counters_from_row, session_day, session_hours, sketch, Interner, CELL_COUNTERS,
+    counters_from_row, merged_while, session_day, session_hours, Interner, CELL_COUNTERS,
 };
 use crate::store::seam::ReportReader;
 use crate::store::{gh_time, parse_ts};
@@ -271,17 +271,20 @@ impl PgStore {
             &[&repo, &h0, &h1, &developers, &filter.model],
         )?;
         let at = 3 + CELL_COUNTERS.len();
-        for r in &cells {
-            let hour: i64 = r.try_get(0)?;
-            agg.cell(
-                hour,
-                names.get(r.try_get(1)?),
-                names.get(r.try_get(2)?),
-                counters_from_row!(r, 3, try_get, postgres::Error)?,
-                &sketch(r.try_get(at)?, repo, hour)?,
-                &sketch(r.try_get(at + 1)?, repo, hour)?,
-            );
-        }
+        // The sketches are decoded and merged on a second thread meanwhile.
+        let ((), merged) = merged_while(repo, |feed| {
+            agg.reserve_cells(cells.len());
+            for r in &cells {
+                let hour: i64 = r.try_get(0)?;
+                let (developer, model) = (names.get(r.try_get(1)?), names.get(r.try_get(2)?));
+                let counts = counters_from_row!(r, 3, try_get, postgres::Error)?;
+                if let Some(slot) = agg.cell_counts(hour, developer, model, counts) {
+                    feed.push(slot.day, hour, r.try_get(at)?, r.try_get(at + 1)?);
+                }
+            }
+            Ok(())
+        })?;
+        agg.add_sketches(merged.latency_by_day, &merged.ttft);
         drop(cells);
         let errors = c.query(
             &format!(

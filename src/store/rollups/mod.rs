@@ -24,15 +24,17 @@
 mod delta;
 mod read;
 mod rebuild;
+mod sketches;
 mod write;
 
 pub(in crate::store) use delta::{counters_from_row, merge_sketches, union_models, Changes};
 pub use delta::{
     models_of, models_text, register_functions, RollupDelta, RollupRow, MODELS_UNION, SKETCH_MERGE,
 };
-pub(in crate::store) use read::{session_day, session_hours, sketch, Interner};
+pub(in crate::store) use read::{session_day, session_hours, Interner};
 pub use rebuild::{rebuild, RebuildStats};
 pub(crate) use rebuild::{rollup_row, ROW_COLUMNS};
+pub(in crate::store) use sketches::merged_while;
 
 /// The rollup tables, in the order they are written.
 pub const TABLES: [&str; 4] = [

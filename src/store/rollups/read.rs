@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
 use super::delta::{counters_at, models_of};
+use super::sketches::merged_while;
 use crate::error::{Error, Result};
 use crate::metrics::aggregate::{ErrorCount, HourAggregator, HourSession, TraceAggregate};
 use crate::metrics::counters::{present, status_of, utc_hour};
@@ -117,20 +118,20 @@ impl Store {
             super::CELL_COUNTERS.join(", ")
         ))?;
         let mut agg = HourAggregator::new(tz);
-        let mut rows = stmt.query(p)?;
-        while let Some(r) = rows.next()? {
-            let hour: i64 = r.get(0)?;
+        // The sketches are decoded and merged on a second thread meanwhile.
+        let ((), merged) = merged_while(repo, |feed| {
+            let mut rows = stmt.query(p)?;
             let at = 3 + super::CELL_COUNTERS.len();
-            agg.cell(
-                hour,
-                names.get(text(r, 1)?),
-                names.get(text(r, 2)?),
-                counters_at(r, 3)?,
-                &sketch(blob(r, at)?, repo, hour)?,
-                &sketch(blob(r, at + 1)?, repo, hour)?,
-            );
-        }
-        drop(rows);
+            while let Some(r) = rows.next()? {
+                let hour: i64 = r.get(0)?;
+                let (developer, model) = (names.get(text(r, 1)?), names.get(text(r, 2)?));
+                if let Some(slot) = agg.cell_counts(hour, developer, model, counters_at(r, 3)?) {
+                    feed.push(slot.day, hour, blob(r, at)?, blob(r, at + 1)?);
+                }
+            }
+            Ok(())
+        })?;
+        agg.add_sketches(merged.latency_by_day, &merged.ttft);
         let mut stmt = self.conn.prepare_cached(
             "SELECT status, error_class, SUM(errors) FROM rollup_errors
              WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
@@ -148,40 +149,54 @@ impl Store {
             });
         }
         drop(rows);
-        // The per-model hours are read only under a model filter; rows in key order, which
-        // the aggregate's session order follows.
-        let mut stmt = self.conn.prepare_cached(if filter.model.is_some() {
-            "SELECT day, developer, session, hours, models FROM rollup_sessions
-             WHERE repo = ?1 AND day >= ?2 AND day <= ?3
-               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-             ORDER BY day, developer, session"
-        } else {
-            "SELECT day, developer, session, hours FROM rollup_sessions
-             WHERE repo = ?1 AND day >= ?2 AND day <= ?3
-               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-             ORDER BY day, developer, session"
-        })?;
-        let (d0, d1) = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
-        let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
-        while let Some(r) = rows.next()? {
-            let day: i64 = r.get(0)?;
-            let models = if filter.model.is_some() {
-                text(r, 4)?
-            } else {
-                None
-            };
-            let hours = session_hours(r.get(3)?, models, filter, repo, day)?;
-            session_day(
-                &mut agg,
-                &mut names,
-                (day, hours, (h0, h1)),
-                text(r, 1)?,
-                text(r, 2)?,
-            );
-        }
-        drop(rows);
+        let days = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
+        read_sessions(
+            &self.conn,
+            (&mut agg, &mut names),
+            repo,
+            days,
+            (h0, h1),
+            filter,
+        )?;
         Ok(agg.finish())
     }
+}
+
+/// Adds the session-days of a repo inside days `[d0, d1]` to `agg` as (local hour, developer,
+/// session) entries of the window's hours `[h0, h1)`, narrowed by `filter`.
+fn read_sessions(
+    conn: &rusqlite::Connection,
+    (agg, names): (&mut HourAggregator, &mut Interner),
+    repo: &str,
+    (d0, d1): (i64, i64),
+    hours: (i64, i64),
+    filter: &TraceFilter,
+) -> Result<()> {
+    // The per-model hours are read only under a model filter; rows in key order, which the
+    // aggregate's session order follows.
+    let mut stmt = conn.prepare_cached(if filter.model.is_some() {
+        "SELECT day, developer, session, hours, models FROM rollup_sessions
+         WHERE repo = ?1 AND day >= ?2 AND day <= ?3
+           AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+         ORDER BY day, developer, session"
+    } else {
+        "SELECT day, developer, session, hours FROM rollup_sessions
+         WHERE repo = ?1 AND day >= ?2 AND day <= ?3
+           AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+         ORDER BY day, developer, session"
+    })?;
+    let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
+    while let Some(r) = rows.next()? {
+        let day: i64 = r.get(0)?;
+        let models = if filter.model.is_some() {
+            text(r, 4)?
+        } else {
+            None
+        };
+        let h = session_hours(r.get(3)?, models, filter, repo, day)?;
+        session_day(agg, names, (day, h, hours), text(r, 1)?, text(r, 2)?);
+    }
+    Ok(())
 }
 
 /// The hours of a session-day to count: all of them (`hours`), or under a model filter that
