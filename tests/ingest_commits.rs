@@ -76,3 +76,65 @@ fn commits_of_several_batches_give_the_same_rows_rollups_and_lake() {
     let again = ingest_with(&grouped.join("x.db"), &grouped.join("lake"), &files, 450);
     assert_eq!((again.files_skipped, again.inserted, again.read), (2, 0, 0));
 }
+
+#[test]
+fn a_failed_run_logs_as_inserted_only_the_rows_its_commits_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lines, valid) = sample_lines(6_000, 7);
+    let file = tmp.path().join("a.jsonl");
+    write_lines(&file, &lines);
+    // Parsers hand over chunks of 1 MiB: several per transaction below.
+    assert!(std::fs::metadata(&file).unwrap().len() > 4 << 20);
+    for (commit_rows, fail_at) in [(1_000_000, valid - 20), (2_000, valid - 20)] {
+        let dir = tmp.path().join(format!("c{commit_rows}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("x.db");
+        drop(Store::open(&db).unwrap());
+        // A late row fails, inside a transaction that already holds rows of earlier batches.
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TRIGGER fail_late BEFORE INSERT ON traces
+                 WHEN (SELECT COUNT(*) FROM traces) >= {fail_at}
+                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;"
+            ))
+            .unwrap();
+        let mut store = Store::open(&db).unwrap();
+        let mut opts = IngestOptions::new(dir.join("dead-letter"));
+        opts.batch_size = 100;
+        opts.commit_rows = commit_rows;
+        let inputs = input::discover(std::slice::from_ref(&file)).unwrap();
+        let err = ingest::ingest(&mut store, &inputs, &opts, &mut [], &NoProgress).unwrap_err();
+        assert!(err.to_string().contains("disk trouble"), "{err}");
+        drop(store);
+
+        let stored = store_count(&db);
+        assert!(stored < fail_at as i64, "{stored}");
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let (outcome, inserted, details): (String, i64, String) = c
+            .query_row(
+                "SELECT outcome, inserted, details FROM etl_runs ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert!(outcome.starts_with("failed"), "{outcome}");
+        assert_eq!(
+            inserted, stored,
+            "commits of {commit_rows}: the rows that stayed"
+        );
+        let details: serde_json::Value = serde_json::from_str(&details).unwrap();
+        assert_eq!(details["inserted"], stored);
+        let tokens: i64 = c
+            .query_row("SELECT COALESCE(SUM(tokens_in), 0) FROM traces", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(details["tokens_in"], tokens);
+        // What was read is still reported as read.
+        assert!(details["read"].as_u64().unwrap() > stored as u64);
+        if commit_rows == 2_000 {
+            assert!(stored > 0, "a commit came before the failure");
+        }
+    }
+}

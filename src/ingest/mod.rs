@@ -288,6 +288,24 @@ fn plan(
     Ok((jobs, to_read))
 }
 
+impl IngestSummary {
+    /// Sets what this run stored (rows, duplicates, raises, their sums, activity rows) back to
+    /// `committed`'s, the summary as of the store's last commit: after a failed write the open
+    /// transaction's rows are undone. What was read, skipped and dead-lettered stays.
+    pub fn keep_stored(&mut self, committed: &IngestSummary) {
+        self.inserted = committed.inserted;
+        self.duplicates = committed.duplicates;
+        self.raised = committed.raised;
+        self.cost_unknown = committed.cost_unknown;
+        self.activity = committed.activity;
+        self.tokens_in = committed.tokens_in;
+        self.tokens_out = committed.tokens_out;
+        self.cache_read_tokens = committed.cache_read_tokens;
+        self.cache_creation_tokens = committed.cache_creation_tokens;
+        self.cost_usd = committed.cost_usd;
+    }
+}
+
 /// The `etl_runs` counters of a summary.
 pub(crate) fn counts(s: &IngestSummary) -> RunCounts {
     RunCounts {

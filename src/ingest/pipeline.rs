@@ -305,6 +305,7 @@ pub(crate) fn run(
         }
         drop(work_rx);
         drop(out_tx);
+        let stored = summary.clone();
         let mut w = Writer {
             store,
             opts,
@@ -317,6 +318,7 @@ pub(crate) fn run(
             activity: Vec::new(),
             states: Vec::new(),
             grouped: 0,
+            stored,
         };
         // On error the receiver is dropped here, so the other threads stop at their next send.
         w.write_all(out_rx, progress, bytes)
@@ -339,6 +341,9 @@ struct Writer<'a, 's> {
     states: Vec<FileState>,
     /// Rows and activity written in the store's open transaction.
     grouped: u64,
+    /// The summary as of the last write the store committed: what a failed run reports as
+    /// stored (see [`IngestSummary::keep_stored`]).
+    stored: IngestSummary,
 }
 
 impl Writer<'_, '_> {
@@ -367,8 +372,10 @@ impl Writer<'_, '_> {
         })();
         if written.is_err() {
             // The rows of the open transaction are undone; the sinks, which hold them, are
-            // dropped unfinished (the lake's recovery reconciles it with the store later).
+            // dropped unfinished (the lake's recovery reconciles it with the store later). The
+            // run reports as stored only what was committed.
             self.store.rollback_writes();
+            self.summary.keep_stored(&self.stored);
         }
         written
     }
@@ -421,7 +428,7 @@ impl Writer<'_, '_> {
         if self.batch.is_empty() && self.activity.is_empty() {
             return Ok(());
         }
-        self.store.begin_writes()?;
+        let kept_open = self.store.begin_writes()?;
         self.grouped += (self.batch.len() + self.activity.len()) as u64;
         // The sinks hold the new rows until the commit.
         flush(
@@ -437,6 +444,9 @@ impl Writer<'_, '_> {
                 .insert_activity(&self.activity, Some(self.run_id))?;
             self.activity.clear();
         }
+        if !kept_open {
+            self.stored = self.summary.clone();
+        }
         Ok(())
     }
 
@@ -445,6 +455,7 @@ impl Writer<'_, '_> {
     fn commit(&mut self) -> Result<()> {
         self.store.commit_writes()?;
         self.grouped = 0;
+        self.stored = self.summary.clone();
         committed(self.sinks)?;
         self.store.save_input_files(&self.states)?;
         self.states.clear();

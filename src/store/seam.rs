@@ -50,9 +50,10 @@ pub trait TraceWriter {
     /// [`TraceWriter::commit_writes`]: fewer, larger commits, each rewriting the pages of the
     /// dedupe index and the rollups once instead of once per batch. Nothing written after it is
     /// durable, or visible to other connections, before that commit, and a write that fails
-    /// undoes all of it. A backend without it commits every batch as it comes.
-    fn begin_writes(&mut self) -> Result<()> {
-        Ok(())
+    /// undoes all of it. A backend without it commits every batch as it comes. True when the
+    /// writes that follow are kept open (false: each is committed as it comes).
+    fn begin_writes(&mut self) -> Result<bool> {
+        Ok(false)
     }
 
     /// Commits the writes kept open since [`TraceWriter::begin_writes`] (nothing when none are).

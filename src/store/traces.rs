@@ -70,12 +70,12 @@ impl TraceWriter for Store {
         self.insert_activity_rows(rows, run_id)
     }
 
-    fn begin_writes(&mut self) -> Result<()> {
+    fn begin_writes(&mut self) -> Result<bool> {
         if !self.grouped {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
             self.grouped = true;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn commit_writes(&mut self) -> Result<()> {
@@ -280,8 +280,8 @@ mod tests {
             )
         };
 
-        s.begin_writes().unwrap();
-        s.begin_writes().unwrap(); // already open: nothing more
+        assert!(s.begin_writes().unwrap());
+        assert!(s.begin_writes().unwrap()); // already open: nothing more
         assert!(s
             .write_traces(&rows[..10], None)
             .unwrap()
