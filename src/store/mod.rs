@@ -273,11 +273,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // 64 MiB page cache: keeps the dedupe and secondary indexes hot during bulk ingest.
-        let ab: i64 = std::env::var("AB_WCACHE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(-65_536);
-        conn.pragma_update(None, "cache_size", ab)?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
         // Checkpoint every 32 MiB of WAL instead of 4 MiB: the pages a large batch changes
         // (dedupe index leaves above all) are copied into the database once per checkpoint.
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
