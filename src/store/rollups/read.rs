@@ -152,7 +152,8 @@ impl Store {
         let days = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
         read_sessions(
             &self.conn,
-            (&mut agg, &mut names),
+            &mut agg,
+            &mut names,
             repo,
             days,
             (h0, h1),
@@ -166,7 +167,8 @@ impl Store {
 /// session) entries of the window's hours `[h0, h1)`, narrowed by `filter`.
 fn read_sessions(
     conn: &rusqlite::Connection,
-    (agg, names): (&mut HourAggregator, &mut Interner),
+    agg: &mut HourAggregator,
+    names: &mut Interner,
     repo: &str,
     (d0, d1): (i64, i64),
     hours: (i64, i64),

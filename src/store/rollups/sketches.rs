@@ -125,27 +125,16 @@ pub(in crate::store) fn merged_while<T>(
     })
 }
 
-/// The worker: decodes every cell's sketches and merges them in arrival order.
+/// The worker: decodes every cell's sketches and merges each into its day's sketch and the
+/// TTFT sketch, in arrival order.
 fn merge(rx: Receiver<Batch>, repo: &str) -> Result<MergedSketches> {
     let mut out = MergedSketches::default();
-    // Cells come in hour order: the day being merged changes rarely.
-    let mut day: Option<(NaiveDate, QuantileSketch)> = None;
     for batch in rx {
         for e in &batch.entries {
             let bytes = |r: &Option<Range<usize>>| r.clone().and_then(|r| batch.bytes.get(r));
             let latency = sketch(bytes(&e.latency), repo, e.hour)?;
             if !latency.is_empty() {
-                match &mut day {
-                    Some((d, acc)) if *d == e.day => merge_into(acc, &latency),
-                    _ => {
-                        if let Some((d, acc)) = day.take() {
-                            fold_day(&mut out.latency_by_day, d, acc);
-                        }
-                        let mut acc = QuantileSketch::new();
-                        merge_into(&mut acc, &latency);
-                        day = Some((e.day, acc));
-                    }
-                }
+                merge_into(out.latency_by_day.entry(e.day).or_default(), &latency);
             }
             let ttft = sketch(bytes(&e.ttft), repo, e.hour)?;
             if !ttft.is_empty() {
@@ -153,26 +142,12 @@ fn merge(rx: Receiver<Batch>, repo: &str) -> Result<MergedSketches> {
             }
         }
     }
-    if let Some((d, acc)) = day {
-        fold_day(&mut out.latency_by_day, d, acc);
-    }
     Ok(out)
 }
 
 fn merge_into(acc: &mut QuantileSketch, s: &QuantileSketch) {
     // Sketches of one configuration always merge.
     let _ = acc.merge(s);
-}
-
-/// Adds a day's run of merged cells to what that day already has (a day recurs when hours
-/// are not in day order, e.g. around a DST change).
-fn fold_day(days: &mut BTreeMap<NaiveDate, QuantileSketch>, d: NaiveDate, acc: QuantileSketch) {
-    match days.get_mut(&d) {
-        Some(have) => merge_into(have, &acc),
-        None => {
-            days.insert(d, acc);
-        }
-    }
 }
 
 #[cfg(test)]
