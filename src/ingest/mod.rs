@@ -198,6 +198,10 @@ pub fn ingest(
         progress.start(&label, to_read);
         let bulk = store.start_bulk_load(to_read.unwrap_or(0))?;
         let loaded = pipeline::run(store, &jobs, opts, sinks, progress, &mut summary, run_id);
+        if loaded.is_ok() {
+            // The lake writes its last files while the indexes are built.
+            sinks.iter_mut().for_each(|s| s.start_finish());
+        }
         if bulk {
             store.finish_bulk_load()?;
         }

@@ -141,7 +141,7 @@ fn size_of(p: &Path) -> u64 {
 fn compact_partition(p: &Partition, dir: &Path, inputs: &[PathBuf]) -> Result<PartitionCompaction> {
     let token = format!("c{}", partition::unique_token());
     let name = partition::part_name(&token, 0);
-    let mut out = PartWriter::create(dir, &name)?;
+    let mut out = PartWriter::create(dir, &name, usize::MAX)?;
     let mut keys: HashSet<u128> = HashSet::new();
     let (mut rows, mut dupes, mut bytes_before) = (0u64, 0u64, 0u64);
     for input in inputs {

@@ -31,8 +31,10 @@ pub struct PartWriter {
 }
 
 impl PartWriter {
-    /// Starts the file `name` in folder `dir` (which must exist).
-    pub fn create(dir: &Path, name: &str) -> Result<Self> {
+    /// Starts the file `name` in folder `dir` (which must exist), of about `rows` rows (which
+    /// picks its compression, see [`schema::writer_properties`]; `usize::MAX` when unknown and
+    /// large, as for a compaction).
+    pub fn create(dir: &Path, name: &str, rows: usize) -> Result<Self> {
         let temp = dir.join(partition::temp_name(name));
         let path = dir.join(name);
         let file = OpenOptions::new()
@@ -40,9 +42,12 @@ impl PartWriter {
             .create_new(true)
             .open(&temp)
             .map_err(|e| Error::io(format!("creating {}", temp.display()), e))?;
-        let writer =
-            ArrowWriter::try_new(file, schema::schema(), Some(schema::writer_properties()?))
-                .map_err(pq(|| format!("starting {}", temp.display())))?;
+        let writer = ArrowWriter::try_new(
+            file,
+            schema::schema(),
+            Some(schema::writer_properties(rows)?),
+        )
+        .map_err(pq(|| format!("starting {}", temp.display())))?;
         Ok(PartWriter {
             temp,
             path,
@@ -70,22 +75,56 @@ impl PartWriter {
     }
 
     /// Finishes and fsyncs the file under its temporary name, without publishing it yet.
-    pub fn finish(mut self) -> Result<FinishedPart> {
+    pub fn finish(self) -> Result<FinishedPart> {
+        self.close()?.sync()
+    }
+
+    /// Finishes the file under its temporary name without syncing it: the costly `fsync` can
+    /// then happen elsewhere ([`ClosedPart::sync`]) while the next file is encoded.
+    pub fn close(mut self) -> Result<ClosedPart> {
         let temp = self.temp.clone();
         let writer = self
             .writer
             .take()
             .ok_or_else(|| Error::Lake(format!("{} is already closed", temp.display())))?;
-        let result = (|| {
-            let file = writer
-                .into_inner()
-                .map_err(pq(|| format!("finishing {}", temp.display())))?;
-            file.sync_all()
-                .map_err(|e| Error::io(format!("syncing {}", temp.display()), e))?;
-            file.metadata()
-                .map_err(|e| Error::io(format!("reading size of {}", temp.display()), e))
-                .map(|m| m.len())
-        })();
+        match writer.into_inner() {
+            Ok(file) => Ok(ClosedPart {
+                temp,
+                path: self.path.clone(),
+                file: Some(file),
+            }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(pq(|| format!("finishing {}", temp.display()))(e))
+            }
+        }
+    }
+}
+
+/// A complete data file under its hidden temporary name, written but not yet fsynced. Dropping
+/// it unsynced removes it.
+pub struct ClosedPart {
+    temp: PathBuf,
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl ClosedPart {
+    /// Fsyncs the file; it may then be published.
+    pub fn sync(mut self) -> Result<FinishedPart> {
+        let temp = self.temp.clone();
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::Lake(format!("{} is already synced", temp.display())))?;
+        let result = file
+            .sync_all()
+            .map_err(|e| Error::io(format!("syncing {}", temp.display()), e))
+            .and_then(|()| {
+                file.metadata()
+                    .map_err(|e| Error::io(format!("reading size of {}", temp.display()), e))
+                    .map(|m| m.len())
+            });
         match result {
             Ok(size) => Ok(FinishedPart {
                 temp,
@@ -97,6 +136,14 @@ impl PartWriter {
                 let _ = std::fs::remove_file(&temp);
                 Err(e)
             }
+        }
+    }
+}
+
+impl Drop for ClosedPart {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
         }
     }
 }
@@ -156,7 +203,7 @@ impl Drop for PartWriter {
 
 /// Writes one batch as a complete data file `name` in `dir`; returns its path and size.
 pub fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<(PathBuf, u64)> {
-    let mut w = PartWriter::create(dir, name)?;
+    let mut w = PartWriter::create(dir, name, batch.num_rows())?;
     w.write(batch)?;
     w.commit()
 }
@@ -318,10 +365,88 @@ mod tests {
         assert_eq!(read_keys(&path, &mut keys).unwrap(), (3, 3));
     }
 
+    /// The codec of each column of the file at `path` (the same in every row group), by name.
+    fn codecs(path: &Path) -> std::collections::BTreeMap<String, String> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let r = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+        let md = r.metadata();
+        let mut out = std::collections::BTreeMap::new();
+        for g in 0..md.num_row_groups() {
+            for c in md.row_group(g).columns() {
+                let codec = format!("{:?}", c.compression());
+                let seen = out.insert(c.column_path().string(), codec.clone());
+                assert!(seen.is_none_or(|s| s == codec));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn small_files_use_snappy_but_for_their_ids_and_large_ones_zstd() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, rows: usize| {
+            let mut b = RowBuffer::new();
+            for k in 0..rows {
+                let mut r = crate::lake::tests::record(0, Some("acme/api"));
+                r.dedupe_key[..8].copy_from_slice(&(k as u64).to_be_bytes());
+                b.push(&r);
+            }
+            let (path, _) = write_part(dir.path(), name, &b.take_batch().unwrap()).unwrap();
+            let mut keys = HashSet::new();
+            assert_eq!(read_keys(&path, &mut keys).unwrap(), (rows as u64, 0));
+            codecs(&path)
+        };
+        let small = write("part-s.parquet", schema::ZSTD_MIN_ROWS - 1);
+        assert_eq!(small.len(), schema::schema().fields().len());
+        for (col, codec) in &small {
+            let want_zstd = schema::ZSTD_SMALL_FILE_COLUMNS.contains(&col.as_str());
+            assert_eq!(codec.starts_with("ZSTD"), want_zstd, "{col}: {codec}");
+            assert!(want_zstd || codec == "SNAPPY", "{col}: {codec}");
+        }
+        let large = write("part-l.parquet", schema::ZSTD_MIN_ROWS);
+        assert!(large.values().all(|c| c.starts_with("ZSTD")), "{large:?}");
+    }
+
+    #[test]
+    fn a_closed_file_stays_hidden_until_synced_and_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = || -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let closed = |name: &str| {
+            let mut w = PartWriter::create(dir.path(), name, 1).unwrap();
+            let mut b = RowBuffer::new();
+            b.push(&crate::lake::tests::record(7, None));
+            w.write(&b.take_batch().unwrap()).unwrap();
+            w.close().unwrap()
+        };
+        // Dropped before its sync: nothing is left.
+        drop(closed("part-a.parquet"));
+        assert!(names().is_empty());
+        // Closed and synced: still hidden; dropped unpublished: gone.
+        let done = closed("part-b.parquet").sync().unwrap();
+        assert_eq!(names().len(), 1);
+        assert!(names()[0].starts_with('.'), "{:?}", names());
+        drop(done);
+        assert!(names().is_empty());
+        // Published: visible under its name, complete.
+        let done = closed("part-c.parquet").sync().unwrap();
+        let size = done.size();
+        let path = done.publish().unwrap();
+        assert_eq!(names(), ["part-c.parquet"]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), size);
+        assert_eq!(read_keys(&path, &mut HashSet::new()).unwrap(), (1, 0));
+    }
+
     #[test]
     fn abandoned_writer_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = PartWriter::create(dir.path(), "part-y.parquet").unwrap();
+        let mut w = PartWriter::create(dir.path(), "part-y.parquet", 1).unwrap();
         let mut b = RowBuffer::new();
         b.push(&crate::lake::tests::record(1, None));
         w.write(&b.take_batch().unwrap()).unwrap();

@@ -11,6 +11,7 @@ use crate::sinks::RecordSink;
 use crate::store::StoreLocation;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 
 /// Where and how an ingest writes the lake.
 #[derive(Clone, Debug)]
@@ -38,7 +39,10 @@ pub struct LakeReport {
 /// The ingest sink writing the Parquet lake.
 pub struct LakeSink {
     opts: LakeOptions,
-    writer: LakeWriter,
+    /// None while `flushing` owns it.
+    writer: Option<LakeWriter>,
+    /// The writer writing its last files on a thread of its own (see `start_finish`).
+    flushing: Option<JoinHandle<(LakeWriter, Result<()>)>>,
     marker: Option<WriterMarker>,
     lock: Option<SharedLock>,
     report: LakeReport,
@@ -90,7 +94,8 @@ impl LakeSink {
         let token = partition::unique_token();
         let marker = WriterMarker::create(&opts.root, &token, &lock)?;
         Ok(LakeSink {
-            writer: LakeWriter::new(&opts.root, token, opts.limits),
+            writer: Some(LakeWriter::new(&opts.root, token, opts.limits)),
+            flushing: None,
             opts,
             marker: Some(marker),
             lock: Some(lock),
@@ -103,11 +108,44 @@ impl LakeSink {
         &self.opts.root
     }
 
-    /// What this sink did so far.
+    /// What this sink did so far (the files being written by `start_finish` count once
+    /// [`RecordSink::finish`] has returned).
     pub fn report(&self) -> LakeReport {
         LakeReport {
-            written: self.writer.stats().clone(),
+            written: self
+                .writer
+                .as_ref()
+                .map(|w| w.stats().clone())
+                .unwrap_or_default(),
             ..self.report.clone()
+        }
+    }
+
+    /// The writer, back from the flushing thread if one was started.
+    fn writer(&mut self) -> Result<&mut LakeWriter> {
+        if let Some(h) = self.flushing.take() {
+            let (w, flushed) = h
+                .join()
+                .map_err(|_| Error::Lake("the lake flushing thread panicked".into()))?;
+            self.writer = Some(w);
+            flushed?;
+        }
+        self.writer.as_mut().ok_or_else(|| {
+            Error::Lake(
+                "the lake writer was lost (its flushing thread could not start); the next \
+                     ingest or `lake repair` writes the missing rows from the store"
+                    .into(),
+            )
+        })
+    }
+}
+
+impl Drop for LakeSink {
+    fn drop(&mut self) {
+        // Never leave a thread writing files behind (its files stay hidden until synced and
+        // renamed; an unfinished ingest's marker makes the next one recover the lake).
+        if let Some(h) = self.flushing.take() {
+            let _ = h.join();
         }
     }
 }
@@ -117,21 +155,46 @@ impl RecordSink for LakeSink {
         if self.marker.is_none() {
             return Err(Error::Lake("the lake sink is already finished".into()));
         }
+        let w = self.writer()?;
         for r in records {
-            self.writer.hold(r);
+            w.hold(r);
         }
         Ok(())
     }
 
     fn committed(&mut self) -> Result<()> {
-        self.writer.release()
+        self.writer()?.release()
+    }
+
+    fn start_finish(&mut self) {
+        if self.marker.is_none() || self.flushing.is_some() {
+            return;
+        }
+        let Some(mut w) = self.writer.take() else {
+            return;
+        };
+        let spawned = std::thread::Builder::new()
+            .name("prod-lens-lake-flush".into())
+            .spawn(move || {
+                let flushed = w.flush_all();
+                (w, flushed)
+            });
+        match spawned {
+            Ok(h) => self.flushing = Some(h),
+            // The writer went with the closure: finish() fails and names the way back.
+            Err(e) => tracing::warn!("lake: cannot start the flushing thread: {e}"),
+        }
     }
 
     fn finish(&mut self) -> Result<()> {
+        if self.marker.is_none() {
+            return Ok(());
+        }
+        // Flushing again after a background flush only syncs what it already synced (nothing).
+        self.writer()?.flush_all()?;
         let Some(marker) = self.marker.take() else {
             return Ok(());
         };
-        self.writer.flush_all()?;
         // Every row is now durably in a visible file: this ingest is complete.
         marker.clear()?;
         self.lock = None;

@@ -7,7 +7,7 @@
 //! Encoding, compressing and syncing a file happen on one background thread, so they overlap with
 //! the SQLite inserts of the ingest thread; at most one finished batch waits for it.
 
-use super::files::{self, fsync_dir};
+use super::files::{fsync_dir, ClosedPart, PartWriter};
 use super::partition::{self, Partition};
 use super::schema::RowBuffer;
 use crate::error::{Error, Result};
@@ -72,37 +72,81 @@ struct Pending {
 /// One file to write: folder, name, rows.
 type Job = (PathBuf, String, RecordBatch);
 
-/// The background thread writing files, and the way to hand it work.
+/// Files written and closed, waiting for their `fsync`: enough that the encoding thread rarely
+/// waits for the disk, few enough to bound the open file handles.
+const SYNC_QUEUE: usize = 64;
+
+/// The background threads writing files, and the way to hand them work: one encodes and
+/// compresses each batch into a closed temporary file, the other fsyncs and publishes the files
+/// in the same order. A sync takes about as long as encoding a small file, so the ingest thread,
+/// which waits whenever the encoder is busy, waits half as often.
 struct Worker {
     tx: Sender<Job>,
-    handle: JoinHandle<Result<WriteStats>>,
+    encoder: JoinHandle<Result<()>>,
+    syncer: JoinHandle<Result<WriteStats>>,
 }
 
 impl Worker {
     fn start() -> Result<Self> {
         let (tx, rx) = bounded::<Job>(1);
-        let handle = std::thread::Builder::new()
-            .name("prod-lens-lake".into())
+        let (closed_tx, closed_rx) = bounded::<(ClosedPart, u64)>(SYNC_QUEUE);
+        let syncer = std::thread::Builder::new()
+            .name("prod-lens-lake-sync".into())
             .spawn(move || {
                 let mut stats = WriteStats::default();
-                for (dir, name, batch) in rx {
-                    let (_, size) = files::write_part(&dir, &name, &batch)?;
-                    stats.rows += batch.num_rows() as u64;
+                for (closed, rows) in closed_rx {
+                    let done = closed.sync()?;
+                    stats.bytes += done.size();
+                    done.publish()?;
+                    stats.rows += rows;
                     stats.files += 1;
-                    stats.bytes += size;
                 }
                 Ok(stats)
             })
-            .map_err(|e| Error::io("starting the lake writer thread", e))?;
-        Ok(Worker { tx, handle })
+            .map_err(|e| Error::io("starting the lake sync thread", e))?;
+        let encoder = std::thread::Builder::new()
+            .name("prod-lens-lake".into())
+            .spawn(move || {
+                for (dir, name, batch) in rx {
+                    let rows = batch.num_rows();
+                    let mut w = PartWriter::create(&dir, &name, rows)?;
+                    w.write(&batch)?;
+                    drop(batch);
+                    let closed = w.close()?;
+                    if closed_tx.send((closed, rows as u64)).is_err() {
+                        return Err(Error::Lake("the lake sync thread stopped".into()));
+                    }
+                }
+                Ok(())
+            });
+        let encoder = match encoder {
+            Ok(h) => h,
+            Err(e) => {
+                // The syncer ends once its sender (moved into the failed closure) is gone.
+                let _ = syncer.join();
+                return Err(Error::io("starting the lake writer thread", e));
+            }
+        };
+        Ok(Worker {
+            tx,
+            encoder,
+            syncer,
+        })
     }
 
-    /// Waits for every handed-over file; returns what was written or the first error.
+    /// Waits for every handed-over file; returns what was written or the first error (a sync
+    /// error before the encoder's, which may only be its consequence).
     fn join(self) -> Result<WriteStats> {
         drop(self.tx);
-        self.handle
+        let panicked = |what: &str| Error::Lake(format!("the lake {what} thread panicked"));
+        let encoded = self
+            .encoder
             .join()
-            .unwrap_or_else(|_| Err(Error::Lake("the lake writer thread panicked".into())))
+            .unwrap_or_else(|_| Err(panicked("writer")));
+        let synced = self.syncer.join().unwrap_or_else(|_| Err(panicked("sync")));
+        let stats = synced?;
+        encoded?;
+        Ok(stats)
     }
 }
 

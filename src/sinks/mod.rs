@@ -16,6 +16,9 @@ pub trait RecordSink {
     fn write_new(&mut self, records: &[&TraceRecord]) -> Result<()>;
     /// The store has committed every record given so far: the sink may write them out.
     fn committed(&mut self) -> Result<()>;
+    /// No record will follow and every one given is committed: the sink may start writing out
+    /// what it holds in the background, while the store finishes its own work (default: no-op).
+    fn start_finish(&mut self) {}
     /// Flushes and closes whatever the sink holds open.
     fn finish(&mut self) -> Result<()>;
 }
