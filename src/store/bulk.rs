@@ -32,11 +32,11 @@ const SECONDARY: &[(&str, &str)] = &[
 
 /// Input smaller than this is loaded with the indexes in place and the usual checkpoints.
 const BULK_MIN_BYTES: u64 = 64 << 20;
-/// WAL pages between automatic checkpoints during a large load (256 MiB of 4 KiB pages; 32 MiB
-/// otherwise, see `Store::configure`). A checkpoint copies every page changed since the last one
+/// WAL bytes between automatic checkpoints during a large load (256 MiB; 32 MiB otherwise, see
+/// `Store::configure`). A checkpoint copies every page changed since the last one
 /// into the database and syncs it; the dedupe and rollup pages a load changes are spread over the
 /// whole index, so fewer checkpoints copy them fewer times (1 M LiteLLM lines: 56 s -> 49 s).
-const LARGE_LOAD_CHECKPOINT_PAGES: i64 = 65_536;
+const LARGE_LOAD_CHECKPOINT_BYTES: i64 = 256 << 20;
 /// Input bytes per stored row assumed when comparing a load with the store it goes into
 /// (a LiteLLM payload line is ~860 bytes, a Claude Code transcript ~1.5 KB per call).
 const BYTES_PER_ROW: u64 = 1000;
@@ -48,7 +48,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// that copying pages into the database and syncing it (70 ms per sync here) happen beside the
 /// writer instead of inside its commits. Its checkpoints are PASSIVE: they copy what they can
 /// without waiting for, or blocking, the writer; the writer's own automatic checkpoint (every
-/// [`LARGE_LOAD_CHECKPOINT_PAGES`]) finishes what is left. Stopped and joined when dropped.
+/// [`LARGE_LOAD_CHECKPOINT_BYTES`]) finishes what is left. Stopped and joined when dropped.
 pub(crate) struct Checkpointer {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -127,8 +127,8 @@ impl Store {
         if bytes < BULK_MIN_BYTES {
             return Ok(false);
         }
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", LARGE_LOAD_CHECKPOINT_PAGES)?;
+        let pages = super::wal_pages(&self.conn, LARGE_LOAD_CHECKPOINT_BYTES)?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
         if self.checkpointer.is_none() {
             self.checkpointer = Checkpointer::start(&self.path);
         }
@@ -153,8 +153,8 @@ impl Store {
     /// and restores the usual checkpoint interval.
     pub(super) fn bulk_finish(&mut self) -> Result<()> {
         self.checkpointer = None;
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", super::CHECKPOINT_PAGES)?;
+        let pages = super::wal_pages(&self.conn, super::CHECKPOINT_BYTES)?;
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
         ensure_indexes(&mut self.conn)
     }
 }
@@ -192,12 +192,13 @@ mod tests {
                 .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
                 .unwrap()
         };
-        assert_eq!(checkpoint(&s), crate::store::CHECKPOINT_PAGES);
+        // 16 KiB pages: 32 MiB and 256 MiB of WAL.
+        assert_eq!(checkpoint(&s), 2048);
         assert!(s.start_bulk_load(1 << 30).unwrap());
         assert!(indexes(&s).is_empty());
-        assert_eq!(checkpoint(&s), LARGE_LOAD_CHECKPOINT_PAGES);
+        assert_eq!(checkpoint(&s), 16_384);
         s.finish_bulk_load().unwrap();
-        assert_eq!(checkpoint(&s), crate::store::CHECKPOINT_PAGES);
+        assert_eq!(checkpoint(&s), 2048);
         // Same definitions (SQLite keeps the text without IF NOT EXISTS).
         let norm = |v: Vec<(String, String)>| -> Vec<(String, String)> {
             v.into_iter()
