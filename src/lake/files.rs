@@ -110,33 +110,25 @@ pub struct ClosedPart {
 }
 
 impl ClosedPart {
-    /// Fsyncs the file; it may then be published.
+    /// Fsyncs the file; it may then be published. On error the file is removed (by `Drop`).
     pub fn sync(mut self) -> Result<FinishedPart> {
-        let temp = self.temp.clone();
         let file = self
             .file
-            .take()
-            .ok_or_else(|| Error::Lake(format!("{} is already synced", temp.display())))?;
-        let result = file
-            .sync_all()
-            .map_err(|e| Error::io(format!("syncing {}", temp.display()), e))
-            .and_then(|()| {
-                file.metadata()
-                    .map_err(|e| Error::io(format!("reading size of {}", temp.display()), e))
-                    .map(|m| m.len())
-            });
-        match result {
-            Ok(size) => Ok(FinishedPart {
-                temp,
-                path: self.path.clone(),
-                size,
-                published: false,
-            }),
-            Err(e) => {
-                let _ = std::fs::remove_file(&temp);
-                Err(e)
-            }
-        }
+            .as_ref()
+            .ok_or_else(|| Error::Lake(format!("{} is already synced", self.temp.display())))?;
+        file.sync_all()
+            .map_err(|e| Error::io(format!("syncing {}", self.temp.display()), e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io(format!("reading size of {}", self.temp.display()), e))?
+            .len();
+        self.file = None;
+        Ok(FinishedPart {
+            temp: self.temp.clone(),
+            path: self.path.clone(),
+            size,
+            published: false,
+        })
     }
 }
 

@@ -167,9 +167,10 @@ impl RecordSink for LakeSink {
     }
 
     fn start_finish(&mut self) {
-        if self.marker.is_none() || self.flushing.is_some() {
+        if self.marker.is_none() {
             return;
         }
+        // None when a flush already started.
         let Some(mut w) = self.writer.take() else {
             return;
         };

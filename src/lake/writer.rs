@@ -4,8 +4,9 @@
 //! all partitions together hold `max_buffered_rows`, the largest one is written early. Each write
 //! creates a new file under a unique name, so concurrent writers never touch each other's files.
 //!
-//! Encoding, compressing and syncing a file happen on one background thread, so they overlap with
-//! the SQLite inserts of the ingest thread; at most one finished batch waits for it.
+//! Encoding and compressing a file happen on one background thread and its fsync and rename on a
+//! second one, so both overlap with the SQLite inserts of the ingest thread; at most one finished
+//! batch waits for the encoder.
 
 use super::files::{fsync_dir, ClosedPart, PartWriter};
 use super::partition::{self, Partition};
