@@ -1,11 +1,13 @@
 //! The `prod-lens` binary: parse the command line and dispatch. All work happens in the library.
 
+mod alloc;
 mod cli;
 mod commands;
 
 use clap::Parser;
 
 fn main() {
+    alloc::tune();
     // Behave like other Unix tools when stdout is closed early (`prod-lens status | head`): end
     // quietly instead of panicking on a broken pipe. Sockets are unaffected (std and the HTTP
     // crates write to them with MSG_NOSIGNAL).

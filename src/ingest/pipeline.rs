@@ -19,10 +19,16 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-/// Parsed chunks the writer may fall behind by.
-const OUT_QUEUE: usize = 24;
+/// Input bytes read but not yet taken by the writer. The reader waits while this many are in
+/// flight, whatever the size of the chunks: 24 chunks of a large file (1 MiB each), or about a
+/// thousand small Claude Code session files. A budget counted in chunks would let the parsers run
+/// only ~400 records ahead of a writer that commits 10 000 at a time, leaving both cores half idle
+/// while the writer writes.
+const IN_FLIGHT_BYTES: u64 = 24 << 20;
+/// Parsed chunks the channel to the writer holds (memory is bounded by [`IN_FLIGHT_BYTES`]).
+const OUT_QUEUE: usize = 4096;
 
 /// One input to read in this run, with what to read of it.
 #[derive(Debug)]
@@ -33,6 +39,59 @@ pub(crate) struct Job {
     pub plan: Plan,
     /// For files: the key it is remembered by and what it was when planned.
     pub file: Option<(String, Stat)>,
+}
+
+/// Input bytes in flight between the reader and the writer, bounded by [`IN_FLIGHT_BYTES`].
+struct Budget {
+    /// Bytes in flight, and whether the writer has stopped.
+    state: Mutex<(u64, bool)>,
+    freed: Condvar,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget {
+            state: Mutex::new((0, false)),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `n` more bytes fit (a chunk always fits when nothing is in flight) and counts
+    /// them; false once the writer has stopped.
+    fn take(&self, n: u64) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !g.1 && g.0 > 0 && g.0.saturating_add(n) > IN_FLIGHT_BYTES {
+            g = self.freed.wait(g).unwrap_or_else(PoisonError::into_inner);
+        }
+        if g.1 {
+            return false;
+        }
+        g.0 = g.0.saturating_add(n);
+        true
+    }
+
+    /// Returns `n` bytes the writer has taken.
+    fn give(&self, n: u64) {
+        let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        g.0 = g.0.saturating_sub(n);
+        self.freed.notify_one();
+    }
+
+    /// Wakes a waiting reader for good: the writer is done.
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Closes the budget when the writer leaves, by return, error or panic, so that a reader
+/// waiting for room lets the run's threads be joined.
+struct CloseOnDrop<'a>(&'a Budget);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// What the reader learned when an input ended.
@@ -53,6 +112,8 @@ enum Work {
 /// What a parser made of one chunk.
 struct Parsed {
     input: usize,
+    /// Input bytes of the chunk, returned to the [`Budget`] when the writer has taken it.
+    bytes: u64,
     read: u64,
     skipped: u64,
     records: Vec<TraceRecord>,
@@ -77,6 +138,7 @@ impl Out {
 fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parsed {
     let mut p = Parsed {
         input: chunk.input,
+        bytes: chunk.data.len() as u64,
         read: 0,
         skipped: 0,
         records: Vec::new(),
@@ -134,10 +196,10 @@ fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parse
 
 /// Streams every job's chunks into `tx`, numbering them across the run, each input followed by
 /// its `End`. Stops early (returning) when the parsers hang up.
-fn read_jobs(jobs: &[Job], tx: Sender<Work>, bytes: &AtomicU64) {
+fn read_jobs(jobs: &[Job], tx: Sender<Work>, bytes: &AtomicU64, budget: &Budget) {
     let mut seq = 0u64;
     for (i, job) in jobs.iter().enumerate() {
-        let end = match read_one(i, job, &tx, &mut seq, bytes) {
+        let end = match read_one(i, job, &tx, &mut seq, bytes, budget) {
             Some(end) => end,
             None => return,
         };
@@ -148,13 +210,14 @@ fn read_jobs(jobs: &[Job], tx: Sender<Work>, bytes: &AtomicU64) {
     }
 }
 
-/// Reads one job; None when the parsers hung up.
+/// Reads one job; None when the parsers or the writer hung up.
 fn read_one(
     i: usize,
     job: &Job,
     tx: &Sender<Work>,
     seq: &mut u64,
     total: &AtomicU64,
+    budget: &Budget,
 ) -> Option<End> {
     let failed = |line: u64, reason: String| End {
         input: i,
@@ -212,7 +275,7 @@ fn read_one(
                 c.input = i;
                 *seq += 1;
                 total.store(base + counter.load(Ordering::Relaxed), Ordering::Relaxed);
-                if tx.send(Work::Chunk(c)).is_err() {
+                if !budget.take(c.data.len() as u64) || tx.send(Work::Chunk(c)).is_err() {
                     return None;
                 }
             }
@@ -277,13 +340,15 @@ pub(crate) fn run(
 ) -> Result<()> {
     let threads = opts.threads.max(1);
     let bytes = AtomicU64::new(0);
+    let budget = Budget::new();
     std::thread::scope(|s| -> Result<()> {
         let (work_tx, work_rx) = bounded::<Work>(threads * 2);
         // Parsed chunks waiting for the writer: enough for parsers to keep working while it
-        // commits a batch (a batch is ~10 chunks of 1 MiB; 1 M LiteLLM lines: 63 s -> 56 s).
-        let (out_tx, out_rx) = bounded::<Out>(OUT_QUEUE.max(threads * 2));
-        let bytes = &bytes;
-        s.spawn(move || read_jobs(jobs, work_tx, bytes));
+        // commits a batch; the reader's byte budget is what bounds them.
+        let (out_tx, out_rx) = bounded::<Out>(OUT_QUEUE);
+        let (bytes, budget) = (&bytes, &budget);
+        let _close = CloseOnDrop(budget);
+        s.spawn(move || read_jobs(jobs, work_tx, bytes, budget));
         for _ in 0..threads {
             let rx = work_rx.clone();
             let tx = out_tx.clone();
@@ -321,7 +386,7 @@ pub(crate) fn run(
             stored,
         };
         // On error the receiver is dropped here, so the other threads stop at their next send.
-        w.write_all(out_rx, progress, bytes)
+        w.write_all(out_rx, progress, bytes, budget)
     })
 }
 
@@ -352,6 +417,7 @@ impl Writer<'_, '_> {
         rx: Receiver<Out>,
         progress: &dyn Progress,
         bytes: &AtomicU64,
+        budget: &Budget,
     ) -> Result<()> {
         let mut pending: BTreeMap<u64, Out> = BTreeMap::new();
         let mut next = 0u64;
@@ -361,7 +427,11 @@ impl Writer<'_, '_> {
                 while let Some(out) = pending.remove(&next) {
                     next += 1;
                     match out {
-                        Out::Parsed(_, p) => self.take(p)?,
+                        Out::Parsed(_, p) => {
+                            let n = p.bytes;
+                            self.take(p)?;
+                            budget.give(n);
+                        }
                         Out::End(_, e) => self.end(e)?,
                     }
                     progress.update(bytes.load(Ordering::Relaxed), self.summary.read);
@@ -460,5 +530,114 @@ impl Writer<'_, '_> {
         self.store.save_input_files(&self.states)?;
         self.states.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_budget_holds_the_reader_until_the_writer_gives_bytes_back() {
+        let b = Budget::new();
+        assert!(b.take(IN_FLIGHT_BYTES - 10));
+        std::thread::scope(|s| {
+            let (tx, rx) = bounded::<bool>(1);
+            let b = &b;
+            s.spawn(move || tx.send(b.take(20)).unwrap());
+            assert!(
+                rx.recv_timeout(Duration::from_millis(100)).is_err(),
+                "20 more bytes do not fit"
+            );
+            b.give(IN_FLIGHT_BYTES - 10);
+            assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
+        });
+        assert_eq!(b.state.lock().unwrap().0, 20);
+    }
+
+    #[test]
+    fn a_chunk_larger_than_the_budget_passes_alone() {
+        let b = Budget::new();
+        assert!(b.take(IN_FLIGHT_BYTES * 2));
+        b.give(IN_FLIGHT_BYTES * 2);
+        assert_eq!(b.state.lock().unwrap().0, 0);
+    }
+
+    #[test]
+    fn a_writer_that_stops_releases_a_waiting_reader() {
+        let b = Budget::new();
+        assert!(b.take(IN_FLIGHT_BYTES));
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| b.take(1));
+            std::thread::sleep(Duration::from_millis(50));
+            drop(CloseOnDrop(&b));
+            assert!(!waiting.join().unwrap(), "the reader is told to stop");
+        });
+        assert!(!b.take(1), "and so is any later take");
+    }
+
+    /// A sink that refuses every record, after a second: long enough for the parsers to fill the
+    /// budget and the reader to wait for room.
+    struct Refusing;
+
+    impl RecordSink for Refusing {
+        fn write_new(&mut self, _: &[&TraceRecord]) -> Result<()> {
+            std::thread::sleep(Duration::from_secs(1));
+            Err(crate::error::Error::Io {
+                context: "sink refuses".into(),
+                source: std::io::Error::other("full"),
+            })
+        }
+        fn committed(&mut self) -> Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_that_fails_while_the_reader_waits_for_room_ends_the_run() {
+        use std::fmt::Write;
+        let d = tempfile::tempdir().unwrap();
+        // 32 MiB of input, more than the budget: the reader is waiting for room when the writer
+        // fails at its first batch.
+        let pad = "x".repeat(4000);
+        let mut inputs = Vec::new();
+        for f in 0..4 {
+            let mut text = String::new();
+            for i in 0..2048 {
+                writeln!(
+                    text,
+                    r#"{{"litellm_call_id":"c-{f}-{i}","startTime":1760299200,"endTime":1760299201,"status":"success","prompt_tokens":1,"completion_tokens":1,"total_tokens":2,"model":"gpt-4o","metadata":{{"pad":"{pad}"}}}}"#
+                )
+                .unwrap();
+            }
+            let p = d.path().join(format!("{f}.jsonl"));
+            std::fs::write(&p, text).unwrap();
+            inputs.push(Input::File(p));
+        }
+        let mut opts = IngestOptions::new(d.path().join("dead"));
+        opts.batch_size = 100;
+        let db = d.path().join("x.db");
+        let (tx, rx) = bounded(1);
+        std::thread::spawn(move || {
+            let mut store = crate::store::StoreLocation::Sqlite(db)
+                .open_writer()
+                .unwrap();
+            let r = super::super::ingest(
+                store.as_mut(),
+                &inputs,
+                &opts,
+                &mut [&mut Refusing],
+                &super::super::NoProgress,
+            );
+            let _ = tx.send(r.map_err(|e| e.to_string()));
+        });
+        let r = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the run ends instead of hanging");
+        assert!(r.unwrap_err().contains("sink refuses"));
     }
 }
