@@ -180,6 +180,8 @@ const PAGE_SIZE: i64 = 16 * 1024;
 
 /// WAL bytes between automatic checkpoints: 32 MiB (SQLite's default is 1 000 pages).
 const CHECKPOINT_BYTES: i64 = 32 << 20;
+/// Page cache of a writing connection, in KiB (64 MiB); a bulk load sizes its own (see `bulk`).
+const WRITER_CACHE_KIB: i64 = 65_536;
 
 /// `wal_autocheckpoint` (counted in pages) for a checkpoint every `bytes` of WAL on `conn`.
 fn wal_pages(conn: &Connection, bytes: i64) -> Result<i64> {
@@ -285,8 +287,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        // 64 MiB page cache: keeps the dedupe and secondary indexes hot during bulk ingest.
-        conn.pragma_update(None, "cache_size", -65_536)?;
+        // 64 MiB page cache: keeps the dedupe and secondary indexes hot while ingesting.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         // Checkpoint every 32 MiB of WAL instead of 4 MiB: the pages a large batch changes
         // (dedupe index leaves above all) are copied into the database once per checkpoint.
         conn.pragma_update(
