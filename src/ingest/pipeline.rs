@@ -94,6 +94,18 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
+/// Closes the budget if a parser thread panics: its chunk never reaches the writer, which then
+/// stops taking (and giving back) bytes, and a reader waiting for room would wait for ever.
+struct CloseOnPanic<'a>(&'a Budget);
+
+impl Drop for CloseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
+    }
+}
+
 /// What the reader learned when an input ended.
 struct End {
     input: usize,
@@ -353,6 +365,7 @@ pub(crate) fn run(
             let rx = work_rx.clone();
             let tx = out_tx.clone();
             s.spawn(move || {
+                let _close = CloseOnPanic(budget);
                 let mut pricer = Pricer::new(opts.prices.clone(), opts.default_price);
                 for w in rx {
                     let out = match w {
@@ -436,6 +449,14 @@ impl Writer<'_, '_> {
                     }
                     progress.update(bytes.load(Ordering::Relaxed), self.summary.read);
                 }
+            }
+            if !pending.is_empty() {
+                // A parser stopped (panicked) before sending chunk `next`: nothing after it may
+                // be taken as read.
+                return Err(crate::error::Error::io(
+                    "parsing the inputs",
+                    std::io::Error::other(format!("chunk {next} never came back from a parser")),
+                ));
             }
             self.write()?;
             self.commit()
@@ -575,6 +596,28 @@ mod tests {
             assert!(!waiting.join().unwrap(), "the reader is told to stop");
         });
         assert!(!b.take(1), "and so is any later take");
+    }
+
+    #[test]
+    fn a_parser_that_panics_releases_a_waiting_reader() {
+        let b = Budget::new();
+        assert!(b.take(IN_FLIGHT_BYTES));
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| b.take(1));
+            let parser = s.spawn(|| {
+                let _close = CloseOnPanic(&b);
+                std::thread::sleep(Duration::from_millis(50));
+                panic!("a parser bug");
+            });
+            assert!(parser.join().is_err());
+            assert!(!waiting.join().unwrap(), "the reader is told to stop");
+        });
+        let b = Budget::new();
+        drop(CloseOnPanic(&b));
+        assert!(
+            b.take(1),
+            "a parser that ends normally leaves the budget open"
+        );
     }
 
     /// A sink that refuses every record, after a second: long enough for the parsers to fill the

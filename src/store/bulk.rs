@@ -148,6 +148,8 @@ impl Store {
         if (rows.max(0) as u64).saturating_mul(BYTES_PER_ROW) > bytes {
             return Ok(false);
         }
+        self.conn
+            .pragma_update(None, "cache_size", -bulk_cache_kib(bytes))?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -155,8 +157,6 @@ impl Store {
             tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
         }
         tx.commit()?;
-        self.conn
-            .pragma_update(None, "cache_size", -bulk_cache_kib(bytes))?;
         Ok(true)
     }
 
@@ -166,9 +166,12 @@ impl Store {
         self.checkpointer = None;
         let pages = super::wal_pages(&self.conn, super::CHECKPOINT_BYTES)?;
         self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
-        self.conn
-            .pragma_update(None, "cache_size", -super::WRITER_CACHE_KIB)?;
-        ensure_indexes(&mut self.conn)
+        // The indexes are built even if the cache size cannot be restored.
+        let restored = self
+            .conn
+            .pragma_update(None, "cache_size", -super::WRITER_CACHE_KIB);
+        ensure_indexes(&mut self.conn)?;
+        Ok(restored?)
     }
 }
 
