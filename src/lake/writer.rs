@@ -85,14 +85,15 @@ impl Dirs {
     /// The folder of partition `p`, made if missing and checked to resolve inside the lake.
     fn of(&mut self, p: &Partition) -> Result<PathBuf> {
         if let Some(d) = self.made.get(p) {
-            self.dirty.insert(d.clone());
+            // Already in `dirty` since it was made.
             return Ok(d.clone());
         }
         let dir = p.dir_under(&self.root)?;
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         partition::ensure_inside(&self.root, &dir)?;
-        // New folders must survive a crash too: sync the parents that may have gained entries.
+        // New folders must survive a crash too: sync the parents that may have gained entries,
+        // and the folder itself, which gains this writer's files.
         for d in [dir.parent(), Some(self.root.as_path()), Some(dir.as_path())]
             .into_iter()
             .flatten()
