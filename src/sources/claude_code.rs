@@ -56,11 +56,7 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     let request_id = t.string(&["requestId"])?;
 
     let mut r = blank(SourceFormat::ClaudeCode, ts);
-    r.call_id = match (&message_id, &request_id) {
-        (Some(mid), Some(rid)) if sidechain != Some(true) => Some(format!("{mid}:{rid}")),
-        (Some(mid), _) => Some(mid.clone()),
-        (None, _) => None,
-    };
+    r.call_id = call_id(&message_id, &request_id, sidechain);
     r.response_id = message_id;
     r.trace_id = request_id;
     r.session_id = t.string(&["sessionId"])?;
@@ -76,6 +72,20 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     r.client_version = t.string(&["version"])?;
     r.is_sidechain = sidechain;
     Ok(r)
+}
+
+/// The call id of a message: `message.id:requestId`, or `message.id` alone when `requestId` is
+/// missing or the line is a sidechain.
+pub(super) fn call_id(
+    message_id: &Option<String>,
+    request_id: &Option<String>,
+    sidechain: Option<bool>,
+) -> Option<String> {
+    match (message_id, request_id) {
+        (Some(mid), Some(rid)) if sidechain != Some(true) => Some(format!("{mid}:{rid}")),
+        (Some(mid), _) => Some(mid.clone()),
+        (None, _) => None,
+    }
 }
 
 /// Collapses the streaming copies of a Claude Code message within one batch: the first copy stays

@@ -4,6 +4,7 @@
 //! dead-letter reason out. It never panics and does no I/O.
 
 pub mod claude_code;
+mod claude_line;
 pub mod common;
 pub mod decode;
 pub mod fields;
@@ -55,6 +56,14 @@ pub fn parse_line(bytes: &[u8], forced: Option<SourceFormat>) -> LineOutcome {
         Ok(t) => t,
         Err(e) => return LineOutcome::Dead(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
     };
+    if let Some(outcome) = claude_line::parse(text, forced) {
+        return outcome;
+    }
+    parse_text(text, forced)
+}
+
+/// Parses one line of text through the general path: the whole object, then the format.
+fn parse_text(text: &str, forced: Option<SourceFormat>) -> LineOutcome {
     let obj = match decode::decode(text) {
         Ok(decode::Decoded::Object(o)) => o,
         Ok(decode::Decoded::NotObject(t)) => {
@@ -247,4 +256,107 @@ pub(crate) fn is_non_llm_call_type(call_type: &str) -> bool {
         || ct.contains("fine_tuning")
         || ct.contains("vector_store")
         || ct.contains("assistant")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The outcome as text, for comparing the two paths.
+    fn shown(o: LineOutcome) -> String {
+        format!("{o:?}")
+    }
+
+    /// Every line gives the same outcome through the Claude Code fast path (when it takes the
+    /// line) as through the general path, detected and forced.
+    fn same_both_ways(text: &str) {
+        for forced in [None, Some(SourceFormat::ClaudeCode)] {
+            let general = shown(parse_text(text, forced));
+            if let Some(fast) = claude_line::parse(text, forced) {
+                assert_eq!(shown(fast), general, "forced {forced:?}: {text}");
+            }
+            assert_eq!(
+                shown(parse_line(text.as_bytes(), forced)),
+                general,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn claude_code_fixture_lines_parse_the_same_on_the_fast_path() {
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/claude_code"
+        ))];
+        let mut lines = 0;
+        let mut fast = 0;
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "jsonl") {
+                    for line in std::fs::read_to_string(&p).unwrap().lines() {
+                        same_both_ways(line);
+                        lines += 1;
+                        fast += usize::from(claude_line::parse(line, None).is_some());
+                    }
+                }
+            }
+        }
+        assert!(
+            lines > 50 && fast == lines,
+            "{fast} of {lines} lines on the fast path"
+        );
+    }
+
+    #[test]
+    fn edge_lines_parse_the_same_on_the_fast_path() {
+        let usage = r#""usage":{"input_tokens":3,"output_tokens":2,"cache_read_input_tokens":1}"#;
+        for text in [
+            // a call, with transcript text and fields the fast path leaves out
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","uuid":"u","timestamp":"2025-10-01T08:00:00Z","requestId":"r","cwd":"/w/api","gitBranch":"main","version":"2.0.1","isSidechain":false,"message":{{"id":"m","model":"claude-sonnet-4-5","role":"assistant","content":[{{"type":"text","text":"hi"}}],{usage}}},"toolUseResult":{{"stdout":"x"}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","timestamp":"2025-10-01T08:00:00Z","isSidechain":true,"costUSD":0.5,"message":{{"id":"m","model":"claude-opus-4-1",{usage}}}}}"#
+            ),
+            // skips
+            r#"{"type":"summary","summary":"x","leafUuid":"l"}"#,
+            r#"{"type":"user","sessionId":"s","timestamp":"2025-10-01T08:00:00Z","message":{"role":"user","content":"hi"}}"#,
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","isApiErrorMessage":true,"timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"<synthetic>",{usage}}}}}"#
+            ),
+            r#"{"type":"assistant","sessionId":"s","message":"not an object"}"#,
+            r#"{"type":"file-history-snapshot","messageId":"m","snapshot":{}}"#,
+            // dead letters: wrong types, a missing timestamp
+            &format!(
+                r#"{{"type":"assistant","sessionId":7,"timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","isSidechain":"maybe","timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
+            r#"{"type":"assistant","sessionId":"s","timestamp":"2025-10-01T08:00:00Z","message":{"id":"m","usage":{"input_tokens":"lots"}}}"#,
+            // other formats that name a session: detection decides, as on the whole line
+            r#"{"request_id":"q","spend":0.1,"sessionId":"s","type":"x","model":"gpt-4o","startTime":"2025-10-01T08:00:00Z"}"#,
+            r#"{"model":"gpt-4o","metadata":{"sessionId":"s"},"usage":{"prompt_tokens":1}}"#,
+            // duplicate keys: the last one wins on both paths
+            &format!(
+                r#"{{"type":"assistant","sessionId":"a","sessionId":"b","timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
+            // invalid JSON, also inside a field the fast path skips
+            r#"{"type":"user","sessionId":"s","toolUseResult":[1,}"#,
+            r#"{"type":"user","sessionId":"s"} trailing"#,
+            r#"["sessionId"]"#,
+        ] {
+            same_both_ways(text);
+        }
+    }
 }

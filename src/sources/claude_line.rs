@@ -1,0 +1,137 @@
+//! The fast path for Claude Code log lines: decoded straight into typed, borrowed fields instead
+//! of a JSON object of values, since a Claude Code tree is hundreds of thousands of lines and
+//! [`claude_code::parse`] reads a dozen of their fields.
+//!
+//! It takes only lines it can decide the way the general path would: well-typed fields, no
+//! escaped strings, no duplicate keys, a readable timestamp and usage, detected as Claude Code
+//! (or forced). Anything else returns None and goes through the general path, which gives the
+//! dead-letter reason; tests check both paths agree line by line.
+
+use serde::de::{Deserializer, IgnoredAny};
+use serde::Deserialize;
+
+use super::claude_code::{self, SYNTHETIC_MODEL};
+use super::fields::Obj;
+use super::{blank, usage, LineOutcome};
+use crate::normalise;
+use crate::record::SourceFormat;
+
+/// The fields of a line that [`claude_code::parse`] and format detection read.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    message: Option<Message<'a>>,
+    #[serde(rename = "isApiErrorMessage")]
+    api_error: Option<bool>,
+    timestamp: Option<&'a str>,
+    #[serde(rename = "isSidechain")]
+    sidechain: Option<bool>,
+    #[serde(rename = "requestId")]
+    request_id: Option<&'a str>,
+    #[serde(rename = "sessionId")]
+    session_id: Option<&'a str>,
+    #[serde(rename = "costUSD")]
+    cost_usd: Option<f64>,
+    cwd: Option<&'a str>,
+    #[serde(rename = "gitBranch")]
+    git_branch: Option<&'a str>,
+    version: Option<&'a str>,
+    // Keys format detection tests for, whatever their value.
+    #[serde(rename = "type", default, deserialize_with = "present")]
+    has_type: bool,
+    #[serde(rename = "leafUuid", default, deserialize_with = "present")]
+    has_leaf_uuid: bool,
+    #[serde(rename = "request_id", default, deserialize_with = "present")]
+    has_request_id: bool,
+    #[serde(default, deserialize_with = "present")]
+    spend: bool,
+    #[serde(default, deserialize_with = "present")]
+    api_key: bool,
+}
+
+/// The fields of `message` that are read.
+#[derive(Deserialize)]
+struct Message<'a> {
+    id: Option<&'a str>,
+    model: Option<&'a str>,
+    usage: Option<Obj>,
+}
+
+/// True for a key that is there, whatever its value (null included).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A non-empty trimmed copy, as the general path reads a string field.
+fn text(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// The outcome of a Claude Code line (forced, or detected as one), or None for the general path.
+pub(super) fn parse(line_text: &str, forced: Option<SourceFormat>) -> Option<LineOutcome> {
+    match forced {
+        Some(SourceFormat::ClaudeCode) => {}
+        // Detection needs `sessionId` or `leafUuid` at the top level.
+        None if memchr::memmem::find(line_text.as_bytes(), b"\"sessionId\"").is_some()
+            || memchr::memmem::find(line_text.as_bytes(), b"\"leafUuid\"").is_some() => {}
+        _ => return None,
+    }
+    let line: Line = serde_json::from_str(line_text).ok()?;
+    if forced.is_none() {
+        // `detect`'s first two rules: spend-log rows, then Claude Code. A null `sessionId` is
+        // there for detection but not read here: the general path decides.
+        let spend_log = line.has_request_id && (line.spend || line.api_key);
+        let claude = (line.session_id.is_some() && line.has_type) || line.has_leaf_uuid;
+        if spend_log || !claude {
+            return None;
+        }
+    }
+    record(line)
+}
+
+/// The record (or skip) of a decoded line, as [`claude_code::parse`] makes it; None where that
+/// would dead-letter the line, so that the general path gives the reason.
+fn record(line: Line) -> Option<LineOutcome> {
+    let skip = |why: &str| Some(LineOutcome::Skipped(why.to_string()));
+    let Some(message) = line.message else {
+        return skip("Claude Code line without a message");
+    };
+    let Some(usage_obj) = &message.usage else {
+        return skip("Claude Code line without usage");
+    };
+    if line.api_error == Some(true) {
+        return skip("Claude Code API error message");
+    }
+    let model = text(message.model);
+    if model.as_deref() == Some(SYNTHETIC_MODEL) {
+        return skip("Claude Code synthetic message");
+    }
+    let ts = crate::time::parse_str(line.timestamp?).ok()?;
+    let tokens = usage::read(usage_obj).ok()?;
+    let cost = match line.cost_usd {
+        Some(c) if !(c.is_finite() && c >= 0.0) => return None,
+        c => c,
+    };
+    let message_id = text(message.id);
+    let request_id = text(line.request_id);
+    let mut r = blank(SourceFormat::ClaudeCode, ts);
+    r.call_id = claude_code::call_id(&message_id, &request_id, line.sidechain);
+    r.response_id = message_id;
+    r.trace_id = request_id;
+    r.session_id = text(line.session_id);
+    r.model = model;
+    r.provider = Some("anthropic".into());
+    r.tokens_in = tokens.tokens_in;
+    r.tokens_out = tokens.tokens_out;
+    r.cache_read_tokens = tokens.cache_read;
+    r.cache_creation_tokens = tokens.cache_creation;
+    r.reported_cost = cost;
+    r.cwd = text(line.cwd);
+    r.git_branch = text(line.git_branch);
+    r.client_version = text(line.version);
+    r.is_sidechain = line.sidechain;
+    r.dedupe_key = normalise::dedupe_key(&r);
+    Some(LineOutcome::Record(Box::new(r)))
+}
