@@ -7,6 +7,9 @@
 //! (or forced). Anything else returns None and goes through the general path, which gives the
 //! dead-letter reason; tests check both paths agree line by line.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
 
@@ -15,6 +18,9 @@ use super::fields::Obj;
 use super::{blank, usage, LineOutcome};
 use crate::normalise;
 use crate::record::SourceFormat;
+
+/// Finds the `sessionId` key in a line's text.
+static SESSION_ID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"sessionId\""));
 
 /// The fields of a line that [`claude_code::parse`] and format detection read.
 #[derive(Deserialize)]
@@ -73,9 +79,9 @@ fn text(v: Option<&str>) -> Option<String> {
 pub(super) fn parse(line_text: &str, forced: Option<SourceFormat>) -> Option<LineOutcome> {
     match forced {
         Some(SourceFormat::ClaudeCode) => {}
-        // Detection needs `sessionId` or `leafUuid` at the top level.
-        None if memchr::memmem::find(line_text.as_bytes(), b"\"sessionId\"").is_some()
-            || memchr::memmem::find(line_text.as_bytes(), b"\"leafUuid\"").is_some() => {}
+        // Calls need a `sessionId` to be detected (summary lines, detected by `leafUuid`, are
+        // rare and left to the general path); other formats' lines pay one search.
+        None if SESSION_ID.find(line_text.as_bytes()).is_some() => {}
         _ => return None,
     }
     let line: Line = serde_json::from_str(line_text).ok()?;
