@@ -18,6 +18,7 @@
 use super::fields::{self, Obj};
 use super::scope::Scope;
 use super::{blank, timestamp, usage, Reject};
+use crate::normalise::Tokens;
 use crate::record::{SourceFormat, TraceRecord};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -52,40 +53,71 @@ pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
         Some(v) => fields::boolean(v, "isSidechain")?,
         None => None,
     };
-    let message_id = m.string(&["id"])?;
-    let request_id = t.string(&["requestId"])?;
-
-    let mut r = blank(SourceFormat::ClaudeCode, ts);
-    r.call_id = call_id(&message_id, &request_id, sidechain);
-    r.response_id = message_id;
-    r.trace_id = request_id;
-    r.session_id = t.string(&["sessionId"])?;
-    r.model = model;
-    r.provider = Some("anthropic".into());
-    r.tokens_in = tokens.tokens_in;
-    r.tokens_out = tokens.tokens_out;
-    r.cache_read_tokens = tokens.cache_read;
-    r.cache_creation_tokens = tokens.cache_creation;
-    r.reported_cost = t.number(&["costUSD"])?;
-    r.cwd = t.string(&["cwd"])?;
-    r.git_branch = t.string(&["gitBranch"])?;
-    r.client_version = t.string(&["version"])?;
-    r.is_sidechain = sidechain;
-    Ok(r)
+    Ok(record(Call {
+        ts,
+        model,
+        tokens,
+        sidechain,
+        message_id: m.string(&["id"])?,
+        request_id: t.string(&["requestId"])?,
+        session_id: t.string(&["sessionId"])?,
+        cost: t.number(&["costUSD"])?,
+        cwd: t.string(&["cwd"])?,
+        git_branch: t.string(&["gitBranch"])?,
+        version: t.string(&["version"])?,
+    }))
 }
 
-/// The call id of a message: `message.id:requestId`, or `message.id` alone when `requestId` is
-/// missing or the line is a sidechain.
-pub(super) fn call_id(
-    message_id: &Option<String>,
-    request_id: &Option<String>,
-    sidechain: Option<bool>,
-) -> Option<String> {
-    match (message_id, request_id) {
-        (Some(mid), Some(rid)) if sidechain != Some(true) => Some(format!("{mid}:{rid}")),
+/// The fields of a Claude Code call, as either path reads them.
+pub(super) struct Call {
+    /// `timestamp`.
+    pub ts: chrono::DateTime<chrono::Utc>,
+    /// `message.model`.
+    pub model: Option<String>,
+    /// `message.usage`, read.
+    pub tokens: Tokens,
+    /// `isSidechain`.
+    pub sidechain: Option<bool>,
+    /// `message.id`.
+    pub message_id: Option<String>,
+    /// `requestId`.
+    pub request_id: Option<String>,
+    /// `sessionId`.
+    pub session_id: Option<String>,
+    /// `costUSD`.
+    pub cost: Option<f64>,
+    /// `cwd`.
+    pub cwd: Option<String>,
+    /// `gitBranch`.
+    pub git_branch: Option<String>,
+    /// `version`.
+    pub version: Option<String>,
+}
+
+/// The record of a call. Its id is `message.id:requestId`, or `message.id` alone when
+/// `requestId` is missing or the line is a sidechain.
+pub(super) fn record(c: Call) -> TraceRecord {
+    let mut r = blank(SourceFormat::ClaudeCode, c.ts);
+    r.call_id = match (&c.message_id, &c.request_id) {
+        (Some(mid), Some(rid)) if c.sidechain != Some(true) => Some(format!("{mid}:{rid}")),
         (Some(mid), _) => Some(mid.clone()),
         (None, _) => None,
-    }
+    };
+    r.response_id = c.message_id;
+    r.trace_id = c.request_id;
+    r.session_id = c.session_id;
+    r.model = c.model;
+    r.provider = Some("anthropic".into());
+    r.tokens_in = c.tokens.tokens_in;
+    r.tokens_out = c.tokens.tokens_out;
+    r.cache_read_tokens = c.tokens.cache_read;
+    r.cache_creation_tokens = c.tokens.cache_creation;
+    r.reported_cost = c.cost;
+    r.cwd = c.cwd;
+    r.git_branch = c.git_branch;
+    r.client_version = c.version;
+    r.is_sidechain = c.sidechain;
+    r
 }
 
 /// Collapses the streaming copies of a Claude Code message within one batch: the first copy stays

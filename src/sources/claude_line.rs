@@ -13,9 +13,9 @@ use memchr::memmem::Finder;
 use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
 
-use super::claude_code::{self, SYNTHETIC_MODEL};
+use super::claude_code::{self, Call, SYNTHETIC_MODEL};
 use super::fields::Obj;
-use super::{blank, usage, LineOutcome};
+use super::{usage, LineOutcome};
 use crate::normalise;
 use crate::record::SourceFormat;
 
@@ -120,24 +120,19 @@ fn record(line: Line) -> Option<LineOutcome> {
         Some(c) if !(c.is_finite() && c >= 0.0) => return None,
         c => c,
     };
-    let message_id = text(message.id);
-    let request_id = text(line.request_id);
-    let mut r = blank(SourceFormat::ClaudeCode, ts);
-    r.call_id = claude_code::call_id(&message_id, &request_id, line.sidechain);
-    r.response_id = message_id;
-    r.trace_id = request_id;
-    r.session_id = text(line.session_id);
-    r.model = model;
-    r.provider = Some("anthropic".into());
-    r.tokens_in = tokens.tokens_in;
-    r.tokens_out = tokens.tokens_out;
-    r.cache_read_tokens = tokens.cache_read;
-    r.cache_creation_tokens = tokens.cache_creation;
-    r.reported_cost = cost;
-    r.cwd = text(line.cwd);
-    r.git_branch = text(line.git_branch);
-    r.client_version = text(line.version);
-    r.is_sidechain = line.sidechain;
+    let mut r = claude_code::record(Call {
+        ts,
+        model,
+        tokens,
+        sidechain: line.sidechain,
+        message_id: text(message.id),
+        request_id: text(line.request_id),
+        session_id: text(line.session_id),
+        cost,
+        cwd: text(line.cwd),
+        git_branch: text(line.git_branch),
+        version: text(line.version),
+    });
     r.dedupe_key = normalise::dedupe_key(&r);
     Some(LineOutcome::Record(Box::new(r)))
 }
