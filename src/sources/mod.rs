@@ -350,6 +350,13 @@ mod tests {
             // other formats that name a session: detection decides, as on the whole line
             r#"{"request_id":"q","spend":0.1,"sessionId":"s","type":"x","model":"gpt-4o","startTime":"2025-10-01T08:00:00Z"}"#,
             r#"{"model":"gpt-4o","metadata":{"sessionId":"s"},"usage":{"prompt_tokens":1}}"#,
+            // an escaped string (not borrowed: the general path reads it) and a null session
+            &format!(
+                r#"{{"type":"assistant","sessionId":"s","cwd":"C:\\work\\api","timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
+            &format!(
+                r#"{{"type":"assistant","sessionId":null,"timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
+            ),
             // duplicate keys: the last one wins on both paths
             &format!(
                 r#"{{"type":"assistant","sessionId":"a","sessionId":"b","timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m","model":"x",{usage}}}}}"#
@@ -361,5 +368,11 @@ mod tests {
         ] {
             same_both_ways(text);
         }
+        // Escaped strings cannot be borrowed: the general path reads those lines.
+        let escaped = format!(
+            r#"{{"type":"assistant","sessionId":"s","cwd":"a\\b","timestamp":"2025-10-01T08:00:00Z","message":{{"id":"m",{usage}}}}}"#
+        );
+        assert!(claude_line::parse(&escaped, None).is_none());
+        assert!(claude_line::parse(&escaped.replace(r"\\", "/"), None).is_some());
     }
 }
