@@ -26,24 +26,33 @@ use std::path::{Path, PathBuf};
 /// The model name Claude Code gives to messages it made up itself (no API call).
 pub const SYNTHETIC_MODEL: &str = "<synthetic>";
 
+/// Why a line without `message` is skipped.
+pub(super) const NO_MESSAGE: &str = "Claude Code line without a message";
+/// Why a message without `usage` is skipped.
+pub(super) const NO_USAGE: &str = "Claude Code line without usage";
+/// Why an API error message (`isApiErrorMessage`) is skipped.
+pub(super) const API_ERROR: &str = "Claude Code API error message";
+/// Why a message of [`SYNTHETIC_MODEL`] is skipped.
+pub(super) const SYNTHETIC: &str = "Claude Code synthetic message";
+
 /// Parses one Claude Code log line.
 pub fn parse(obj: &Obj) -> Result<TraceRecord, Reject> {
     let message = match obj.get("message") {
         Some(Value::Object(m)) => m,
-        _ => return Err(Reject::Skip("Claude Code line without a message".into())),
+        _ => return Err(Reject::Skip(NO_MESSAGE.into())),
     };
     let usage_obj = match message.get("usage") {
         Some(Value::Object(u)) => u,
-        _ => return Err(Reject::Skip("Claude Code line without usage".into())),
+        _ => return Err(Reject::Skip(NO_USAGE.into())),
     };
     if obj.get("isApiErrorMessage").and_then(Value::as_bool) == Some(true) {
-        return Err(Reject::Skip("Claude Code API error message".into()));
+        return Err(Reject::Skip(API_ERROR.into()));
     }
     let msg = [message];
     let m = Scope::new(&msg);
     let model = m.string(&["model"])?;
     if model.as_deref() == Some(SYNTHETIC_MODEL) {
-        return Err(Reject::Skip("Claude Code synthetic message".into()));
+        return Err(Reject::Skip(SYNTHETIC.into()));
     }
     let top = [obj];
     let t = Scope::new(&top);

@@ -13,11 +13,10 @@ use memchr::memmem::Finder;
 use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
 
-use super::claude_code::{self, Call, SYNTHETIC_MODEL};
-use super::fields::Obj;
-use super::{usage, LineOutcome};
-use crate::normalise;
-use crate::record::SourceFormat;
+use super::claude_code::{self, Call, API_ERROR, NO_MESSAGE, NO_USAGE, SYNTHETIC, SYNTHETIC_MODEL};
+use super::fields::{self, Obj};
+use super::{usage, Reject};
+use crate::record::{SourceFormat, TraceRecord};
 
 /// Finds the `sessionId` key in a line's text.
 static SESSION_ID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"sessionId\""));
@@ -68,15 +67,17 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
-/// A non-empty trimmed copy, as the general path reads a string field.
+/// A string field as the general path reads it (see [`fields::string`]).
 fn text(v: Option<&str>) -> Option<String> {
-    v.map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
+    v.and_then(fields::trimmed)
 }
 
-/// The outcome of a Claude Code line (forced, or detected as one), or None for the general path.
-pub(super) fn parse(line_text: &str, forced: Option<SourceFormat>) -> Option<LineOutcome> {
+/// The record or skip of a Claude Code line (forced, or detected as one), or None for the
+/// general path.
+pub(super) fn parse(
+    line_text: &str,
+    forced: Option<SourceFormat>,
+) -> Option<Result<TraceRecord, Reject>> {
     match forced {
         Some(SourceFormat::ClaudeCode) => {}
         // Calls need a `sessionId` to be detected (summary lines, detected by `leafUuid`, are
@@ -99,20 +100,20 @@ pub(super) fn parse(line_text: &str, forced: Option<SourceFormat>) -> Option<Lin
 
 /// The record (or skip) of a decoded line, as [`claude_code::parse`] makes it; None where that
 /// would dead-letter the line, so that the general path gives the reason.
-fn record(line: Line) -> Option<LineOutcome> {
-    let skip = |why: &str| Some(LineOutcome::Skipped(why.to_string()));
+fn record(line: Line) -> Option<Result<TraceRecord, Reject>> {
+    let skip = |why: &str| Some(Err(Reject::Skip(why.to_string())));
     let Some(message) = line.message else {
-        return skip("Claude Code line without a message");
+        return skip(NO_MESSAGE);
     };
     let Some(usage_obj) = &message.usage else {
-        return skip("Claude Code line without usage");
+        return skip(NO_USAGE);
     };
     if line.api_error == Some(true) {
-        return skip("Claude Code API error message");
+        return skip(API_ERROR);
     }
     let model = text(message.model);
     if model.as_deref() == Some(SYNTHETIC_MODEL) {
-        return skip("Claude Code synthetic message");
+        return skip(SYNTHETIC);
     }
     let ts = crate::time::parse_str(line.timestamp?).ok()?;
     let tokens = usage::read(usage_obj).ok()?;
@@ -120,7 +121,7 @@ fn record(line: Line) -> Option<LineOutcome> {
         Some(c) if !(c.is_finite() && c >= 0.0) => return None,
         c => c,
     };
-    let mut r = claude_code::record(Call {
+    Some(Ok(claude_code::record(Call {
         ts,
         model,
         tokens,
@@ -132,7 +133,5 @@ fn record(line: Line) -> Option<LineOutcome> {
         cwd: text(line.cwd),
         git_branch: text(line.git_branch),
         version: text(line.version),
-    });
-    r.dedupe_key = normalise::dedupe_key(&r);
-    Some(LineOutcome::Record(Box::new(r)))
+    })))
 }

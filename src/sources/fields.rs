@@ -42,14 +42,17 @@ pub fn lookup<'a>(obj: &'a Obj, key: &str) -> Option<&'a Value> {
     None
 }
 
+/// A string field's text: trimmed, None when that leaves nothing.
+pub fn trimmed(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
 /// A non-empty trimmed string; numbers are rendered as text. Other types are an error.
 pub fn string(v: &Value, name: &str) -> Result<Option<String>, String> {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => {
-            let t = s.trim();
-            Ok((!t.is_empty()).then(|| t.to_string()))
-        }
+        Value::String(s) => Ok(trimmed(s)),
         Value::Number(n) => Ok(Some(n.to_string())),
         other => Err(format!("{name} must be a string, got {}", type_name(other))),
     }

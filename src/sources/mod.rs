@@ -56,8 +56,8 @@ pub fn parse_line(bytes: &[u8], forced: Option<SourceFormat>) -> LineOutcome {
         Ok(t) => t,
         Err(e) => return LineOutcome::Dead(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
     };
-    if let Some(outcome) = claude_line::parse(text, forced) {
-        return outcome;
+    if let Some(parsed) = claude_line::parse(text, forced) {
+        return outcome(parsed);
     }
     parse_text(text, forced)
 }
@@ -86,7 +86,12 @@ fn parse_text(text: &str, forced: Option<SourceFormat>) -> LineOutcome {
             Err(e) => LineOutcome::Dead(e),
         };
     }
-    match parse_object(&obj, forced) {
+    outcome(parse_object(&obj, forced))
+}
+
+/// The outcome of one parsed record: keyed for dedupe, or skipped, or dead.
+fn outcome(parsed: Result<TraceRecord, Reject>) -> LineOutcome {
+    match parsed {
         Ok(mut r) => {
             r.dedupe_key = normalise::dedupe_key(&r);
             LineOutcome::Record(Box::new(r))
@@ -273,7 +278,7 @@ mod tests {
         for forced in [None, Some(SourceFormat::ClaudeCode)] {
             let general = shown(parse_text(text, forced));
             if let Some(fast) = claude_line::parse(text, forced) {
-                assert_eq!(shown(fast), general, "forced {forced:?}: {text}");
+                assert_eq!(shown(outcome(fast)), general, "forced {forced:?}: {text}");
             }
             assert_eq!(
                 shown(parse_line(text.as_bytes(), forced)),
