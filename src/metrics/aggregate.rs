@@ -105,8 +105,25 @@ pub struct SessionSlot {
     pub slot: Slot,
     /// Developer id as stored.
     pub developer: Option<Arc<str>>,
-    /// Session id.
-    pub session: Arc<str>,
+    /// The session's number: equal numbers for equal session ids. In a [`TraceAggregate`] the
+    /// numbers are dense (`0..distinct_sessions`), so sessions are counted without names.
+    pub session: u32,
+}
+
+/// Numbers session ids (first seen, first numbered) for [`HourSession`] and [`SessionSlot`].
+#[derive(Debug, Default)]
+pub struct SessionNumbers(HashMap<Box<str>, u32>);
+
+impl SessionNumbers {
+    /// The number of session `id`.
+    pub fn number(&mut self, id: &str) -> u32 {
+        if let Some(&n) = self.0.get(id) {
+            return n;
+        }
+        let n = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
+        self.0.insert(id.into(), n);
+        n
+    }
 }
 
 /// One rollup cell as stored: a UTC hour instead of a local one.
@@ -133,8 +150,8 @@ pub struct HourSession {
     pub hour: i64,
     /// Developer id.
     pub developer: Option<Arc<str>>,
-    /// Session id.
-    pub session: Arc<str>,
+    /// The session's number from one [`SessionNumbers`] for the whole aggregate.
+    pub session: u32,
 }
 
 /// Everything the trace-side indicators of one repo read.
@@ -144,12 +161,10 @@ pub struct TraceAggregate {
     pub cells: Vec<Cell>,
     /// Failed calls per (status, class), sorted.
     pub errors: Vec<ErrorCount>,
-    /// Distinct (local hour, developer, session), sorted.
+    /// Distinct (local hour, developer, session), sorted by hour; sessions numbered densely in
+    /// order of first appearance.
     pub sessions: Vec<SessionSlot>,
-    /// A dense number for the session of each entry of `sessions` (same index): equal numbers
-    /// for equal session ids, so distinct sessions are counted without hashing names.
-    pub session_ids: Vec<u32>,
-    /// Distinct session ids in `sessions`.
+    /// Distinct sessions in `sessions` (their numbers are `0..distinct_sessions`).
     pub distinct_sessions: usize,
     /// Latencies (ms) per local day, in day order.
     pub latency_by_day: BTreeMap<NaiveDate, Dist>,
@@ -339,6 +354,7 @@ impl TraceAggregate {
         let mut cells: HashMap<CellKey, Cell> = HashMap::new();
         let mut errors: HashMap<ErrorKey, u64> = HashMap::new();
         let mut sessions: HashSet<SessionSlot> = HashSet::new();
+        let mut numbers = SessionNumbers::default();
         let mut latency_by_day: BTreeMap<NaiveDate, Dist> = BTreeMap::new();
         let mut ttft = Dist::default();
         for r in rows {
@@ -369,7 +385,7 @@ impl TraceAggregate {
                 sessions.insert(SessionSlot {
                     slot,
                     developer,
-                    session,
+                    session: numbers.number(&session),
                 });
             }
         }
@@ -423,32 +439,30 @@ impl TraceAggregate {
             })
             .collect();
         errors.sort_by(|a, b| (a.status, &a.class).cmp(&(b.status, &b.class)));
-        // Rollup rows arrive in (day, developer, session) order, so ordering by hour alone
-        // usually sorts them; the full comparison runs only when it did not (rows, DST).
-        let full = |a: &SessionSlot, b: &SessionSlot| {
-            (a.slot, &a.developer, &a.session).cmp(&(b.slot, &b.developer, &b.session))
-        };
-        sessions.sort_by_key(|s| s.slot);
-        if !sessions.is_sorted_by(|a, b| full(a, b).is_le()) {
-            // Equal entries are equal in every field, so an unstable sort gives one order.
-            sessions.sort_unstable_by(full);
-        }
+        // By hour, then session number (developer names are compared only between entries of
+        // one session and hour); equal entries are equal in every field, so an unstable sort
+        // gives one order.
+        sessions.sort_unstable_by(|a, b| {
+            (a.slot, a.session, &a.developer).cmp(&(b.slot, b.session, &b.developer))
+        });
         sessions.dedup();
-        let mut numbers: HashMap<&str, u32> = HashMap::with_capacity(sessions.len());
-        let session_ids: Vec<u32> = sessions
-            .iter()
-            .map(|s| {
-                let next = numbers.len() as u32;
-                *numbers.entry(&*s.session).or_insert(next)
-            })
-            .collect();
-        let distinct_sessions = numbers.len();
-        drop(numbers);
+        // Dense numbers in order of first appearance, whatever numbers the builder gave.
+        let top = sessions.iter().map(|s| s.session as usize + 1).max();
+        let mut dense = vec![u32::MAX; top.unwrap_or(0)];
+        let mut distinct_sessions = 0usize;
+        for s in &mut sessions {
+            let n = &mut dense[s.session as usize];
+            if *n == u32::MAX {
+                *n = distinct_sessions as u32;
+                distinct_sessions += 1;
+            }
+            s.session = *n;
+        }
+        drop(dense);
         TraceAggregate {
             cells,
             errors,
             sessions,
-            session_ids,
             distinct_sessions,
             latency_by_day,
             ttft,
@@ -495,9 +509,9 @@ impl TraceAggregate {
         // The last day each session number was counted on (sessions are sorted by hour, so by
         // day): a session counts once per day without a set of names.
         let mut counted: Vec<Option<NaiveDate>> = vec![None; self.distinct_sessions];
-        for (s, &id) in self.sessions.iter().zip(&self.session_ids) {
+        for s in &self.sessions {
             let day = s.slot.day;
-            if let Some(last) = counted.get_mut(id as usize) {
+            if let Some(last) = counted.get_mut(s.session as usize) {
                 if *last != Some(day) {
                     *last = Some(day);
                     *out.entry(day).or_insert(0) += 1;
@@ -527,6 +541,36 @@ mod tests {
         // Bounds on whole hours do not help when the offset is not whole.
         let (s, e) = (at("2025-10-20T18:00:00Z"), at("2025-10-21T18:00:00Z"));
         assert!(!hour_aligned(chrono_tz::Asia::Kolkata, s, e));
+    }
+
+    #[test]
+    fn sessions_are_numbered_densely_and_counted_once_per_hour_and_day() {
+        let mut numbers = SessionNumbers::default();
+        assert_eq!(numbers.number("b"), 0);
+        assert_eq!(numbers.number("a"), 1);
+        assert_eq!(numbers.number("b"), 0);
+        let h = utc_hour(at("2025-10-20T10:00:00Z").timestamp_micros());
+        let s = |hour: i64, dev: &str, session: u32| HourSession {
+            hour,
+            developer: Some(dev.into()),
+            session,
+        };
+        // Sparse builder numbers, a repeated entry, one session of two developers.
+        let sessions = vec![
+            s(h + 1, "ana", 900),
+            s(h, "ana", 900),
+            s(h, "ana", 900),
+            s(h, "bo", 900),
+            s(h, "bo", 7),
+            s(h + 30, "bo", 7),
+        ];
+        let agg = TraceAggregate::from_hours(vec![], vec![], sessions, chrono_tz::UTC);
+        assert_eq!(agg.sessions.len(), 5);
+        assert_eq!(agg.distinct_sessions, 2);
+        assert!(agg.sessions.iter().all(|x| x.session < 2));
+        assert!(agg.sessions.windows(2).all(|w| w[0].slot <= w[1].slot));
+        let per_day: Vec<u64> = agg.sessions_per_day().into_values().collect();
+        assert_eq!(per_day, vec![2, 1]);
     }
 
     #[test]
@@ -563,7 +607,7 @@ mod tests {
             .map(|h| HourSession {
                 hour: h.hour,
                 developer: h.developer.clone(),
-                session: "s".into(),
+                session: 7,
             })
             .collect();
         let rolled = TraceAggregate::from_hours(hours, vec![], sessions, tz);

@@ -227,7 +227,7 @@ struct Dev<'a> {
     /// Spellings of the id with their calls (traces) or items (GitHub).
     spellings: BTreeMap<&'a str, (u64, u64)>,
     counts: Counters,
-    /// Session numbers (see [`TraceAggregate::session_ids`]).
+    /// Session numbers (see [`SessionSlot::session`](crate::metrics::aggregate::SessionSlot::session)).
     sessions: HashSet<u32>,
     commits: u64,
     merged: u64,
@@ -293,13 +293,13 @@ pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary
             .0 += count(c.counts.requests);
         d.counts.add(&c.counts);
     }
-    for (s, &id) in agg.sessions.iter().zip(&agg.session_ids) {
+    for s in &agg.sessions {
         if let Some(key) = s.developer.as_deref().and_then(|name| key_of.get(name)) {
             if !devs.contains_key(key.as_str()) {
                 devs.insert(key.clone(), Dev::default());
             }
             if let Some(d) = devs.get_mut(key.as_str()) {
-                d.sessions.insert(id);
+                d.sessions.insert(s.session);
             }
         }
     }

@@ -221,14 +221,14 @@ pub fn compute_as<'a>(
     let mut session_hours = 0usize;
     let mut seen: HashSet<(&str, u32)> = HashSet::new();
     let mut hour = None;
-    for (s, &id) in agg.sessions.iter().zip(&agg.session_ids) {
+    for s in &agg.sessions {
         if hour != Some(s.slot) {
             session_hours += seen.len();
             seen.clear();
             hour = Some(s.slot);
         }
         if let Some(d) = s.developer.as_deref() {
-            seen.insert((person(d), id));
+            seen.insert((person(d), s.session));
         }
     }
     let session_hours = session_hours + seen.len();

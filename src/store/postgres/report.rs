@@ -14,7 +14,7 @@ use postgres::types::ToSql;
 
 use super::PgStore;
 use crate::error::Result;
-use crate::metrics::aggregate::{ErrorCount, HourAggregator, TraceAggregate};
+use crate::metrics::aggregate::{ErrorCount, HourAggregator, SessionNumbers, TraceAggregate};
 use crate::metrics::counters::{status_of, utc_hour};
 use crate::metrics::input::{
     CommitRow, Coverage, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow,
@@ -258,6 +258,7 @@ impl PgStore {
         let developers = filter.developer_names();
         let mut c = self.client();
         let mut names = Interner::default();
+        let mut numbers = SessionNumbers::default();
         let mut agg = HourAggregator::new(tz);
         let cells = c.query(
             &format!(
@@ -332,6 +333,7 @@ impl PgStore {
             session_day(
                 &mut agg,
                 &mut names,
+                &mut numbers,
                 (day, hours, (h0, h1)),
                 r.try_get(1)?,
                 r.try_get(2)?,

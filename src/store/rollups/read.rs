@@ -9,7 +9,9 @@ use rusqlite::{params, OptionalExtension};
 use super::delta::{counters_at, models_of};
 use super::sketches::merged_while;
 use crate::error::{Error, Result};
-use crate::metrics::aggregate::{ErrorCount, HourAggregator, HourSession, TraceAggregate};
+use crate::metrics::aggregate::{
+    ErrorCount, HourAggregator, HourSession, SessionNumbers, TraceAggregate,
+};
 use crate::metrics::counters::{present, status_of, utc_hour};
 use crate::stats::sketch::QuantileSketch;
 use crate::stats::StatsError;
@@ -188,6 +190,7 @@ fn read_sessions(
          ORDER BY day, developer, session"
     })?;
     let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
+    let mut numbers = SessionNumbers::default();
     while let Some(r) = rows.next()? {
         let day: i64 = r.get(0)?;
         let models = if filter.model.is_some() {
@@ -196,7 +199,14 @@ fn read_sessions(
             None
         };
         let h = session_hours(r.get(3)?, models, filter, repo, day)?;
-        session_day(agg, names, (day, h, hours), text(r, 1)?, text(r, 2)?);
+        session_day(
+            agg,
+            names,
+            &mut numbers,
+            (day, h, hours),
+            text(r, 1)?,
+            text(r, 2)?,
+        );
     }
     Ok(())
 }
@@ -229,13 +239,15 @@ pub(in crate::store) fn session_hours(
 pub(in crate::store) fn session_day(
     agg: &mut HourAggregator,
     names: &mut Interner,
+    numbers: &mut SessionNumbers,
     (day, hours, (h0, h1)): (i64, u32, (i64, i64)),
     developer: Option<&str>,
     session: Option<&str>,
 ) {
-    let Some(session) = names.get(session) else {
+    let Some(session) = present(session) else {
         return;
     };
+    let session = numbers.number(session);
     let developer = names.get(developer);
     for h in (0..24).filter(|h| hours & (1 << h) != 0) {
         let hour = day * 24 + h;
@@ -243,7 +255,7 @@ pub(in crate::store) fn session_day(
             agg.session(HourSession {
                 hour,
                 developer: developer.clone(),
-                session: session.clone(),
+                session,
             });
         }
     }
