@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod lake;
 pub mod metrics;
 pub mod normalise;
+pub mod parallel;
 pub mod pg;
 pub mod pricing;
 pub mod privacy;

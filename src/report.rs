@@ -10,13 +10,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::error::{Error, Result};
 use crate::metrics::aggregate::hour_aligned;
 use crate::metrics::association::PrimarySpec;
+use crate::metrics::input::RepoData;
+use crate::metrics::Freshness;
 use crate::metrics::{self, Metadata, Report, ReportOptions, Service};
 use crate::privacy::teams::{self, TeamMap};
 use crate::privacy::Privacy;
 use crate::slug::RepoSlug;
 use crate::stats::adjusted::Adjust;
 use crate::stats::calendar::{local_day, parse_timezone, DayWindow};
-use crate::store::report_data::TraceFilter;
+use crate::store::report_data::{RepoRead, TraceFilter};
 
 /// Local services whose presence is reported in `metadata.runtime_profile`.
 pub const SERVICES: [(&str, u16); 3] = [("litellm", 4000), ("phoenix", 6006), ("arize", 8080)];
@@ -397,22 +399,17 @@ pub fn build(
         }
         filter.linked = members;
     }
-    let mut data = Vec::with_capacity(repos.len());
-    let mut freshness = Vec::with_capacity(repos.len());
-    for repo in &repos {
-        data.push(match mode {
-            TraceMode::Rollups => {
-                store.report_data_rollups(repo, start, end, &filter, req.options.tz)?
-            }
-            TraceMode::Exact | TraceMode::Fallback(_) => {
-                store.report_data(repo, start, end, &filter)?
-            }
-        });
-        if let Some(d) = data.last_mut() {
-            d.coverage = Some(store.coverage(repo)?);
-            d.linker = Some(linker.clone());
-        }
-        freshness.push(store.report_freshness(repo)?);
+    let read = RepoRead {
+        start,
+        end,
+        filter: &filter,
+        tz: req.options.tz,
+        rollups: mode == TraceMode::Rollups,
+    };
+    let (mut data, freshness): (Vec<RepoData>, Vec<Freshness>) =
+        store.report_data_each(&repos, &read)?.into_iter().unzip();
+    for d in &mut data {
+        d.linker = Some(linker.clone());
     }
     let w = &req.options.window;
     let metadata = Metadata {
@@ -432,7 +429,33 @@ pub fn build(
         freshness,
         runtime_profile,
     };
-    let mut report = metrics::compute(&data, &req.options, metadata)?;
+    // Which PRs AI helped with, and how they compare (strict attribution: branch or trailer);
+    // computed without developer, team or model filters only, and left to the dashboard's PR
+    // page there. The listing reads the store on this thread while the metrics are computed
+    // beside it.
+    let unfiltered = filter.developer.is_none() && filter.team.is_none() && filter.model.is_none();
+    let (computed, listing) = std::thread::scope(|scope| {
+        let computing = scope.spawn(|| metrics::compute(&data, &req.options, metadata));
+        let listing = (req.with_cohorts && unfiltered).then(|| {
+            crate::prs::build_with(
+                store,
+                &crate::prs::PrsRequest {
+                    repos: repos.clone(),
+                    start,
+                    end,
+                    identity_map: req.identity_map.clone(),
+                    ..crate::prs::PrsRequest::default()
+                },
+                &linker,
+                Utc::now(),
+            )
+        });
+        let computed = computing
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (computed, listing)
+    });
+    let mut report = computed?;
     for m in report.metrics.values_mut() {
         m.teams = teams::summarize(&m.developers, &team_map);
     }
@@ -446,23 +469,7 @@ pub fn build(
             "the model filter applies to calls only: commits and merged PRs are the repo's (or the developer's)".into(),
         );
     }
-    // Which PRs AI helped with, and how they compare (strict attribution: branch or trailer);
-    // computed without developer, team or model filters only, and left to the dashboard's PR
-    // page there.
-    let unfiltered = filter.developer.is_none() && filter.team.is_none() && filter.model.is_none();
-    if req.with_cohorts && unfiltered {
-        let listing = crate::prs::build_with(
-            store,
-            &crate::prs::PrsRequest {
-                repos: repos.clone(),
-                start,
-                end,
-                identity_map: req.identity_map.clone(),
-                ..crate::prs::PrsRequest::default()
-            },
-            &linker,
-            Utc::now(),
-        )?;
+    if let Some(listing) = listing.transpose()? {
         report.cohorts = listing.cohorts;
         report.cohort_comparison = Some(listing.cohort_comparison);
         report.assisted_cost = listing.assisted_cost;

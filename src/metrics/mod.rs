@@ -287,112 +287,23 @@ pub fn compute(
     opts: &ReportOptions,
     metadata: Metadata,
 ) -> Result<Report, StatsError> {
+    let aopts = opts.association();
+    // Repos are independent: computed side by side, combined in the repos' order.
+    let workers = vec![(); crate::parallel::threads_for(data.len())];
+    let parts = crate::parallel::map_in_order(data.len(), workers, |_, i| {
+        repo_part(&data[i], opts, &aopts)
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     let mut metrics = BTreeMap::new();
     let mut associations = Vec::new();
     let mut warnings = Vec::new();
-    let aopts = opts.association();
     let mut spans = Vec::new();
-    for repo in data {
-        let mut delivery = delivery::compute(
-            &repo.pulls,
-            &repo.commits,
-            &repo.rework,
-            &opts.window,
-            opts.tz,
-        );
-        if !repo.has_github {
-            // No GitHub data at all: zero merges would be a false "fail", not a measurement.
-            delivery.pr_throughput.mean_per_week = None;
-            delivery.pr_throughput.median_per_week = None;
-        }
-        let built;
-        let agg = match &repo.aggregate {
-            Some(a) => a,
-            None => {
-                built = TraceAggregate::from_rows(&repo.traces, opts.tz);
-                &built
-            }
-        };
-        // Usage counts people: developer ids linked to one GitHub login are one developer
-        // (each distinct id looked up once).
-        let people: foldhash::HashMap<&str, String> = match &repo.linker {
-            Some(l) => agg
-                .cells
-                .iter()
-                .filter_map(|c| c.developer.as_deref())
-                .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
-                .collect::<foldhash::HashSet<&str>>()
-                .into_iter()
-                .filter_map(|id| l.link(id).map(|k| (id, k.login)))
-                .collect(),
-            None => foldhash::HashMap::default(),
-        };
-        let mut usage = usage::compute_as(
-            agg,
-            &opts.policy_models,
-            delivery.pr_throughput.merged,
-            |d| people.get(d).map_or(d, String::as_str),
-        );
-        if let Some(linker) = &repo.linker {
-            // Per-developer cost under the linked person, like every per-developer figure.
-            let mut merged: BTreeMap<String, f64> = BTreeMap::new();
-            for (id, cost) in std::mem::take(&mut usage.cost.per_developer) {
-                *merged.entry(linker.person(&id).into_owned()).or_default() += cost;
-            }
-            usage.cost.per_developer = merged;
-        }
-        match association::coverage_window(repo, &opts.window, opts.tz) {
-            Some(span) => {
-                let series = association::repo_series(repo, agg, &span, opts.tz, &aopts)?;
-                if span != opts.window {
-                    warnings.push(format!(
-                        "{}: the window {} to {} reaches beyond the days both traces and GitHub data cover; association series run from {} to {} only",
-                        repo.repo,
-                        opts.window.since(),
-                        opts.window.until(),
-                        span.since(),
-                        span.until()
-                    ));
-                }
-                spans.push(association::SeriesSpan {
-                    repo: repo.repo.clone(),
-                    since: Some(span.since().to_string()),
-                    until: Some(span.until().to_string()),
-                    days: series.days(),
-                });
-                associations.extend(association::associations(&repo.repo, &series, &aopts));
-            }
-            None => {
-                warnings.push(format!(
-                    "{}: traces and GitHub data do not overlap in the window, so no association is computed",
-                    repo.repo
-                ));
-                spans.push(association::SeriesSpan {
-                    repo: repo.repo.clone(),
-                    since: None,
-                    until: None,
-                    days: 0,
-                });
-            }
-        }
-        let m = RepoMetrics {
-            velocity: usage.velocity,
-            acceptance: usage.acceptance,
-            model_selection: usage.model_selection,
-            errors: usage.errors,
-            token_efficiency: usage.token_efficiency,
-            acceptance_quality: usage.acceptance_quality,
-            pr_throughput: delivery.pr_throughput,
-            commit_frequency: delivery.commit_frequency,
-            merge_time: delivery.merge_time,
-            rework: delivery.rework,
-            cost: usage.cost,
-            daily: breakdown::daily(repo, agg, &opts.window, opts.tz),
-            developers: breakdown::developers(repo, agg),
-            teams: Vec::new(),
-        };
-        warnings.extend(thresholds::warnings(&repo.repo, repo.has_github, &m));
-        metrics.insert(repo.repo.clone(), m);
+    for (repo, part) in data.iter().zip(parts) {
+        warnings.extend(part.warnings);
+        spans.push(part.span);
+        associations.extend(part.associations);
+        metrics.insert(repo.repo.clone(), part.metrics);
     }
     let multiple_comparison = association::adjust(&mut associations, opts.q);
     let low = associations.iter().filter(|a| a.low_sample).count();
@@ -459,6 +370,131 @@ pub fn compute(
         definitions: definitions::definitions(),
         warnings,
         privacy: crate::privacy::PrivacyNote::default(),
+    })
+}
+
+/// What one repo adds to the report: its indicators, associations, series span and warnings
+/// (in the order the report lists them).
+struct RepoPart {
+    metrics: RepoMetrics,
+    associations: Vec<Association>,
+    span: association::SeriesSpan,
+    warnings: Vec<String>,
+}
+
+/// One repo's part of the report.
+fn repo_part(
+    repo: &RepoData,
+    opts: &ReportOptions,
+    aopts: &association::AssociationOptions,
+) -> Result<RepoPart, StatsError> {
+    let mut associations = Vec::new();
+    let mut warnings = Vec::new();
+    let series_span;
+    let mut delivery = delivery::compute(
+        &repo.pulls,
+        &repo.commits,
+        &repo.rework,
+        &opts.window,
+        opts.tz,
+    );
+    if !repo.has_github {
+        // No GitHub data at all: zero merges would be a false "fail", not a measurement.
+        delivery.pr_throughput.mean_per_week = None;
+        delivery.pr_throughput.median_per_week = None;
+    }
+    let built;
+    let agg = match &repo.aggregate {
+        Some(a) => a,
+        None => {
+            built = TraceAggregate::from_rows(&repo.traces, opts.tz);
+            &built
+        }
+    };
+    // Usage counts people: developer ids linked to one GitHub login are one developer
+    // (each distinct id looked up once).
+    let people: foldhash::HashMap<&str, String> = match &repo.linker {
+        Some(l) => agg
+            .cells
+            .iter()
+            .filter_map(|c| c.developer.as_deref())
+            .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
+            .collect::<foldhash::HashSet<&str>>()
+            .into_iter()
+            .filter_map(|id| l.link(id).map(|k| (id, k.login)))
+            .collect(),
+        None => foldhash::HashMap::default(),
+    };
+    let mut usage = usage::compute_as(
+        agg,
+        &opts.policy_models,
+        delivery.pr_throughput.merged,
+        |d| people.get(d).map_or(d, String::as_str),
+    );
+    if let Some(linker) = &repo.linker {
+        // Per-developer cost under the linked person, like every per-developer figure.
+        let mut merged: BTreeMap<String, f64> = BTreeMap::new();
+        for (id, cost) in std::mem::take(&mut usage.cost.per_developer) {
+            *merged.entry(linker.person(&id).into_owned()).or_default() += cost;
+        }
+        usage.cost.per_developer = merged;
+    }
+    match association::coverage_window(repo, &opts.window, opts.tz) {
+        Some(span) => {
+            let series = association::repo_series(repo, agg, &span, opts.tz, aopts)?;
+            if span != opts.window {
+                warnings.push(format!(
+                    "{}: the window {} to {} reaches beyond the days both traces and GitHub data cover; association series run from {} to {} only",
+                    repo.repo,
+                    opts.window.since(),
+                    opts.window.until(),
+                    span.since(),
+                    span.until()
+                ));
+            }
+            series_span = association::SeriesSpan {
+                repo: repo.repo.clone(),
+                since: Some(span.since().to_string()),
+                until: Some(span.until().to_string()),
+                days: series.days(),
+            };
+            associations.extend(association::associations(&repo.repo, &series, aopts));
+        }
+        None => {
+            warnings.push(format!(
+                "{}: traces and GitHub data do not overlap in the window, so no association is computed",
+                repo.repo
+            ));
+            series_span = association::SeriesSpan {
+                repo: repo.repo.clone(),
+                since: None,
+                until: None,
+                days: 0,
+            };
+        }
+    }
+    let m = RepoMetrics {
+        velocity: usage.velocity,
+        acceptance: usage.acceptance,
+        model_selection: usage.model_selection,
+        errors: usage.errors,
+        token_efficiency: usage.token_efficiency,
+        acceptance_quality: usage.acceptance_quality,
+        pr_throughput: delivery.pr_throughput,
+        commit_frequency: delivery.commit_frequency,
+        merge_time: delivery.merge_time,
+        rework: delivery.rework,
+        cost: usage.cost,
+        daily: breakdown::daily(repo, agg, &opts.window, opts.tz),
+        developers: breakdown::developers(repo, agg),
+        teams: Vec::new(),
+    };
+    warnings.extend(thresholds::warnings(&repo.repo, repo.has_github, &m));
+    Ok(RepoPart {
+        metrics: m,
+        associations,
+        span: series_span,
+        warnings,
     })
 }
 

@@ -238,6 +238,13 @@ impl Store {
         Self::open_read_only_cached(path, ONE_PASS_CACHE_KIB)
     }
 
+    /// [`Store::open_read_only`] for one of `n` connections reading side by side: each gets
+    /// an `n`th of the one-pass page cache, so that together they hold no more.
+    pub(crate) fn open_read_only_shared(path: &Path, n: usize) -> Result<Self> {
+        let n = i64::try_from(n.max(1)).unwrap_or(i64::MAX);
+        Self::open_read_only_cached(path, ONE_PASS_CACHE_KIB / n)
+    }
+
     /// [`Store::open_read_only`] with a page cache of `cache_kib` (SQLite's `cache_size`:
     /// negative for KiB).
     fn open_read_only_cached(path: &Path, cache_kib: i64) -> Result<Self> {

@@ -79,7 +79,66 @@ impl TraceFilter {
     }
 }
 
+/// How a report reads each repo: the UTC instant range, the filter, and whether from the
+/// hourly rollups (re-bucketed into `tz`) or from the rows.
+#[derive(Debug, Clone, Copy)]
+pub struct RepoRead<'a> {
+    /// Start of the window (inclusive).
+    pub start: DateTime<Utc>,
+    /// End of the window (exclusive).
+    pub end: DateTime<Utc>,
+    /// Which rows count.
+    pub filter: &'a TraceFilter,
+    /// The report's timezone (for the rollups' local hours).
+    pub tz: Tz,
+    /// From the rollups (true) or every row of the window (false).
+    pub rollups: bool,
+}
+
+impl RepoRead<'_> {
+    /// One repo's data with its coverage, and its freshness.
+    pub fn load<S: ReportReader + ?Sized>(
+        &self,
+        store: &S,
+        repo: &str,
+    ) -> Result<(RepoData, Freshness)> {
+        let mut data = if self.rollups {
+            store.report_data_rollups(repo, self.start, self.end, self.filter, self.tz)?
+        } else {
+            store.report_data(repo, self.start, self.end, self.filter)?
+        };
+        data.coverage = Some(store.coverage(repo)?);
+        Ok((data, store.report_freshness(repo)?))
+    }
+}
+
 impl ReportReader for Store {
+    /// Reads the repos on up to one connection per core (each repo's queries on one
+    /// connection, as [`RepoRead::load`] runs them); one repo, or a store that cannot open a
+    /// second connection, is read on this one.
+    fn report_data_each(
+        &self,
+        repos: &[String],
+        read: &RepoRead<'_>,
+    ) -> Result<Vec<(RepoData, Freshness)>> {
+        let threads = crate::parallel::threads_for(repos.len());
+        let others: Option<Vec<Store>> = (threads > 1)
+            .then(|| {
+                (0..threads)
+                    .map(|_| Store::open_read_only_shared(&self.path, threads))
+                    .collect()
+            })
+            .and_then(|opened: Result<Vec<Store>>| opened.ok());
+        match others {
+            Some(stores) => crate::parallel::map_in_order(repos.len(), stores, |store, i| {
+                read.load(store, &repos[i])
+            })
+            .into_iter()
+            .collect(),
+            None => repos.iter().map(|repo| read.load(self, repo)).collect(),
+        }
+    }
+
     /// Every repo named by traces or GitHub rows, sorted.
     fn report_repos(&self) -> Result<Vec<String>> {
         let mut sources = vec![("traces", "repo_slug")];
@@ -338,6 +397,53 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repos_read_side_by_side_equal_repos_read_one_by_one() {
+        use chrono::TimeZone;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("p.db")).unwrap();
+        let mut calls = Vec::new();
+        for key in 0..120u8 {
+            let repo = format!("acme/r{}", key % 5);
+            let mut r = crate::lake::tests::record(key, Some(&repo));
+            r.timestamp = Utc
+                .with_ymd_and_hms(2025, 10, 1 + u32::from(key % 9), u32::from(key % 24), 0, 0)
+                .unwrap();
+            r.session_id = Some(format!("s{}", key % 17));
+            r.developer_id = Some(format!("dev{}", key % 4));
+            r.latency_ms = Some(100.0 + f64::from(key));
+            calls.push(r);
+        }
+        store.insert_traces(&calls, None).unwrap();
+        let repos = store.report_repos().unwrap();
+        assert_eq!(repos.len(), 5);
+        let filter = TraceFilter::default();
+        for rollups in [true, false] {
+            let read = RepoRead {
+                start: "2025-09-28T00:00:00Z".parse().unwrap(),
+                end: "2025-10-14T00:00:00Z".parse().unwrap(),
+                filter: &filter,
+                tz: chrono_tz::Europe::Berlin,
+                rollups,
+            };
+            let each = store.report_data_each(&repos, &read).unwrap();
+            let one_by_one: Vec<(RepoData, Freshness)> = repos
+                .iter()
+                .map(|repo| read.load(&store, repo).unwrap())
+                .collect();
+            // In the repos' order, every field the same (RepoData has no PartialEq: Debug).
+            assert_eq!(format!("{each:?}"), format!("{one_by_one:?}"));
+            let calls: u64 = each
+                .iter()
+                .map(|(d, _)| match &d.aggregate {
+                    Some(a) => a.totals().requests as u64,
+                    None => d.traces.len() as u64,
+                })
+                .sum();
+            assert_eq!(calls, 120, "rollups {rollups}");
+        }
+    }
 
     #[test]
     fn rework_rows_carry_the_merge_of_their_pr_and_follow_the_author_filter() {

@@ -7,7 +7,7 @@
 use super::github::{ApplyCounts, CacheEntry, GitHubRepoStatus, StreamState};
 use super::identities::IdentityRow;
 use super::prune::PruneCounts;
-use super::report_data::TraceFilter;
+use super::report_data::{RepoRead, TraceFilter};
 use super::rollups::RebuildStats;
 use super::runs::{RunCounts, RunRow};
 use super::sessions::{SessionPage, SessionQuery};
@@ -215,6 +215,16 @@ pub trait ReportReader {
 
     /// Whether the rollups with every counter this build reads exist.
     fn has_rollups(&self) -> Result<bool>;
+
+    /// Every repo of `repos` as `read` says, each with its coverage and freshness, in the
+    /// order given; a backend may read several repos side by side.
+    fn report_data_each(
+        &self,
+        repos: &[String],
+        read: &RepoRead<'_>,
+    ) -> Result<Vec<(RepoData, Freshness)>> {
+        repos.iter().map(|repo| read.load(self, repo)).collect()
+    }
 
     /// When the traces and the GitHub data of `repo` start and end.
     fn coverage(&self, repo: &str) -> Result<Coverage>;
