@@ -114,15 +114,16 @@ impl RepoRead<'_> {
 
 impl ReportReader for Store {
     /// Reads the repos on up to one connection per core (each repo's queries on one
-    /// connection, as [`RepoRead::load`] runs them); one repo, or a store that cannot open a
-    /// second connection, is read on this one.
+    /// connection, as [`RepoRead::load`] runs them); one repo, a store in the middle of a
+    /// transaction (other connections would not see its writes), or a store that cannot open
+    /// a second connection, is read on this one.
     fn report_data_each(
         &self,
         repos: &[String],
         read: &RepoRead<'_>,
     ) -> Result<Vec<(RepoData, Freshness)>> {
         let threads = crate::parallel::threads_for(repos.len());
-        let others: Option<Vec<Store>> = (threads > 1)
+        let others: Option<Vec<Store>> = (threads > 1 && self.conn.is_autocommit())
             .then(|| {
                 (0..threads)
                     .map(|_| Store::open_read_only_shared(&self.path, threads))
@@ -397,6 +398,36 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_inside_a_transaction_reads_its_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store.conn.execute_batch("BEGIN").unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO gh_pull_requests (repo, number, title, author, state, draft,
+                    created_at, updated_at, merged_at)
+                 VALUES ('acme/a', 1, 't', 'ana', 'closed', 0, '2025-10-01T08:00:00Z',
+                         '2025-10-03T08:00:00Z', '2025-10-03T08:00:00Z'),
+                        ('acme/b', 2, 't', 'bo', 'closed', 0, '2025-10-01T08:00:00Z',
+                         '2025-10-03T08:00:00Z', '2025-10-03T08:00:00Z');",
+            )
+            .unwrap();
+        let filter = TraceFilter::default();
+        let read = RepoRead {
+            start: "2025-10-01T00:00:00Z".parse().unwrap(),
+            end: "2025-10-10T00:00:00Z".parse().unwrap(),
+            filter: &filter,
+            tz: chrono_tz::UTC,
+            rollups: true,
+        };
+        let repos = vec!["acme/a".to_string(), "acme/b".to_string()];
+        let each = store.report_data_each(&repos, &read).unwrap();
+        let merged: Vec<usize> = each.iter().map(|(d, _)| d.pulls.len()).collect();
+        assert_eq!(merged, vec![1, 1]);
+    }
 
     #[test]
     fn repos_read_side_by_side_equal_repos_read_one_by_one() {
