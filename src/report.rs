@@ -8,7 +8,6 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{Error, Result};
-use crate::metrics::aggregate::hour_aligned;
 use crate::metrics::association::PrimarySpec;
 use crate::metrics::input::RepoData;
 use crate::metrics::Freshness;
@@ -17,7 +16,7 @@ use crate::privacy::teams::{self, TeamMap};
 use crate::privacy::Privacy;
 use crate::slug::RepoSlug;
 use crate::stats::adjusted::Adjust;
-use crate::stats::calendar::{local_day, parse_timezone, DayWindow};
+use crate::stats::calendar::{hour_aligned, local_day, parse_timezone, DayWindow};
 use crate::store::report_data::{RepoRead, TraceFilter};
 
 /// Local services whose presence is reported in `metadata.runtime_profile`.

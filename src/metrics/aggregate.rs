@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
-use chrono::{DateTime, NaiveDate, Offset, TimeZone, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::counters::{present, status_of, CallMeasures, Counters};
@@ -46,32 +46,6 @@ impl Slot {
         let t = DateTime::from_timestamp(hour.checked_mul(3600)?, 0)?;
         Some(Slot::of(t, tz))
     }
-}
-
-/// True when every UTC hour of `[start, end)` lies inside one local clock hour of `tz`: both
-/// bounds on whole UTC hours and, in every hour between, the offset a whole number of hours
-/// that does not change inside the hour. Then hourly UTC rollups re-bucket exactly.
-pub fn hour_aligned(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
-    let (s, e) = (start.timestamp(), end.timestamp());
-    if s.rem_euclid(3600) != 0 || e.rem_euclid(3600) != 0 {
-        return false;
-    }
-    let offset = |secs: i64| {
-        DateTime::from_timestamp(secs, 0).map(|t| {
-            tz.offset_from_utc_datetime(&t.naive_utc())
-                .fix()
-                .local_minus_utc()
-        })
-    };
-    let mut h = s;
-    while h < e {
-        match (offset(h), offset(h + 3599)) {
-            (Some(a), Some(b)) if a == b && a % 3600 == 0 => {}
-            _ => return false,
-        }
-        h += 3600;
-    }
-    true
 }
 
 /// The calls of one (local hour, developer, model).
@@ -206,8 +180,8 @@ fn merge_sketch(d: &mut Dist, s: &QuantileSketch) {
 /// hours into local hours of a timezone and merging each cell's sketches into per-day sketches
 /// at once (so memory does not grow with the number of cells' sketches).
 ///
-/// Exact only when [`hour_aligned`] holds for the window; the caller checks. Rows of UTC hours
-/// outside chrono's range are dropped.
+/// Exact only when [`hour_aligned`](crate::stats::calendar::hour_aligned) holds for the window;
+/// the caller checks. Rows of UTC hours outside chrono's range are dropped.
 #[derive(Debug)]
 pub struct HourAggregator {
     tz: Tz,
@@ -529,18 +503,6 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn whole_hour_offsets_are_aligned_and_half_hours_are_not() {
-        let (s, e) = (at("2025-10-20T22:00:00Z"), at("2025-10-31T23:00:00Z"));
-        assert!(hour_aligned(chrono_tz::Europe::Berlin, s, e));
-        assert!(hour_aligned(chrono_tz::UTC, s, e));
-        let (s, e) = (at("2025-10-20T18:30:00Z"), at("2025-10-31T18:30:00Z"));
-        assert!(!hour_aligned(chrono_tz::Asia::Kolkata, s, e));
-        // Bounds on whole hours do not help when the offset is not whole.
-        let (s, e) = (at("2025-10-20T18:00:00Z"), at("2025-10-21T18:00:00Z"));
-        assert!(!hour_aligned(chrono_tz::Asia::Kolkata, s, e));
     }
 
     #[test]

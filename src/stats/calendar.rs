@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -171,9 +171,48 @@ impl DayWindow {
     }
 }
 
+/// True when every UTC hour of `[start, end)` lies inside one local clock hour of `tz`: both
+/// bounds on whole UTC hours and, in every hour between, the offset a whole number of hours
+/// that does not change inside the hour. Then hourly UTC rollups re-bucket exactly.
+pub fn hour_aligned(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    let (s, e) = (start.timestamp(), end.timestamp());
+    if s.rem_euclid(3600) != 0 || e.rem_euclid(3600) != 0 {
+        return false;
+    }
+    let offset = |secs: i64| {
+        DateTime::from_timestamp(secs, 0).map(|t| {
+            tz.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc()
+        })
+    };
+    let mut h = s;
+    while h < e {
+        match (offset(h), offset(h + 3599)) {
+            (Some(a), Some(b)) if a == b && a % 3600 == 0 => {}
+            _ => return false,
+        }
+        h += 3600;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_hour_offsets_are_aligned_and_half_hours_are_not() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let (s, e) = (at("2025-10-20T22:00:00Z"), at("2025-10-31T23:00:00Z"));
+        assert!(hour_aligned(chrono_tz::Europe::Berlin, s, e));
+        assert!(hour_aligned(chrono_tz::UTC, s, e));
+        let (s, e) = (at("2025-10-20T18:30:00Z"), at("2025-10-31T18:30:00Z"));
+        assert!(!hour_aligned(chrono_tz::Asia::Kolkata, s, e));
+        // Bounds on whole hours do not help when the offset is not whole.
+        let (s, e) = (at("2025-10-20T18:00:00Z"), at("2025-10-21T18:00:00Z"));
+        assert!(!hour_aligned(chrono_tz::Asia::Kolkata, s, e));
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -95,7 +95,7 @@ impl Store {
     /// into local hours of `tz` and narrowed by `filter` as the row path narrows rows.
     ///
     /// Exact when `start` and `end` lie on whole UTC hours and `tz` keeps whole-hour offsets
-    /// over the window (see [`crate::metrics::aggregate::hour_aligned`]).
+    /// over the window (see [`crate::stats::calendar::hour_aligned`]).
     pub(in crate::store) fn rollup_aggregate(
         &self,
         repo: &str,
