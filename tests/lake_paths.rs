@@ -180,8 +180,7 @@ fn records_that_bypass_validation_still_land_inside_the_lake() {
         .enumerate()
         .map(|(i, r)| record(i as u8, r))
         .collect();
-    let refs: Vec<&TraceRecord> = recs.iter().collect();
-    sink.write_new(&refs).unwrap();
+    sink.write_new(recs.clone()).unwrap();
     sink.finish().unwrap();
     assert_only_inside(tmp.path(), "x/lake", &[]);
     let c = lake_count(&lake);

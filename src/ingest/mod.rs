@@ -342,8 +342,9 @@ pub(crate) fn flush(
     sources::claude_code::keep_most_tokens(batch);
     summary.duplicates += (before - batch.len()) as u64;
     let written = store.write_traces(batch, Some(run_id))?;
-    let mut fresh = Vec::with_capacity(batch.len());
-    for (r, w) in batch.iter().zip(written) {
+    // The sinks get the new records themselves (none are kept when there is no sink).
+    let mut fresh = Vec::with_capacity(if sinks.is_empty() { 0 } else { batch.len() });
+    for (r, w) in batch.drain(..).zip(written) {
         match w {
             Written::Inserted => {}
             Written::Duplicate => {
@@ -377,11 +378,15 @@ pub(crate) fn flush(
             CostSource::Unknown => summary.cost_unknown += 1,
             _ => summary.cost_usd += r.cost_usd.unwrap_or(0.0),
         }
-        fresh.push(r);
+        if !sinks.is_empty() {
+            fresh.push(r);
+        }
     }
-    for s in sinks.iter_mut() {
-        s.write_new(&fresh)?;
+    if let Some((last, others)) = sinks.split_last_mut() {
+        for s in others {
+            s.write_new(fresh.clone())?;
+        }
+        last.write_new(fresh)?;
     }
-    batch.clear();
     Ok(())
 }

@@ -625,7 +625,7 @@ mod tests {
     struct Refusing;
 
     impl RecordSink for Refusing {
-        fn write_new(&mut self, _: &[&TraceRecord]) -> Result<()> {
+        fn write_new(&mut self, _: Vec<TraceRecord>) -> Result<()> {
             std::thread::sleep(Duration::from_secs(1));
             Err(crate::error::Error::Io {
                 context: "sink refuses".into(),

@@ -9,9 +9,13 @@ use crate::error::{Error, Result};
 use crate::record::TraceRecord;
 use crate::sinks::RecordSink;
 use crate::store::StoreLocation;
+use crossbeam_channel::{bounded, Sender};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
+
+/// Batches of records in flight to the buffering thread (the ingest thread waits beyond).
+const IN_FLIGHT: usize = 2;
 
 /// Where and how an ingest writes the lake.
 #[derive(Clone, Debug)]
@@ -36,13 +40,65 @@ pub struct LakeReport {
     pub recovery: Option<RecoveryReport>,
 }
 
+/// What the buffering thread is told, in the order the ingest thread says it.
+enum Msg {
+    /// Buffer these rows; none may reach a file before the next `Release`.
+    Hold(Vec<TraceRecord>),
+    /// The store has committed every row held so far.
+    Release,
+    /// No row will follow and all are committed: write every file, then end.
+    Finish,
+}
+
+/// The lake writer on a thread of its own: the ingest thread hands it the new records (so it
+/// neither buffers them into columns nor frees them) and says when they are committed. The
+/// thread ends with the writer and the first error; when its messages stop without `Finish`
+/// (a failed ingest), it ends without writing what it holds.
+struct Buffering {
+    /// None once `Finish` is sent.
+    tx: Option<Sender<Msg>>,
+    thread: JoinHandle<(LakeWriter, Result<()>)>,
+}
+
+impl Buffering {
+    fn start(mut w: LakeWriter) -> Result<Self> {
+        let (tx, rx) = bounded::<Msg>(IN_FLIGHT);
+        let thread = std::thread::Builder::new()
+            .name("prod-lens-lake-buffer".into())
+            .spawn(move || {
+                for msg in rx {
+                    let done = match msg {
+                        Msg::Hold(records) => {
+                            records.iter().for_each(|r| w.hold(r));
+                            continue;
+                        }
+                        Msg::Release => w.release(),
+                        Msg::Finish => {
+                            let flushed = w.flush_all();
+                            return (w, flushed);
+                        }
+                    };
+                    if let Err(e) = done {
+                        return (w, Err(e));
+                    }
+                }
+                (w, Ok(()))
+            })
+            .map_err(|e| Error::io("starting the lake buffering thread", e))?;
+        Ok(Buffering {
+            tx: Some(tx),
+            thread,
+        })
+    }
+}
+
 /// The ingest sink writing the Parquet lake.
 pub struct LakeSink {
     opts: LakeOptions,
-    /// None while `flushing` owns it.
+    /// The writer and its thread while the ingest runs.
+    buffering: Option<Buffering>,
+    /// The writer once its thread ended (for [`LakeSink::report`]).
     writer: Option<LakeWriter>,
-    /// The writer writing its last files on a thread of its own (see `start_finish`).
-    flushing: Option<JoinHandle<(LakeWriter, Result<()>)>>,
     marker: Option<WriterMarker>,
     lock: Option<SharedLock>,
     report: LakeReport,
@@ -93,9 +149,10 @@ impl LakeSink {
         let lock = SharedLock::acquire(&opts.root)?;
         let token = partition::unique_token();
         let marker = WriterMarker::create(&opts.root, &token, &lock)?;
+        let buffering = Buffering::start(LakeWriter::new(&opts.root, token, opts.limits))?;
         Ok(LakeSink {
-            writer: Some(LakeWriter::new(&opts.root, token, opts.limits)),
-            flushing: None,
+            buffering: Some(buffering),
+            writer: None,
             opts,
             marker: Some(marker),
             lock: Some(lock),
@@ -108,8 +165,7 @@ impl LakeSink {
         &self.opts.root
     }
 
-    /// What this sink did so far (the files being written by `start_finish` count once
-    /// [`RecordSink::finish`] has returned).
+    /// What this sink did (its files count once [`RecordSink::finish`] has returned).
     pub fn report(&self) -> LakeReport {
         LakeReport {
             written: self
@@ -121,69 +177,68 @@ impl LakeSink {
         }
     }
 
-    /// The writer, back from the flushing thread if one was started.
-    fn writer(&mut self) -> Result<&mut LakeWriter> {
-        if let Some(h) = self.flushing.take() {
-            let (w, flushed) = h
-                .join()
-                .map_err(|_| Error::Lake("the lake flushing thread panicked".into()))?;
-            self.writer = Some(w);
-            flushed?;
+    /// Tells the buffering thread `msg`; when the thread has ended, its error.
+    fn tell(&mut self, msg: Msg) -> Result<()> {
+        let sent = match self.buffering.as_ref().and_then(|b| b.tx.as_ref()) {
+            Some(tx) => tx.send(msg).is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
         }
-        self.writer.as_mut().ok_or_else(|| {
-            Error::Lake(
-                "the lake writer was lost (its flushing thread could not start); the next \
-                     ingest or `lake repair` writes the missing rows from the store"
-                    .into(),
-            )
-        })
+        self.join()?;
+        Err(Error::Lake(
+            "the lake buffering thread has ended; the next ingest or `lake repair` writes the \
+             missing rows from the store"
+                .into(),
+        ))
+    }
+
+    /// Waits for the buffering thread (if still running) and keeps its writer; its error.
+    fn join(&mut self) -> Result<()> {
+        let Some(b) = self.buffering.take() else {
+            return Ok(());
+        };
+        drop(b.tx);
+        let (w, result) = b
+            .thread
+            .join()
+            .map_err(|_| Error::Lake("the lake buffering thread panicked".into()))?;
+        self.writer = Some(w);
+        result
     }
 }
 
 impl Drop for LakeSink {
     fn drop(&mut self) {
         // Never leave a thread writing files behind (its files stay hidden until synced and
-        // renamed; an unfinished ingest's marker makes the next one recover the lake).
-        if let Some(h) = self.flushing.take() {
-            let _ = h.join();
-        }
+        // renamed; an unfinished ingest's marker makes the next one recover the lake). Without
+        // `Finish` it writes nothing more.
+        let _ = self.join();
     }
 }
 
 impl RecordSink for LakeSink {
-    fn write_new(&mut self, records: &[&TraceRecord]) -> Result<()> {
+    fn write_new(&mut self, records: Vec<TraceRecord>) -> Result<()> {
         if self.marker.is_none() {
             return Err(Error::Lake("the lake sink is already finished".into()));
         }
-        let w = self.writer()?;
-        for r in records {
-            w.hold(r);
-        }
-        Ok(())
+        self.tell(Msg::Hold(records))
     }
 
     fn committed(&mut self) -> Result<()> {
-        self.writer()?.release()
+        self.tell(Msg::Release)
     }
 
     fn start_finish(&mut self) {
         if self.marker.is_none() {
             return;
         }
-        // None when a flush already started.
-        let Some(mut w) = self.writer.take() else {
-            return;
-        };
-        let spawned = std::thread::Builder::new()
-            .name("prod-lens-lake-flush".into())
-            .spawn(move || {
-                let flushed = w.flush_all();
-                (w, flushed)
-            });
-        match spawned {
-            Ok(h) => self.flushing = Some(h),
-            // The writer went with the closure: finish() fails and names the way back.
-            Err(e) => tracing::warn!("lake: cannot start the flushing thread: {e}"),
+        // The thread writes its last files while the store finishes; errors come from finish().
+        if let Some(b) = self.buffering.as_mut() {
+            if let Some(tx) = b.tx.take() {
+                let _ = tx.send(Msg::Finish);
+            }
         }
     }
 
@@ -191,8 +246,8 @@ impl RecordSink for LakeSink {
         if self.marker.is_none() {
             return Ok(());
         }
-        // Flushing again after a background flush only syncs what it already synced (nothing).
-        self.writer()?.flush_all()?;
+        self.start_finish();
+        self.join()?;
         let Some(marker) = self.marker.take() else {
             return Ok(());
         };
@@ -203,5 +258,71 @@ impl RecordSink for LakeSink {
             merge(&mut self.report.recovery, r);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::files::{list_partitions, read_keys};
+    use std::collections::HashSet;
+
+    fn sink(dir: &Path) -> LakeSink {
+        LakeSink::open(LakeOptions {
+            root: dir.join("lake"),
+            db: dir.join("none.db").into(),
+            limits: BufferLimits {
+                rows_per_file: 4,
+                max_buffered_rows: 5,
+            },
+        })
+        .unwrap()
+    }
+
+    fn records(from: u8, n: u8) -> Vec<TraceRecord> {
+        (from..from + n)
+            .map(|k| crate::lake::tests::record(k, Some(["acme/api", "acme/web"][k as usize % 2])))
+            .collect()
+    }
+
+    /// Distinct keys in the lake's visible files.
+    fn keys(dir: &Path) -> usize {
+        let mut keys = HashSet::new();
+        for pd in list_partitions(&dir.join("lake")).unwrap() {
+            for f in &pd.parts {
+                read_keys(f, &mut keys).unwrap();
+            }
+        }
+        keys.len()
+    }
+
+    #[test]
+    fn committed_rows_are_written_on_the_buffering_thread_and_counted_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sink(dir.path());
+        for batch in 0..5u8 {
+            s.write_new(records(batch * 10, 10)).unwrap();
+            s.committed().unwrap();
+        }
+        assert_eq!(s.report().written.rows, 0, "counted once finished");
+        s.start_finish();
+        s.finish().unwrap();
+        assert_eq!(s.report().written.rows, 50);
+        assert_eq!(keys(dir.path()), 50);
+        assert!(s.write_new(records(90, 1)).is_err(), "finished");
+    }
+
+    #[test]
+    fn rows_of_an_ingest_that_ends_without_finishing_reach_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sink(dir.path());
+        s.write_new(records(0, 10)).unwrap();
+        s.committed().unwrap();
+        // Held past both limits, never committed: the sink is dropped (a failed ingest).
+        s.write_new(records(10, 30)).unwrap();
+        drop(s);
+        // Only committed rows may be in files (the next ingest's recovery rewrites the rest
+        // from the store).
+        assert!(keys(dir.path()) <= 10);
     }
 }

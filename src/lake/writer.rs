@@ -4,9 +4,10 @@
 //! all partitions together hold `max_buffered_rows`, the largest one is written early. Each write
 //! creates a new file under a unique name, so concurrent writers never touch each other's files.
 //!
-//! Encoding and compressing a file happen on one background thread and its fsync and rename on a
-//! second one, so both overlap with the SQLite inserts of the ingest thread; at most one finished
-//! batch waits for the encoder.
+//! During an ingest the writer itself runs on a thread of its own (see `sink`); encoding and
+//! compressing a file happen on a second background thread and its fsync and rename on a third,
+//! so all of it overlaps with the SQLite inserts of the ingest thread; at most one finished batch
+//! waits for the encoder.
 
 use super::files::{fsync_dir, ClosedPart, PartWriter};
 use super::partition::{self, Partition};
@@ -111,8 +112,8 @@ const SYNC_QUEUE: usize = 64;
 
 /// The background threads writing files, and the way to hand them work: one encodes and
 /// compresses each batch into a closed temporary file, the other fsyncs and publishes the files
-/// in the same order. A sync takes about as long as encoding a small file, so the ingest thread,
-/// which waits whenever the encoder is busy, waits half as often.
+/// in the same order. A sync takes about as long as encoding a small file, so the thread buffering
+/// rows, which waits whenever the encoder is busy, waits half as often.
 struct Worker {
     tx: Sender<Job>,
     encoder: JoinHandle<Result<BTreeSet<PathBuf>>>,

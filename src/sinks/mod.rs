@@ -10,10 +10,11 @@ use crate::record::TraceRecord;
 
 /// A destination for records the store has just accepted as new.
 pub trait RecordSink {
-    /// Receives records that were new to the store. The store may not have committed them yet
-    /// (see `TraceWriter::begin_writes`): the sink holds them and makes none of them visible
-    /// before [`RecordSink::committed`].
-    fn write_new(&mut self, records: &[&TraceRecord]) -> Result<()>;
+    /// Receives records that were new to the store, to keep (a sink may work on them on a
+    /// thread of its own). The store may not have committed them yet (see
+    /// `TraceWriter::begin_writes`): the sink holds them and makes none of them visible before
+    /// [`RecordSink::committed`].
+    fn write_new(&mut self, records: Vec<TraceRecord>) -> Result<()>;
     /// The store has committed every record given so far: the sink may write them out.
     fn committed(&mut self) -> Result<()>;
     /// No record will follow and every one given is committed: the sink may start writing out
