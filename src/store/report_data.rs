@@ -110,6 +110,15 @@ impl RepoRead<'_> {
         data.coverage = Some(store.coverage(repo)?);
         Ok((data, store.report_freshness(repo)?))
     }
+
+    /// Every repo of `repos`, one after another on `store`, in that order.
+    pub fn load_each<S: ReportReader + ?Sized>(
+        &self,
+        store: &S,
+        repos: &[String],
+    ) -> Result<Vec<(RepoData, Freshness)>> {
+        repos.iter().map(|repo| self.load(store, repo)).collect()
+    }
 }
 
 impl ReportReader for Store {
@@ -136,7 +145,7 @@ impl ReportReader for Store {
             })
             .into_iter()
             .collect(),
-            None => repos.iter().map(|repo| read.load(self, repo)).collect(),
+            None => read.load_each(self, repos),
         }
     }
 

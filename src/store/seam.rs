@@ -223,7 +223,7 @@ pub trait ReportReader {
         repos: &[String],
         read: &RepoRead<'_>,
     ) -> Result<Vec<(RepoData, Freshness)>> {
-        repos.iter().map(|repo| read.load(self, repo)).collect()
+        read.load_each(self, repos)
     }
 
     /// When the traces and the GitHub data of `repo` start and end.
