@@ -12,6 +12,7 @@
 //! - [`multiple`]: Benjamini–Hochberg adjusted p-values over a family of tests.
 //! - [`quantile`]: exact percentiles (numpy's linear interpolation) and mean.
 //! - [`sketch`]: mergeable, serialisable DDSketch for percentiles kept in rollups.
+//! - [`sketch_sum`]: many stored sketches summed into one without decoding each.
 //! - [`calendar`]: UTC instants → calendar days in an IANA timezone, ISO weeks, business days.
 
 pub mod adjusted;
@@ -23,6 +24,7 @@ pub mod multiple;
 pub mod quantile;
 pub mod rank;
 pub mod sketch;
+pub mod sketch_sum;
 
 /// Why a statistics input was rejected (the caller's data, not a bug).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

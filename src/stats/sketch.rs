@@ -22,15 +22,16 @@ use super::StatsError;
 /// Relative accuracy α of the sketch (0.5 %).
 pub const RELATIVE_ACCURACY: f64 = 0.005;
 /// Bins per sign before the lowest ones collapse (the crate's default, which decoding assumes).
-const MAX_BINS: u32 = 2048;
+pub(super) const MAX_BINS: u32 = 2048;
 /// Magnitudes below this count as zero (the crate's default, which decoding assumes).
 const MIN_VALUE: f64 = 1.0e-9;
 /// Leading byte of the stored form.
 const FORMAT_VERSION: u8 = 1;
 /// Version prefix of the DDSketch Java-compatible encoding.
-const JAVA_VERSION_PREFIX: u8 = 0x02;
+pub(super) const JAVA_VERSION_PREFIX: u8 = 0x02;
 
-fn config() -> Config {
+/// The sketch configuration every stored sketch was made with.
+pub(super) fn config() -> Config {
     Config::new(RELATIVE_ACCURACY, MAX_BINS, MIN_VALUE)
 }
 
@@ -155,66 +156,99 @@ impl QuantileSketch {
         Ok(sketch)
     }
 
-    /// [`QuantileSketch::from_bytes`] for a sketch that is only merged into others: the same
-    /// checks, without copying the decoded bins into a fresh sketch.
-    pub fn from_bytes_to_merge(bytes: &[u8]) -> Result<Self, StatsError> {
-        Ok(QuantileSketch {
-            inner: Self::decode(bytes)?,
-        })
+    fn decode(bytes: &[u8]) -> Result<DDSketch, StatsError> {
+        let body = encoded_body(bytes)?;
+        validate::encoding(&body[1..], config().gamma).map_err(StatsError::Sketch)?;
+        // With its version prefix: without it the crate misreads an empty sketch.
+        DDSketch::from_java_bytes(body).map_err(|e| StatsError::Sketch(e.to_string()))
     }
 
-    fn decode(bytes: &[u8]) -> Result<DDSketch, StatsError> {
-        let (&version, body) = bytes
-            .split_first()
-            .ok_or_else(|| StatsError::Sketch("empty input".into()))?;
-        if version != FORMAT_VERSION {
-            return Err(StatsError::Sketch(format!(
-                "unsupported format version {version}"
-            )));
-        }
-        let encoded = match body.split_first() {
-            Some((&JAVA_VERSION_PREFIX, encoded)) => encoded,
-            _ => return Err(StatsError::Sketch("missing encoding version".into())),
-        };
-        validate::encoding(encoded, config().gamma).map_err(StatsError::Sketch)?;
-        DDSketch::from_java_bytes(body).map_err(|e| StatsError::Sketch(e.to_string()))
+    /// The sketch of Java-compatible bytes (with their version prefix) made in this crate, not
+    /// validated: decoded and merged into a fresh sketch, as [`QuantileSketch::from_bytes`] does.
+    pub(super) fn from_own_java_bytes(encoded: &[u8]) -> Result<Self, StatsError> {
+        let decoded =
+            DDSketch::from_java_bytes(encoded).map_err(|e| StatsError::Sketch(e.to_string()))?;
+        let mut sketch = QuantileSketch::new();
+        sketch
+            .inner
+            .merge(&decoded)
+            .map_err(|e| StatsError::Sketch(e.to_string()))?;
+        Ok(sketch)
+    }
+}
+
+/// The Java-compatible encoding inside stored bytes, from its version prefix on (checked).
+pub(super) fn encoded_body(bytes: &[u8]) -> Result<&[u8], StatsError> {
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or_else(|| StatsError::Sketch("empty input".into()))?;
+    if version != FORMAT_VERSION {
+        return Err(StatsError::Sketch(format!(
+            "unsupported format version {version}"
+        )));
+    }
+    match body.first() {
+        Some(&JAVA_VERSION_PREFIX) => Ok(body),
+        _ => Err(StatsError::Sketch("missing encoding version".into())),
     }
 }
 
 /// Largest total count a sketch accepts (counts are stored as doubles, exact up to 2⁵³).
-const MAX_COUNT: u64 = 1 << 53;
+pub(super) const MAX_COUNT: u64 = 1 << 53;
 
 /// Strict check of the subset of the DDSketch binary encoding that `to_bytes` writes.
-mod validate {
+pub(super) mod validate {
     /// Largest |bin index| a finite f64 can map to at 0.5 % accuracy is ~71 000.
     const MAX_ABS_INDEX: i64 = 200_000;
     /// `to_bytes` writes at most 2048 bins per store.
     const MAX_BINS_PER_STORE: u64 = 4096;
 
-    const COUNT: u8 = 0xA0;
-    const MIN: u8 = 0x88;
-    const MAX: u8 = 0x8C;
-    const SUM: u8 = 0x84;
-    const ZERO_COUNT: u8 = 0x04;
-    const INDEX_MAPPING_LOG: u8 = 0x02;
-    const POSITIVE_STORE: u8 = 0x05; // index deltas and counts
-    const NEGATIVE_STORE: u8 = 0x07;
+    pub(in crate::stats) const COUNT: u8 = 0xA0;
+    pub(in crate::stats) const MIN: u8 = 0x88;
+    pub(in crate::stats) const MAX: u8 = 0x8C;
+    pub(in crate::stats) const SUM: u8 = 0x84;
+    pub(in crate::stats) const ZERO_COUNT: u8 = 0x04;
+    pub(in crate::stats) const INDEX_MAPPING_LOG: u8 = 0x02;
+    pub(in crate::stats) const POSITIVE_STORE: u8 = 0x05; // index deltas and counts
+    pub(in crate::stats) const NEGATIVE_STORE: u8 = 0x07;
+
+    /// What a valid encoding holds besides its bins.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub(in crate::stats) struct Summary {
+        /// Values counted as zero.
+        pub zero: u64,
+        /// Exact sum (0 when the encoding has none).
+        pub sum: f64,
+        /// Exact smallest and largest value (when the sketch holds any).
+        pub min_max: Option<(f64, f64)>,
+        /// Values in the bins and the zero count together.
+        pub total: u64,
+    }
 
     /// Checks `body`; `gamma` is the mapping this build uses.
-    pub(super) fn encoding(mut body: &[u8], gamma: f64) -> Result<(), String> {
+    pub(in crate::stats) fn encoding(body: &[u8], gamma: f64) -> Result<(), String> {
+        parse(body, gamma, |_, _, _| {}).map(|_| ())
+    }
+
+    /// Checks `body` and hands every bin to `bin` (negative store?, key, count) as it is read;
+    /// after an error the bins already handed over are not a sketch.
+    pub(in crate::stats) fn parse(
+        mut body: &[u8],
+        gamma: f64,
+        mut bin: impl FnMut(bool, i32, u64),
+    ) -> Result<Summary, String> {
         let input = &mut body;
         let mut declared_count = None;
         let mut total: f64 = 0.0;
         let (mut min, mut max) = (None, None);
+        let (mut zero, mut sum) = (0.0, 0.0);
         let mut seen_mapping = false;
         while let Some(flag) = byte(input)? {
             match flag {
                 COUNT => declared_count = Some(count_value(var_double(input)?)?),
                 MIN => min = Some(finite(f64_le(input)?, "min")?),
                 MAX => max = Some(finite(f64_le(input)?, "max")?),
-                SUM => {
-                    finite(f64_le(input)?, "sum")?;
-                }
+                SUM => sum = finite(f64_le(input)?, "sum")?,
                 INDEX_MAPPING_LOG => {
                     let g = f64_le(input)?;
                     let offset = f64_le(input)?;
@@ -223,8 +257,13 @@ mod validate {
                     }
                     seen_mapping = true;
                 }
-                ZERO_COUNT => total += count_value(var_double(input)?)?,
-                POSITIVE_STORE | NEGATIVE_STORE => total += store(input)?,
+                ZERO_COUNT => {
+                    let c = count_value(var_double(input)?)?;
+                    zero += c;
+                    total += c;
+                }
+                POSITIVE_STORE => total += store(input, |k, c| bin(false, k, c))?,
+                NEGATIVE_STORE => total += store(input, |k, c| bin(true, k, c))?,
                 other => return Err(format!("unexpected flag byte 0x{other:02X}")),
             }
             if total > super::MAX_COUNT as f64 {
@@ -239,14 +278,21 @@ mod validate {
                 return Err(format!("declared count {c} but bins hold {total}"));
             }
         }
-        match (total > 0.0, min, max) {
-            (false, _, _) => Ok(()),
-            (true, Some(lo), Some(hi)) if lo <= hi => Ok(()),
-            _ => Err("non-empty sketch without a valid min and max".into()),
-        }
+        let min_max = match (total > 0.0, min, max) {
+            (false, _, _) => None,
+            (true, Some(lo), Some(hi)) if lo <= hi => Some((lo, hi)),
+            _ => return Err("non-empty sketch without a valid min and max".into()),
+        };
+        // Whole counts up to 2^53: exact as integers.
+        Ok(Summary {
+            zero: zero as u64,
+            sum,
+            min_max,
+            total: total as u64,
+        })
     }
 
-    fn store(input: &mut &[u8]) -> Result<f64, String> {
+    fn store(input: &mut &[u8], mut bin: impl FnMut(i32, u64)) -> Result<f64, String> {
         let bins = var_long(input)?;
         if bins > MAX_BINS_PER_STORE {
             return Err(format!("{bins} bins in one store"));
@@ -259,7 +305,10 @@ mod validate {
                 .checked_add(delta)
                 .filter(|i| i.abs() <= MAX_ABS_INDEX)
                 .ok_or("bin index out of range")?;
-            total += count_value(var_double(input)?)?;
+            let count = count_value(var_double(input)?)?;
+            total += count;
+            // |index| ≤ MAX_ABS_INDEX fits an i32; the count is a whole number ≤ 2^53.
+            bin(index as i32, count as u64);
         }
         Ok(total)
     }

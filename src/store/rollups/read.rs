@@ -13,7 +13,6 @@ use crate::metrics::aggregate::{
     ErrorCount, HourAggregator, HourSession, SessionNumbers, TraceAggregate,
 };
 use crate::metrics::counters::{present, status_of, utc_hour};
-use crate::stats::sketch::QuantileSketch;
 use crate::stats::StatsError;
 use crate::store::report_data::TraceFilter;
 use crate::store::Store;
@@ -45,22 +44,6 @@ fn blob<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a
     row.get_ref(i)?.as_blob_or_null().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
     })
-}
-
-/// A stored rollup sketch (empty when NULL); an unreadable one names the cell and the fix.
-pub(in crate::store) fn sketch(
-    bytes: Option<&[u8]>,
-    repo: &str,
-    hour: i64,
-) -> Result<QuantileSketch> {
-    match bytes {
-        None => Ok(QuantileSketch::new()),
-        Some(b) => QuantileSketch::from_bytes_to_merge(b).map_err(|e| {
-            Error::Stats(StatsError::Sketch(format!(
-                "rollup cell {repo} hour {hour} is unreadable ({e}); run `prod-lens rebuild-rollups`"
-            )))
-        }),
-    }
 }
 
 impl Store {

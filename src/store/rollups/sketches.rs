@@ -1,11 +1,11 @@
-//! Decoding and merging the stored sketches of a report's rollup cells on a second thread, while
-//! the reading thread goes on with the counters and sessions.
+//! Summing the stored sketches of a report's rollup cells on a second thread, while the reading
+//! thread goes on with the counters and sessions.
 //!
 //! An unfiltered report over a month reads a hundred thousand cells, each with a latency and a
 //! TTFT sketch; decoding them was a fifth of the report's time. The cells' bytes are copied in
-//! batches to one worker, which merges them in the order given, exactly as
-//! [`HourAggregator::cell`](crate::metrics::aggregate::HourAggregator::cell) does, so the merged
-//! sketches are the same.
+//! batches to one worker, which adds them to per-day sums ([`SketchSum`]) in the order given; the
+//! sketches made from the sums equal merging the decoded sketches one by one, as
+//! [`HourAggregator::cell`](crate::metrics::aggregate::HourAggregator::cell) does.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -13,9 +13,9 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use chrono::NaiveDate;
 
-use super::read::sketch;
 use crate::error::{Error, Result};
 use crate::stats::sketch::QuantileSketch;
+use crate::stats::sketch_sum::SketchSum;
 use crate::stats::StatsError;
 
 /// Cells per batch sent to the worker.
@@ -125,29 +125,40 @@ pub(in crate::store) fn merged_while<T>(
     })
 }
 
-/// The worker: decodes every cell's sketches and merges each into its day's sketch and the
-/// TTFT sketch, in arrival order.
+/// The worker: adds every cell's sketches to its day's latency sum and the TTFT sum, in arrival
+/// order, and makes the sketches at the end (equal to decoding and merging them one by one).
 fn merge(rx: Receiver<Batch>, repo: &str) -> Result<MergedSketches> {
-    let mut out = MergedSketches::default();
+    let mut latency: BTreeMap<NaiveDate, SketchSum> = BTreeMap::new();
+    let mut ttft = SketchSum::default();
     for batch in rx {
         for e in &batch.entries {
             let bytes = |r: &Option<Range<usize>>| r.clone().and_then(|r| batch.bytes.get(r));
-            let latency = sketch(bytes(&e.latency), repo, e.hour)?;
-            if !latency.is_empty() {
-                merge_into(out.latency_by_day.entry(e.day).or_default(), &latency);
+            if let Some(b) = bytes(&e.latency) {
+                add(latency.entry(e.day).or_default(), b, repo, e.hour)?;
             }
-            let ttft = sketch(bytes(&e.ttft), repo, e.hour)?;
-            if !ttft.is_empty() {
-                merge_into(&mut out.ttft, &ttft);
+            if let Some(b) = bytes(&e.ttft) {
+                add(&mut ttft, b, repo, e.hour)?;
             }
         }
+    }
+    let made = |s: &SketchSum| s.finish().map_err(Error::Stats);
+    let mut out = MergedSketches {
+        ttft: made(&ttft)?,
+        ..MergedSketches::default()
+    };
+    for (day, s) in latency.iter().filter(|(_, s)| !s.is_empty()) {
+        out.latency_by_day.insert(*day, made(s)?);
     }
     Ok(out)
 }
 
-fn merge_into(acc: &mut QuantileSketch, s: &QuantileSketch) {
-    // Sketches of one configuration always merge.
-    let _ = acc.merge(s);
+/// Adds a cell's stored sketch; an unreadable one names the cell and the fix.
+fn add(sum: &mut SketchSum, bytes: &[u8], repo: &str, hour: i64) -> Result<()> {
+    sum.add_bytes(bytes).map_err(|e| {
+        Error::Stats(StatsError::Sketch(format!(
+            "rollup cell {repo} hour {hour} is unreadable ({e}); run `prod-lens rebuild-rollups`"
+        )))
+    })
 }
 
 #[cfg(test)]
