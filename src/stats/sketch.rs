@@ -147,24 +147,14 @@ impl QuantileSketch {
     /// Restores a sketch written by [`QuantileSketch::to_bytes`]; corrupt or foreign bytes give
     /// an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StatsError> {
-        let decoded = Self::decode(bytes)?;
-        let mut sketch = QuantileSketch::new();
-        sketch
-            .inner
-            .merge(&decoded)
-            .map_err(|e| StatsError::Sketch(e.to_string()))?;
-        Ok(sketch)
-    }
-
-    fn decode(bytes: &[u8]) -> Result<DDSketch, StatsError> {
         let body = encoded_body(bytes)?;
         validate::encoding(&body[1..], config().gamma).map_err(StatsError::Sketch)?;
-        // With its version prefix: without it the crate misreads an empty sketch.
-        DDSketch::from_java_bytes(body).map_err(|e| StatsError::Sketch(e.to_string()))
+        Self::from_own_java_bytes(body)
     }
 
-    /// The sketch of Java-compatible bytes (with their version prefix) made in this crate, not
-    /// validated: decoded and merged into a fresh sketch, as [`QuantileSketch::from_bytes`] does.
+    /// The sketch of Java-compatible bytes (with their version prefix, without which the crate
+    /// misreads an empty sketch) that this crate made or validated: decoded and merged into a
+    /// fresh sketch.
     pub(super) fn from_own_java_bytes(encoded: &[u8]) -> Result<Self, StatsError> {
         let decoded =
             DDSketch::from_java_bytes(encoded).map_err(|e| StatsError::Sketch(e.to_string()))?;
