@@ -201,7 +201,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute_batch(
-            "DROP TABLE teams; DROP TABLE settings; DROP INDEX traces_developer_team; DROP TABLE input_files; DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body;
+            "DROP TABLE teams; DROP TABLE settings; DROP INDEX traces_developer_team; DROP TABLE input_files; DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body; DROP INDEX gh_commits_repo_committed_subject; DROP INDEX gh_commits_email_login; CREATE INDEX gh_commits_repo_committed ON gh_commits(repo, committed_at);
              DROP TABLE rollup_cells; DROP TABLE rollup_errors; DROP TABLE rollup_sessions;
              DROP TABLE rollup_session_models; PRAGMA user_version = 4;",
         )
@@ -218,7 +218,7 @@ fn a_version_4_store_gets_its_rollups_when_first_opened_for_writing() {
     assert!(warned, "{}", old["warnings"]);
 
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 12);
+    assert_eq!(store.schema_version().unwrap(), 13);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);
@@ -241,7 +241,7 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP TABLE teams; DROP TABLE settings; DROP INDEX traces_developer_team; DROP TABLE input_files; DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body;
+            "DROP TABLE teams; DROP TABLE settings; DROP INDEX traces_developer_team; DROP TABLE input_files; DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body; DROP INDEX gh_commits_repo_committed_subject; DROP INDEX gh_commits_email_login; CREATE INDEX gh_commits_repo_committed ON gh_commits(repo, committed_at);
              DROP TABLE rollup_session_models;
              ALTER TABLE rollup_cells DROP COLUMN line_calls;
              ALTER TABLE rollup_cells DROP COLUMN line_output_tokens;
@@ -258,7 +258,7 @@ fn a_version_6_store_gets_its_per_model_session_days_when_first_opened_for_writi
         .sessions_page(&q)
         .unwrap();
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 12);
+    assert_eq!(store.schema_version().unwrap(), 13);
     assert!(store.has_session_model_rollups().unwrap());
     // Equal but for the order of float additions in summed costs.
     let rounded = |mut p: prod_lens::store::sessions::SessionPage| {
@@ -283,7 +283,7 @@ fn a_version_7_store_gets_its_line_counters_when_first_opened_for_writing() {
     rusqlite::Connection::open(&db)
         .unwrap()
         .execute_batch(
-            "DROP TABLE teams; DROP TABLE settings; DROP INDEX traces_developer_team; DROP TABLE input_files; DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body;
+            "DROP TABLE teams; DROP TABLE settings; DROP INDEX traces_developer_team; DROP TABLE input_files; DROP TABLE identity_map; DROP INDEX traces_repo_branch; ALTER TABLE gh_commits DROP COLUMN body; DROP INDEX gh_commits_repo_committed_subject; DROP INDEX gh_commits_email_login; CREATE INDEX gh_commits_repo_committed ON gh_commits(repo, committed_at);
              ALTER TABLE rollup_cells DROP COLUMN line_calls;
              ALTER TABLE rollup_cells DROP COLUMN line_output_tokens;
              PRAGMA user_version = 7;",
@@ -293,7 +293,7 @@ fn a_version_7_store_gets_its_line_counters_when_first_opened_for_writing() {
     let old = report_ok(&w, &db, &[]);
     assert_eq!(old["metadata"]["mode"], "exact-fallback");
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 12);
+    assert_eq!(store.schema_version().unwrap(), 13);
     drop(store);
     assert_same(&snapshot(&open_db(&db), None), &want);
     let new = report_ok(&w, &db, &[]);

@@ -267,6 +267,17 @@ const MIGRATIONS: &[&str] = &[
     crate::store::source_state::SCHEMA,
     // 12: teams, settings (the privacy setting) and the calls' (developer, team) pairs.
     crate::store::teams::SCHEMA,
+    // 13: indexes for reports. PR attribution reads a window's commits by subject and sha:
+    // with both in the index, SQLite checks them there and visits the table (for the body) only
+    // for commits that can be evidence, not once per commit. The identity linker groups commit
+    // e-mails by login: read in order from a partial index instead of scanning every commit.
+    r#"
+    CREATE INDEX gh_commits_repo_committed_subject
+        ON gh_commits(repo, committed_at, sha, message);
+    DROP INDEX gh_commits_repo_committed;
+    CREATE INDEX gh_commits_email_login ON gh_commits(lower(author_email), author_login)
+        WHERE author_email IS NOT NULL AND author_email != '' AND author_login IS NOT NULL;
+    "#,
 ];
 
 /// A data step run after a migration's SQL, in the same transaction.
