@@ -15,6 +15,7 @@ pub mod identities;
 mod migrations;
 pub mod postgres;
 pub mod prune;
+mod raw;
 pub mod report_data;
 pub mod rollups;
 pub mod runs;

@@ -508,8 +508,3 @@ macro_rules! counters_from_row {
     };
 }
 pub(in crate::store) use counters_from_row;
-
-/// Reads counters from `row` starting at column `at`, in [`super::CELL_COUNTERS`] order.
-pub(crate) fn counters_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Counters> {
-    counters_from_row!(row, at, get, rusqlite::Error)
-}

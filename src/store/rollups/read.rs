@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
-use super::delta::{counters_at, models_of};
+use super::delta::{counters_from_row, models_of};
 use super::sketches::merged_while;
 use crate::error::{Error, Result};
 use crate::metrics::aggregate::{
@@ -14,6 +14,7 @@ use crate::metrics::aggregate::{
 };
 use crate::metrics::counters::{present, status_of, utc_hour};
 use crate::stats::StatsError;
+use crate::store::raw::RawQuery;
 use crate::store::report_data::TraceFilter;
 use crate::store::Store;
 
@@ -37,12 +38,6 @@ impl Interner {
 fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
     row.get_ref(i)?.as_str_or_null().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn blob<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a [u8]>> {
-    row.get_ref(i)?.as_blob_or_null().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
     })
 }
 
@@ -94,24 +89,30 @@ impl Store {
         let p = params![repo, h0, h1, filter.developer_json(), filter.model];
         let mut names = Interner::default();
         // In key order (the table's own), which is the aggregate's order in most timezones.
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT hour, developer, model, {}, latency_sketch, ttft_sketch FROM rollup_cells
-             WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
-               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-               AND (?5 IS NULL OR model = ?5)
-             ORDER BY hour, developer, model",
-            super::CELL_COUNTERS.join(", ")
-        ))?;
+        // Read through the C API: most of a large report's rows are these (see store::raw).
+        let mut cells = RawQuery::prepare(
+            &self.conn,
+            &format!(
+                "SELECT hour, developer, model, {}, latency_sketch, ttft_sketch FROM rollup_cells
+                 WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
+                   AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+                   AND (?5 IS NULL OR model = ?5)
+                 ORDER BY hour, developer, model",
+                super::CELL_COUNTERS.join(", ")
+            ),
+        )?;
+        bind_window(&mut cells, repo, (h0, h1), filter)?;
+        cells.bind_text(5, filter.model.as_deref())?;
         let mut agg = HourAggregator::new(tz);
         // The sketches are decoded and merged on a second thread meanwhile.
         let ((), merged) = merged_while(repo, |feed| {
-            let mut rows = stmt.query(p)?;
             let at = 3 + super::CELL_COUNTERS.len();
-            while let Some(r) = rows.next()? {
+            while let Some(r) = cells.next()? {
                 let hour: i64 = r.get(0)?;
-                let (developer, model) = (names.get(text(r, 1)?), names.get(text(r, 2)?));
-                if let Some(slot) = agg.cell_counts(hour, developer, model, counters_at(r, 3)?) {
-                    feed.push(slot.day, hour, blob(r, at)?, blob(r, at + 1)?);
+                let (developer, model) = (names.get(r.text(1)?), names.get(r.text(2)?));
+                let counts = counters_from_row!(&r, 3, get, rusqlite::Error)?;
+                if let Some(slot) = agg.cell_counts(hour, developer, model, counts) {
+                    feed.push(slot.day, hour, r.blob(at)?, r.blob(at + 1)?);
                 }
             }
             Ok(())
@@ -160,38 +161,59 @@ fn read_sessions(
     filter: &TraceFilter,
 ) -> Result<()> {
     // The per-model hours are read only under a model filter; rows in key order, which the
-    // aggregate's session order follows.
-    let mut stmt = conn.prepare_cached(if filter.model.is_some() {
-        "SELECT day, developer, session, hours, models FROM rollup_sessions
-         WHERE repo = ?1 AND day >= ?2 AND day <= ?3
-           AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-         ORDER BY day, developer, session"
-    } else {
-        "SELECT day, developer, session, hours FROM rollup_sessions
-         WHERE repo = ?1 AND day >= ?2 AND day <= ?3
-           AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-         ORDER BY day, developer, session"
-    })?;
-    let mut rows = stmt.query(params![repo, d0, d1, filter.developer_json()])?;
+    // aggregate's session order follows. Read through the C API, like the cells.
+    let mut rows = RawQuery::prepare(
+        conn,
+        if filter.model.is_some() {
+            "SELECT day, developer, session, hours, models FROM rollup_sessions
+             WHERE repo = ?1 AND day >= ?2 AND day <= ?3
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+             ORDER BY day, developer, session"
+        } else {
+            "SELECT day, developer, session, hours FROM rollup_sessions
+             WHERE repo = ?1 AND day >= ?2 AND day <= ?3
+               AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
+             ORDER BY day, developer, session"
+        },
+    )?;
+    bind_window(&mut rows, repo, (d0, d1), filter)?;
     let mut numbers = SessionNumbers::default();
     while let Some(r) = rows.next()? {
         let day: i64 = r.get(0)?;
         let models = if filter.model.is_some() {
-            text(r, 4)?
+            r.text(4)?
         } else {
             None
         };
-        let h = session_hours(r.get(3)?, models, filter, repo, day)?;
+        let bits = u32::try_from(r.get::<i64>(3)?).map_err(|_| {
+            Error::Stats(StatsError::Sketch(format!(
+                "rollup session row {repo} day {day} has hours out of range; run `prod-lens rebuild-rollups`"
+            )))
+        })?;
+        let h = session_hours(bits, models, filter, repo, day)?;
         session_day(
             agg,
             names,
             &mut numbers,
             (day, h, hours),
-            text(r, 1)?,
-            text(r, 2)?,
+            r.text(1)?,
+            r.text(2)?,
         );
     }
     Ok(())
+}
+
+/// Binds a rollup read's repo (?1), range (?2, ?3) and developer filter (?4).
+fn bind_window(
+    q: &mut RawQuery<'_>,
+    repo: &str,
+    (from, to): (i64, i64),
+    filter: &TraceFilter,
+) -> rusqlite::Result<()> {
+    q.bind_text(1, Some(repo))?;
+    q.bind_i64(2, from)?;
+    q.bind_i64(3, to)?;
+    q.bind_text(4, filter.developer_json().as_deref())
 }
 
 /// The hours of a session-day to count: all of them (`hours`), or under a model filter that
