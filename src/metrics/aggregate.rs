@@ -85,18 +85,27 @@ pub struct SessionSlot {
 }
 
 /// Numbers session ids (first seen, first numbered) for [`HourSession`] and [`SessionSlot`].
+///
+/// Ids of 36 bytes (UUIDs, what Claude Code writes) are keyed by their bytes in place, so
+/// numbering them allocates nothing; other ids are kept as text.
 #[derive(Debug, Default)]
-pub struct SessionNumbers(HashMap<Box<str>, u32>);
+pub struct SessionNumbers {
+    uuids: HashMap<[u8; 36], u32>,
+    others: HashMap<Box<str>, u32>,
+}
 
 impl SessionNumbers {
     /// The number of session `id`.
     pub fn number(&mut self, id: &str) -> u32 {
-        if let Some(&n) = self.0.get(id) {
+        let next = u32::try_from(self.uuids.len() + self.others.len()).unwrap_or(u32::MAX);
+        if let Ok(bytes) = <[u8; 36]>::try_from(id.as_bytes()) {
+            return *self.uuids.entry(bytes).or_insert(next);
+        }
+        if let Some(&n) = self.others.get(id) {
             return n;
         }
-        let n = u32::try_from(self.0.len()).unwrap_or(u32::MAX);
-        self.0.insert(id.into(), n);
-        n
+        self.others.insert(id.into(), next);
+        next
     }
 }
 
@@ -135,8 +144,8 @@ pub struct TraceAggregate {
     pub cells: Vec<Cell>,
     /// Failed calls per (status, class), sorted.
     pub errors: Vec<ErrorCount>,
-    /// Distinct (local hour, developer, session), sorted by hour; sessions numbered densely in
-    /// order of first appearance.
+    /// Distinct (local hour, developer, session), sorted by (hour, session, developer);
+    /// sessions numbered densely in order of first appearance.
     pub sessions: Vec<SessionSlot>,
     /// Distinct sessions in `sessions` (their numbers are `0..distinct_sessions`).
     pub distinct_sessions: usize,
@@ -186,6 +195,8 @@ fn merge_sketch(d: &mut Dist, s: &QuantileSketch) {
 pub struct HourAggregator {
     tz: Tz,
     slots: HashMap<i64, Option<Slot>>,
+    /// The last hour looked up and its slot (rows arrive in hour order).
+    last_slot: Option<(i64, Option<Slot>)>,
     cells: Vec<Cell>,
     errors: HashMap<ErrorKey, u64>,
     /// Sorted and deduplicated by `finish` (only hours repeated by a DST change repeat).
@@ -200,6 +211,7 @@ impl HourAggregator {
         HourAggregator {
             tz,
             slots: HashMap::new(),
+            last_slot: None,
             cells: Vec::new(),
             errors: HashMap::new(),
             sessions: Vec::new(),
@@ -209,11 +221,18 @@ impl HourAggregator {
     }
 
     fn slot(&mut self, hour: i64) -> Option<Slot> {
+        if let Some((h, slot)) = self.last_slot {
+            if h == hour {
+                return slot;
+            }
+        }
         let tz = self.tz;
-        *self
+        let slot = *self
             .slots
             .entry(hour)
-            .or_insert_with(|| Slot::of_utc_hour(hour, tz))
+            .or_insert_with(|| Slot::of_utc_hour(hour, tz));
+        self.last_slot = Some((hour, slot));
+        slot
     }
 
     /// Adds one stored cell with its latency and TTFT sketches.
@@ -443,6 +462,27 @@ impl TraceAggregate {
         }
     }
 
+    /// The distinct developer ids of the cells and sessions, each once, in no set order.
+    pub fn developer_ids(&self) -> HashSet<&str> {
+        // Equal names mostly share one allocation (they are interned when read): entries are
+        // told apart by address first, which is cheap, and only new addresses by text.
+        let mut addresses: HashSet<*const u8> = HashSet::new();
+        let mut last = None;
+        let mut ids: HashSet<&str> = HashSet::new();
+        let names = self.cells.iter().map(|c| &c.developer);
+        for d in names.chain(self.sessions.iter().map(|s| &s.developer)) {
+            let Some(d) = d.as_deref() else { continue };
+            if last == Some(d.as_ptr()) {
+                continue;
+            }
+            last = Some(d.as_ptr());
+            if addresses.insert(d.as_ptr()) {
+                ids.insert(d);
+            }
+        }
+        ids
+    }
+
     /// Counters of every cell added up.
     pub fn totals(&self) -> Counters {
         let mut t = Counters::default();
@@ -533,6 +573,63 @@ mod tests {
         assert!(agg.sessions.windows(2).all(|w| w[0].slot <= w[1].slot));
         let per_day: Vec<u64> = agg.sessions_per_day().into_values().collect();
         assert_eq!(per_day, vec![2, 1]);
+    }
+
+    #[test]
+    fn uuid_and_other_session_ids_share_one_numbering() {
+        let lower = "0000a0b3-1fa0-4c05-91fd-8e14d7c67fa7";
+        let upper = "0000A0B3-1FA0-4C05-91FD-8E14D7C67FA7";
+        let mut numbers = SessionNumbers::default();
+        assert_eq!(numbers.number(lower), 0);
+        assert_eq!(numbers.number("x"), 1);
+        assert_eq!(numbers.number(upper), 2);
+        assert_eq!(numbers.number("0000a0b3-1fa0-4c05-91fd-8e14d7c67fa"), 3);
+        assert_eq!(numbers.number(lower), 0);
+        assert_eq!(numbers.number(upper), 2);
+        assert_eq!(numbers.number("x"), 1);
+        assert_eq!(numbers.number("0000a0b3-1fa0-4c05-91fd-8e14d7c67fa"), 3);
+    }
+
+    #[test]
+    fn many_cells_in_falling_hours_come_out_sorted() {
+        let h = utc_hour(at("2025-10-20T00:00:00Z").timestamp_micros());
+        let mut agg = HourAggregator::new(chrono_tz::UTC);
+        let n = 12_305;
+        // Falling hours, so `finish` has to sort across chunks.
+        for i in (0..n).rev() {
+            let counts = Counters {
+                requests: i as i64,
+                ..Counters::default()
+            };
+            let hour = h + (i / 50) as i64;
+            agg.cell_counts(
+                hour,
+                Some(format!("d{:05}", i % 50).as_str().into()),
+                None,
+                counts,
+            );
+        }
+        let done = agg.finish();
+        assert_eq!(done.cells.len(), n);
+        let requests: Vec<i64> = done.cells.iter().map(|c| c.counts.requests).collect();
+        assert_eq!(requests, (0..n as i64).collect::<Vec<_>>());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn numbers_match_a_plain_map_of_the_texts(
+            ids in proptest::collection::vec(
+                "[0-9a-fA-F]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{11}[0-9a-g-]|[a-c]{1,3}|[ab]{35,37}",
+                0..60)
+        ) {
+            let mut numbers = SessionNumbers::default();
+            let mut plain: std::collections::HashMap<&str, u32> = Default::default();
+            for id in ids.iter().chain(ids.iter().rev()) {
+                let next = plain.len() as u32;
+                let want = *plain.entry(id.as_str()).or_insert(next);
+                proptest::prop_assert_eq!(numbers.number(id), want);
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashMapExt};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -227,8 +227,9 @@ struct Dev<'a> {
     /// Spellings of the id with their calls (traces) or items (GitHub).
     spellings: BTreeMap<&'a str, (u64, u64)>,
     counts: Counters,
-    /// Session numbers (see [`SessionSlot::session`](crate::metrics::aggregate::SessionSlot::session)).
-    sessions: HashSet<u32>,
+    /// Session numbers seen, as bits (the numbers are dense, see
+    /// [`SessionSlot::session`](crate::metrics::aggregate::SessionSlot::session)).
+    sessions: Vec<u64>,
     commits: u64,
     merged: u64,
 }
@@ -245,6 +246,31 @@ impl Dev<'_> {
         }
         best.map(|(n, _)| n.to_string()).unwrap_or_default()
     }
+
+    /// Marks session number `n` as one of this developer's.
+    fn add_session(&mut self, n: u32) {
+        let (word, bit) = (n as usize / 64, n % 64);
+        if self.sessions.len() <= word {
+            self.sessions.resize(word + 1, 0);
+        }
+        self.sessions[word] |= 1 << bit;
+    }
+
+    /// Distinct sessions marked.
+    fn session_count(&self) -> u64 {
+        self.sessions
+            .iter()
+            .map(|w| u64::from(w.count_ones()))
+            .sum()
+    }
+}
+
+/// One distinct developer id of the trace side: its person's entry in the table, the spelling
+/// it counts under (its linked login, or itself) and its calls.
+struct IdEntry<'a> {
+    dev: usize,
+    spelling: &'a str,
+    calls: u64,
 }
 
 /// The per-developer table of one repo, sorted by calls (most first), then name.
@@ -255,12 +281,7 @@ impl Dev<'_> {
 pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary> {
     // Each distinct developer id once: the GitHub login it is linked to, when it is, and the
     // key (lower case) of the person it counts for.
-    let ids: HashSet<&str> = agg
-        .cells
-        .iter()
-        .filter_map(|c| c.developer.as_deref())
-        .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
-        .collect();
+    let ids = agg.developer_ids();
     let linked: HashMap<&str, String> = match &data.linker {
         Some(l) => ids
             .iter()
@@ -268,41 +289,61 @@ pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary
             .collect(),
         None => HashMap::new(),
     };
-    let person = |id: &str| -> String { linked.get(id).cloned().unwrap_or_else(|| id.to_string()) };
-    let key_of: HashMap<&str, String> = ids
-        .iter()
-        .map(|&id| (id, person(id).to_lowercase()))
-        .collect();
-    let mut devs: HashMap<String, Dev> = HashMap::new();
-    let mut aliases: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
+    // People by key, as indices into `people`; every id of the trace side resolved once.
+    let mut people: Vec<(String, Dev)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut person_of = |key: String| -> usize {
+        *index.entry(key.clone()).or_insert_with(|| {
+            people.push((key, Dev::default()));
+            people.len() - 1
+        })
+    };
+    let mut by_id: HashMap<&str, IdEntry> = HashMap::with_capacity(ids.len());
+    for &id in &ids {
+        let spelling = linked.get(id).map_or(id, String::as_str);
+        let dev = person_of(spelling.to_lowercase());
+        by_id.insert(
+            id,
+            IdEntry {
+                dev,
+                spelling,
+                calls: 0,
+            },
+        );
+    }
+    // Counters are added cell by cell, in the cells' order, so sums are the same every run.
     for c in agg.cells.iter().filter(|c| c.counts.requests > 0) {
-        let Some(name) = c.developer.as_deref() else {
+        let Some(e) = c.developer.as_deref().and_then(|n| by_id.get_mut(n)) else {
             continue;
         };
-        let who = person(name);
-        let d = devs.entry(who.to_lowercase()).or_default();
-        if who != name {
-            aliases
-                .entry(who.to_lowercase())
-                .or_default()
-                .insert(name.to_string());
-        }
-        d.spellings
-            .entry(linked.get(name).map_or(name, String::as_str))
-            .or_default()
-            .0 += count(c.counts.requests);
-        d.counts.add(&c.counts);
+        e.calls += count(c.counts.requests);
+        people[e.dev].1.counts.add(&c.counts);
     }
+    // A developer is listed once a session or a call of theirs is seen.
+    let mut listed = vec![false; people.len()];
     for s in &agg.sessions {
-        if let Some(key) = s.developer.as_deref().and_then(|name| key_of.get(name)) {
-            if !devs.contains_key(key.as_str()) {
-                devs.insert(key.clone(), Dev::default());
-            }
-            if let Some(d) = devs.get_mut(key.as_str()) {
-                d.sessions.insert(s.session);
-            }
+        if let Some(e) = s.developer.as_deref().and_then(|n| by_id.get(n)) {
+            listed[e.dev] = true;
+            people[e.dev].1.add_session(s.session);
         }
     }
+    let mut aliases: HashMap<String, std::collections::BTreeSet<String>> = HashMap::new();
+    for (&id, e) in by_id.iter().filter(|(_, e)| e.calls > 0) {
+        let (key, d) = &mut people[e.dev];
+        listed[e.dev] = true;
+        d.spellings.entry(e.spelling).or_default().0 += e.calls;
+        if e.spelling != id {
+            aliases
+                .entry(key.clone())
+                .or_default()
+                .insert(id.to_string());
+        }
+    }
+    let mut devs: HashMap<String, Dev> = people
+        .into_iter()
+        .zip(listed)
+        .filter_map(|(p, listed)| listed.then_some(p))
+        .collect();
     for c in &data.commits {
         if let Some(a) = c.author.as_deref() {
             let d = devs.entry(a.to_lowercase()).or_default();
@@ -328,7 +369,7 @@ pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary
                     .unwrap_or_default(),
                 developer: d.name(),
                 requests: count(d.counts.requests),
-                sessions: d.sessions.len() as u64,
+                sessions: d.session_count(),
                 tokens: d.counts.tokens,
                 cost_usd: d.counts.cost_usd,
                 acceptance_n: signal,

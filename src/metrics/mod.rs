@@ -415,11 +415,7 @@ fn repo_part(
     // (each distinct id looked up once).
     let people: foldhash::HashMap<&str, String> = match &repo.linker {
         Some(l) => agg
-            .cells
-            .iter()
-            .filter_map(|c| c.developer.as_deref())
-            .chain(agg.sessions.iter().filter_map(|s| s.developer.as_deref()))
-            .collect::<foldhash::HashSet<&str>>()
+            .developer_ids()
             .into_iter()
             .filter_map(|id| l.link(id).map(|k| (id, k.login)))
             .collect(),

@@ -217,21 +217,26 @@ pub fn compute_as<'a>(
     cost.per_developer = by_name(per_developer);
     cost.per_day = by_name(per_day);
     // Distinct (person, session, local hour): two ids of one person may share a session. The
-    // entries are sorted by hour, so the set holds one hour at a time.
+    // entries are sorted by (hour, session), so each (hour, session) is one run of entries and
+    // its distinct people are counted within the run (almost always one).
     let mut session_hours = 0usize;
-    let mut seen: HashSet<(&str, u32)> = HashSet::new();
-    let mut hour = None;
+    let mut people: Vec<&str> = Vec::new();
+    let mut run = None;
     for s in &agg.sessions {
-        if hour != Some(s.slot) {
-            session_hours += seen.len();
-            seen.clear();
-            hour = Some(s.slot);
+        let Some(d) = s.developer.as_deref() else {
+            continue;
+        };
+        if run != Some((s.slot, s.session)) {
+            session_hours += people.len();
+            people.clear();
+            run = Some((s.slot, s.session));
         }
-        if let Some(d) = s.developer.as_deref() {
-            seen.insert((person(d), s.session));
+        let p = person(d);
+        if !people.contains(&p) {
+            people.push(p);
         }
     }
-    let session_hours = session_hours + seen.len();
+    let session_hours = session_hours + people.len();
     let active = dev_hours.len() as u64;
     let mut buckets = [0u64; 7];
     for (b, &v) in buckets.iter_mut().zip(&t.latency_buckets) {
