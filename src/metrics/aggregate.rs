@@ -197,6 +197,8 @@ pub struct HourAggregator {
     slots: HashMap<i64, Option<Slot>>,
     /// The last hour looked up and its slot (rows arrive in hour order).
     last_slot: Option<(i64, Option<Slot>)>,
+    /// The slots of the 24 hours of the last UTC day a session-day was added for.
+    day_slots: Option<(i64, [Option<Slot>; 24])>,
     cells: Vec<Cell>,
     errors: HashMap<ErrorKey, u64>,
     /// Sorted and deduplicated by `finish` (only hours repeated by a DST change repeat).
@@ -212,6 +214,7 @@ impl HourAggregator {
             tz,
             slots: HashMap::new(),
             last_slot: None,
+            day_slots: None,
             cells: Vec::new(),
             errors: HashMap::new(),
             sessions: Vec::new(),
@@ -317,6 +320,34 @@ impl HourAggregator {
                 developer: s.developer,
                 session: s.session,
             });
+        }
+    }
+
+    /// Adds one stored session-day: an (hour, developer, session) for each set bit h of `hours`,
+    /// UTC hour h of UTC day `day` (days since the epoch); bits above 23 are ignored.
+    pub fn session_day(&mut self, day: i64, hours: u32, developer: Option<Arc<str>>, session: u32) {
+        let slots = match self.day_slots {
+            Some((d, slots)) if d == day => slots,
+            _ => {
+                let mut slots = [None; 24];
+                for (h, slot) in (0i64..).zip(slots.iter_mut()) {
+                    *slot = day.checked_mul(24).and_then(|first| self.slot(first + h));
+                }
+                self.day_slots = Some((day, slots));
+                slots
+            }
+        };
+        let mut bits = hours & 0x00ff_ffff;
+        while bits != 0 {
+            let h = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(slot) = slots[h] {
+                self.sessions.push(SessionSlot {
+                    slot,
+                    developer: developer.clone(),
+                    session,
+                });
+            }
         }
     }
 
@@ -588,6 +619,30 @@ mod tests {
         assert_eq!(numbers.number(upper), 2);
         assert_eq!(numbers.number("x"), 1);
         assert_eq!(numbers.number("0000a0b3-1fa0-4c05-91fd-8e14d7c67fa"), 3);
+    }
+
+    #[test]
+    fn a_session_day_adds_what_its_hours_add_one_by_one() {
+        let tz = chrono_tz::Europe::Berlin;
+        // 2025-10-26: the clocks go back, two UTC hours share a local hour.
+        let day = utc_hour(at("2025-10-26T00:00:00Z").timestamp_micros()) / 24;
+        let hours = 0b1000_0000_0000_0000_0000_0111 | 1 << 30;
+        let (mut by_day, mut by_hour) = (HourAggregator::new(tz), HourAggregator::new(tz));
+        for (d, dev, n) in [(day, "ana", 3), (day, "bo", 1), (day + 1, "ana", 3)] {
+            by_day.session_day(d, hours, Some(dev.into()), n);
+            for h in (0..24).filter(|h| hours & (1 << h) != 0) {
+                by_hour.session(HourSession {
+                    hour: d * 24 + h,
+                    developer: Some(dev.into()),
+                    session: n,
+                });
+            }
+        }
+        let (a, b) = (by_day.finish(), by_hour.finish());
+        assert_eq!(a.sessions, b.sessions);
+        // UTC 00:00 and 01:00 are both 02:00 in Berlin that day: one entry per (hour, session).
+        assert_eq!(a.sessions.len(), 10, "{:?}", a.sessions);
+        assert_eq!(a.distinct_sessions, 2);
     }
 
     #[test]

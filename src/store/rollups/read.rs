@@ -9,9 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use super::delta::{counters_from_row, models_of};
 use super::sketches::merged_while;
 use crate::error::{Error, Result};
-use crate::metrics::aggregate::{
-    ErrorCount, HourAggregator, HourSession, SessionNumbers, TraceAggregate,
-};
+use crate::metrics::aggregate::{ErrorCount, HourAggregator, SessionNumbers, TraceAggregate};
 use crate::metrics::counters::{present, status_of, utc_hour};
 use crate::stats::StatsError;
 use crate::store::raw::RawQuery;
@@ -20,17 +18,29 @@ use crate::store::Store;
 
 /// Shares repeated names (developers, models, sessions) as one allocation each.
 #[derive(Default)]
-pub(in crate::store) struct Interner(foldhash::HashSet<Arc<str>>);
+pub(in crate::store) struct Interner {
+    names: foldhash::HashSet<Arc<str>>,
+    /// The name returned last.
+    last: Option<Arc<str>>,
+}
 
 impl Interner {
     /// The shared copy of `v` (None for a missing or empty name).
     pub(in crate::store) fn get(&mut self, v: Option<&str>) -> Option<Arc<str>> {
         let v = present(v)?;
-        if let Some(a) = self.0.get(v) {
-            return Some(a.clone());
+        // Rows in key order repeat a name (session-days of one developer) back to back.
+        if let Some(last) = self.last.as_ref().filter(|last| ***last == *v) {
+            return Some(last.clone());
         }
-        let a: Arc<str> = Arc::from(v);
-        self.0.insert(a.clone());
+        let a = match self.names.get(v) {
+            Some(a) => a.clone(),
+            None => {
+                let a: Arc<str> = Arc::from(v);
+                self.names.insert(a.clone());
+                a
+            }
+        };
+        self.last = Some(a.clone());
         Some(a)
     }
 }
@@ -249,19 +259,19 @@ pub(in crate::store) fn session_day(
     developer: Option<&str>,
     session: Option<&str>,
 ) {
-    let Some(session) = present(session) else {
+    // Only the hours inside the window count: bits lo..hi of this day.
+    let (lo, hi) = ((h0 - day * 24).clamp(0, 24), (h1 - day * 24).clamp(0, 24));
+    let window = if hi > lo {
+        ((1u64 << hi) - (1u64 << lo)) as u32
+    } else {
+        0
+    };
+    let (hours, Some(session)) = (hours & window, present(session)) else {
         return;
     };
-    let session = numbers.number(session);
-    let developer = names.get(developer);
-    for h in (0..24).filter(|h| hours & (1 << h) != 0) {
-        let hour = day * 24 + h;
-        if (h0..h1).contains(&hour) {
-            agg.session(HourSession {
-                hour,
-                developer: developer.clone(),
-                session,
-            });
-        }
+    if hours == 0 {
+        return;
     }
+    let session = numbers.number(session);
+    agg.session_day(day, hours, names.get(developer), session);
 }
