@@ -18,6 +18,7 @@ pub mod counters;
 pub mod definitions;
 pub mod delivery;
 pub mod distribution;
+mod hours;
 pub mod input;
 pub mod thresholds;
 pub mod usage;

@@ -1,0 +1,316 @@
+//! Building a [`TraceAggregate`] from the stored hourly rollups: session numbers and the
+//! aggregator that re-buckets UTC hours into local ones. No I/O.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use foldhash::{HashMap, HashMapExt};
+
+use super::aggregate::{
+    merge_sketch, Cell, ErrorCount, ErrorKey, HourSession, SessionSlot, Slot, TraceAggregate,
+};
+use super::counters::Counters;
+use super::distribution::Dist;
+use crate::stats::sketch::QuantileSketch;
+
+/// Numbers session ids (first seen, first numbered) for [`HourSession`] and [`SessionSlot`].
+///
+/// Ids of 36 bytes (UUIDs, what Claude Code writes) are keyed by their bytes in place, so
+/// numbering them allocates nothing; other ids are kept as text.
+#[derive(Debug, Default)]
+pub struct SessionNumbers {
+    uuids: HashMap<[u8; 36], u32>,
+    others: HashMap<Box<str>, u32>,
+}
+
+impl SessionNumbers {
+    /// The number of session `id`.
+    pub fn number(&mut self, id: &str) -> u32 {
+        let next = u32::try_from(self.uuids.len() + self.others.len()).unwrap_or(u32::MAX);
+        if let Ok(bytes) = <[u8; 36]>::try_from(id.as_bytes()) {
+            return *self.uuids.entry(bytes).or_insert(next);
+        }
+        if let Some(&n) = self.others.get(id) {
+            return n;
+        }
+        self.others.insert(id.into(), next);
+        next
+    }
+}
+
+/// Builds a [`TraceAggregate`] from stored hourly rollups one row at a time, re-bucketing UTC
+/// hours into local hours of a timezone and merging each cell's sketches into per-day sketches
+/// at once (so memory does not grow with the number of cells' sketches).
+///
+/// Exact only when [`hour_aligned`](crate::stats::calendar::hour_aligned) holds for the window;
+/// the caller checks. Rows of UTC hours outside chrono's range are dropped.
+#[derive(Debug)]
+pub struct HourAggregator {
+    tz: Tz,
+    slots: HashMap<i64, Option<Slot>>,
+    /// The last hour looked up and its slot (rows arrive in hour order).
+    last_slot: Option<(i64, Option<Slot>)>,
+    /// The slots of the 24 hours of the last UTC day a session-day was added for.
+    day_slots: Option<(i64, [Option<Slot>; 24])>,
+    cells: Vec<Cell>,
+    errors: HashMap<ErrorKey, u64>,
+    /// Sorted and deduplicated by `finish` (only hours repeated by a DST change repeat).
+    sessions: Vec<SessionSlot>,
+    latency_by_day: BTreeMap<NaiveDate, Dist>,
+    ttft: Dist,
+}
+
+impl HourAggregator {
+    /// An empty aggregator for timezone `tz`.
+    pub fn new(tz: Tz) -> Self {
+        HourAggregator {
+            tz,
+            slots: HashMap::new(),
+            last_slot: None,
+            day_slots: None,
+            cells: Vec::new(),
+            errors: HashMap::new(),
+            sessions: Vec::new(),
+            latency_by_day: BTreeMap::new(),
+            ttft: Dist::Sketch(QuantileSketch::new()),
+        }
+    }
+
+    fn slot(&mut self, hour: i64) -> Option<Slot> {
+        if let Some((h, slot)) = self.last_slot {
+            if h == hour {
+                return slot;
+            }
+        }
+        let tz = self.tz;
+        let slot = *self
+            .slots
+            .entry(hour)
+            .or_insert_with(|| Slot::of_utc_hour(hour, tz));
+        self.last_slot = Some((hour, slot));
+        slot
+    }
+
+    /// Adds one stored cell with its latency and TTFT sketches.
+    pub fn cell(
+        &mut self,
+        hour: i64,
+        developer: Option<Arc<str>>,
+        model: Option<Arc<str>>,
+        counts: Counters,
+        latency: &QuantileSketch,
+        ttft: &QuantileSketch,
+    ) {
+        let Some(slot) = self.cell_counts(hour, developer, model, counts) else {
+            return;
+        };
+        if !latency.is_empty() {
+            let day = self
+                .latency_by_day
+                .entry(slot.day)
+                .or_insert_with(|| Dist::Sketch(QuantileSketch::new()));
+            merge_sketch(day, latency);
+        }
+        merge_sketch(&mut self.ttft, ttft);
+    }
+
+    /// Adds one stored cell's counters, its sketches being merged elsewhere (see
+    /// [`HourAggregator::add_sketches`]); returns its local clock hour, `None` (and nothing
+    /// added) outside chrono's range.
+    pub fn cell_counts(
+        &mut self,
+        hour: i64,
+        developer: Option<Arc<str>>,
+        model: Option<Arc<str>>,
+        counts: Counters,
+    ) -> Option<Slot> {
+        let slot = self.slot(hour)?;
+        self.cells.push(Cell {
+            slot,
+            developer,
+            model,
+            counts,
+        });
+        Some(slot)
+    }
+
+    /// Merges latency sketches per local day and a TTFT sketch, each the merge of cells added
+    /// with [`HourAggregator::cell_counts`] (in the order [`HourAggregator::cell`] would).
+    pub fn add_sketches(
+        &mut self,
+        latency_by_day: BTreeMap<NaiveDate, QuantileSketch>,
+        ttft: &QuantileSketch,
+    ) {
+        for (day, s) in latency_by_day {
+            if s.is_empty() {
+                continue;
+            }
+            match self.latency_by_day.get_mut(&day) {
+                Some(d) => merge_sketch(d, &s),
+                None => {
+                    self.latency_by_day.insert(day, Dist::Sketch(s));
+                }
+            }
+        }
+        merge_sketch(&mut self.ttft, ttft);
+    }
+
+    /// Makes room for `n` more cells.
+    pub fn reserve_cells(&mut self, n: usize) {
+        self.cells.reserve(n);
+    }
+
+    /// Adds failed calls of one (status, class).
+    pub fn error(&mut self, e: ErrorCount) {
+        *self.errors.entry((e.status, e.class)).or_insert(0) += e.count;
+    }
+
+    /// Adds one stored (hour, developer, session).
+    pub fn session(&mut self, s: HourSession) {
+        if let Some(slot) = self.slot(s.hour) {
+            self.sessions.push(SessionSlot {
+                slot,
+                developer: s.developer,
+                session: s.session,
+            });
+        }
+    }
+
+    /// Adds one stored session-day: an (hour, developer, session) for each set bit h of `hours`,
+    /// UTC hour h of UTC day `day` (days since the epoch); bits above 23 are ignored.
+    pub fn session_day(&mut self, day: i64, hours: u32, developer: Option<Arc<str>>, session: u32) {
+        let slots = match self.day_slots {
+            Some((d, slots)) if d == day => slots,
+            _ => {
+                let mut slots = [None; 24];
+                for (h, slot) in (0i64..).zip(slots.iter_mut()) {
+                    *slot = day.checked_mul(24).and_then(|first| self.slot(first + h));
+                }
+                self.day_slots = Some((day, slots));
+                slots
+            }
+        };
+        let mut bits = hours & 0x00ff_ffff;
+        while bits != 0 {
+            let h = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(slot) = slots[h] {
+                self.sessions.push(SessionSlot {
+                    slot,
+                    developer: developer.clone(),
+                    session,
+                });
+            }
+        }
+    }
+
+    /// Makes room for `n` more (hour, developer, session) entries.
+    pub fn reserve_sessions(&mut self, n: usize) {
+        self.sessions.reserve(n);
+    }
+
+    /// The aggregate.
+    pub fn finish(self) -> TraceAggregate {
+        TraceAggregate::sorted(
+            self.cells,
+            self.errors,
+            self.sessions,
+            self.latency_by_day,
+            self.ttft,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::counters::utc_hour;
+    use chrono::{DateTime, Utc};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn uuid_and_other_session_ids_share_one_numbering() {
+        let lower = "0000a0b3-1fa0-4c05-91fd-8e14d7c67fa7";
+        let upper = "0000A0B3-1FA0-4C05-91FD-8E14D7C67FA7";
+        let mut numbers = SessionNumbers::default();
+        assert_eq!(numbers.number(lower), 0);
+        assert_eq!(numbers.number("x"), 1);
+        assert_eq!(numbers.number(upper), 2);
+        assert_eq!(numbers.number("0000a0b3-1fa0-4c05-91fd-8e14d7c67fa"), 3);
+        assert_eq!(numbers.number(lower), 0);
+        assert_eq!(numbers.number(upper), 2);
+        assert_eq!(numbers.number("x"), 1);
+        assert_eq!(numbers.number("0000a0b3-1fa0-4c05-91fd-8e14d7c67fa"), 3);
+    }
+
+    #[test]
+    fn a_session_day_adds_what_its_hours_add_one_by_one() {
+        let tz = chrono_tz::Europe::Berlin;
+        // 2025-10-26: the clocks go back, two UTC hours share a local hour.
+        let day = utc_hour(at("2025-10-26T00:00:00Z").timestamp_micros()) / 24;
+        let hours = 0b1000_0000_0000_0000_0000_0111 | 1 << 30;
+        let (mut by_day, mut by_hour) = (HourAggregator::new(tz), HourAggregator::new(tz));
+        for (d, dev, n) in [(day, "ana", 3), (day, "bo", 1), (day + 1, "ana", 3)] {
+            by_day.session_day(d, hours, Some(dev.into()), n);
+            for h in (0..24).filter(|h| hours & (1 << h) != 0) {
+                by_hour.session(HourSession {
+                    hour: d * 24 + h,
+                    developer: Some(dev.into()),
+                    session: n,
+                });
+            }
+        }
+        let (a, b) = (by_day.finish(), by_hour.finish());
+        assert_eq!(a.sessions, b.sessions);
+        // UTC 00:00 and 01:00 are both 02:00 in Berlin that day: one entry per (hour, session).
+        assert_eq!(a.sessions.len(), 10, "{:?}", a.sessions);
+        assert_eq!(a.distinct_sessions, 2);
+    }
+
+    #[test]
+    fn many_cells_in_falling_hours_come_out_sorted() {
+        let h = utc_hour(at("2025-10-20T00:00:00Z").timestamp_micros());
+        let mut agg = HourAggregator::new(chrono_tz::UTC);
+        let n = 12_305;
+        // Falling hours, so `finish` has to sort across chunks.
+        for i in (0..n).rev() {
+            let counts = Counters {
+                requests: i as i64,
+                ..Counters::default()
+            };
+            let hour = h + (i / 50) as i64;
+            agg.cell_counts(
+                hour,
+                Some(format!("d{:05}", i % 50).as_str().into()),
+                None,
+                counts,
+            );
+        }
+        let done = agg.finish();
+        assert_eq!(done.cells.len(), n);
+        let requests: Vec<i64> = done.cells.iter().map(|c| c.counts.requests).collect();
+        assert_eq!(requests, (0..n as i64).collect::<Vec<_>>());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn numbers_match_a_plain_map_of_the_texts(
+            ids in proptest::collection::vec(
+                "[0-9a-fA-F]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{11}[0-9a-g-]|[a-c]{1,3}|[ab]{35,37}",
+                0..60)
+        ) {
+            let mut numbers = SessionNumbers::default();
+            let mut plain: std::collections::HashMap<&str, u32> = Default::default();
+            for id in ids.iter().chain(ids.iter().rev()) {
+                let next = plain.len() as u32;
+                let want = *plain.entry(id.as_str()).or_insert(next);
+                proptest::prop_assert_eq!(numbers.number(id), want);
+            }
+        }
+    }
+}
