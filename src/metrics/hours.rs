@@ -54,6 +54,9 @@ pub struct HourAggregator {
     last_slot: Option<(i64, Option<Slot>)>,
     /// The slots of the 24 hours of the last UTC day a session-day was added for.
     day_slots: Option<(i64, [Option<Slot>; 24])>,
+    /// That day's session entries, one list per UTC hour, moved to `sessions` in hour order
+    /// (each sorted by session) when the next day starts, so `finish` sorts sorted entries.
+    day_entries: Vec<Vec<SessionSlot>>,
     cells: Vec<Cell>,
     errors: HashMap<ErrorKey, u64>,
     /// Sorted and deduplicated by `finish` (only hours repeated by a DST change repeat).
@@ -70,6 +73,7 @@ impl HourAggregator {
             slots: HashMap::new(),
             last_slot: None,
             day_slots: None,
+            day_entries: vec![Vec::new(); 24],
             cells: Vec::new(),
             errors: HashMap::new(),
             sessions: Vec::new(),
@@ -169,6 +173,7 @@ impl HourAggregator {
 
     /// Adds one stored (hour, developer, session).
     pub fn session(&mut self, s: HourSession) {
+        self.flush_day();
         if let Some(slot) = self.slot(s.hour) {
             self.sessions.push(SessionSlot {
                 slot,
@@ -184,6 +189,7 @@ impl HourAggregator {
         let slots = match self.day_slots {
             Some((d, slots)) if d == day => slots,
             _ => {
+                self.flush_day();
                 let mut slots = [None; 24];
                 for (h, slot) in (0i64..).zip(slots.iter_mut()) {
                     *slot = day.checked_mul(24).and_then(|first| self.slot(first + h));
@@ -197,12 +203,22 @@ impl HourAggregator {
             let h = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             if let Some(slot) = slots[h] {
-                self.sessions.push(SessionSlot {
+                self.day_entries[h].push(SessionSlot {
                     slot,
                     developer: developer.clone(),
                     session,
                 });
             }
+        }
+    }
+
+    /// Moves the last day's session entries to `sessions`, hour by hour, each hour sorted by
+    /// (session, developer) as `finish` sorts them.
+    fn flush_day(&mut self) {
+        for entries in &mut self.day_entries {
+            entries
+                .sort_unstable_by(|a, b| (a.session, &a.developer).cmp(&(b.session, &b.developer)));
+            self.sessions.append(entries);
         }
     }
 
@@ -212,7 +228,8 @@ impl HourAggregator {
     }
 
     /// The aggregate.
-    pub fn finish(self) -> TraceAggregate {
+    pub fn finish(mut self) -> TraceAggregate {
+        self.flush_day();
         TraceAggregate::sorted(
             self.cells,
             self.errors,
