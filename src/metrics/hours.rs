@@ -63,6 +63,25 @@ pub struct HourAggregator {
     sessions: Vec<SessionSlot>,
     latency_by_day: BTreeMap<NaiveDate, Dist>,
     ttft: Dist,
+    /// The window's UTC hours `[h0, h1)` when the reader gives them (see
+    /// [`HourAggregator::expect_window`]), to size the lists once from their first rows.
+    window: Option<(i64, i64)>,
+    /// The first cell's hour and the first session-day's day, once sized: `None` before.
+    cells_from: Option<(i64, bool)>,
+    sessions_from: Option<(i64, bool)>,
+}
+
+/// Cells read before the cell list is sized for the rest of the window.
+const SIZE_CELLS_AFTER: usize = 4096;
+
+/// The room `n` entries over `covered` units of a window of `total` units are likely to need:
+/// scaled to the window, plus a quarter, at most 1 024 times `n` (and `usize::MAX`). Room not written to costs no
+/// memory (the pages are never touched), while growing by doubling copies every entry and
+/// touches the pages twice.
+fn expected(n: usize, covered: i64, total: i64) -> usize {
+    let (covered, total) = (covered.max(1) as u128, total.max(covered) as u128);
+    let scaled = (n as u128).saturating_mul(total).saturating_mul(5) / (covered * 4);
+    usize::try_from(scaled.min(n as u128 * 1024)).unwrap_or(usize::MAX)
 }
 
 impl HourAggregator {
@@ -79,7 +98,16 @@ impl HourAggregator {
             sessions: Vec::new(),
             latency_by_day: BTreeMap::new(),
             ttft: Dist::Sketch(QuantileSketch::new()),
+            window: None,
+            cells_from: None,
+            sessions_from: None,
         }
+    }
+
+    /// Tells the aggregator the window's UTC hours `[h0, h1)`, so that once the first rows
+    /// show how dense the window is, its lists are sized once instead of grown by doubling.
+    pub fn expect_window(&mut self, h0: i64, h1: i64) {
+        self.window = Some((h0, h1));
     }
 
     fn slot(&mut self, hour: i64) -> Option<Slot> {
@@ -131,6 +159,17 @@ impl HourAggregator {
         counts: Counters,
     ) -> Option<Slot> {
         let slot = self.slot(hour)?;
+        match self.cells_from {
+            None => self.cells_from = Some((hour, false)),
+            Some((first, false)) if self.cells.len() == SIZE_CELLS_AFTER => {
+                self.cells_from = Some((first, true));
+                if let Some((_, h1)) = self.window {
+                    let n = expected(self.cells.len(), hour - first + 1, h1 - first);
+                    let _ = self.cells.try_reserve(n.saturating_sub(self.cells.len()));
+                }
+            }
+            _ => {}
+        }
         self.cells.push(Cell {
             slot,
             developer,
@@ -190,6 +229,7 @@ impl HourAggregator {
             Some((d, slots)) if d == day => slots,
             _ => {
                 self.flush_day();
+                self.size_sessions(day);
                 let mut slots = [None; 24];
                 for (h, slot) in (0i64..).zip(slots.iter_mut()) {
                     *slot = day.checked_mul(24).and_then(|first| self.slot(first + h));
@@ -209,6 +249,24 @@ impl HourAggregator {
                     session,
                 });
             }
+        }
+    }
+
+    /// Sizes the session list once two days have been added, as [`expected`] for the window.
+    fn size_sessions(&mut self, day: i64) {
+        match self.sessions_from {
+            None => self.sessions_from = Some((day, false)),
+            Some((first, false)) if day >= first + 2 => {
+                self.sessions_from = Some((first, true));
+                if let Some((_, h1)) = self.window {
+                    let last_day = (h1 - 1).div_euclid(24);
+                    let n = expected(self.sessions.len(), day - first, last_day - first + 1);
+                    let _ = self
+                        .sessions
+                        .try_reserve(n.saturating_sub(self.sessions.len()));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -248,6 +306,16 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn lists_are_sized_from_their_first_rows_within_bounds() {
+        assert_eq!(expected(100, 10, 100), 1250);
+        assert_eq!(expected(100, 0, 100), 12_500);
+        assert_eq!(expected(100, 1, 1_000_000), 100 * 1024);
+        assert_eq!(expected(100, 10, 5), 125);
+        assert_eq!(expected(0, 10, 100), 0);
+        assert_eq!(expected(usize::MAX / 2, 1, i64::MAX), usize::MAX);
     }
 
     #[test]

@@ -114,6 +114,7 @@ impl Store {
         bind_window(&mut cells, repo, (h0, h1), filter)?;
         cells.bind_text(5, filter.model.as_deref())?;
         let mut agg = HourAggregator::new(tz);
+        agg.expect_window(h0, h1);
         // The sketches are decoded and merged on a second thread meanwhile.
         let ((), merged) = merged_while(repo, |feed| {
             let at = 3 + super::CELL_COUNTERS.len();
