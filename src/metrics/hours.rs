@@ -210,9 +210,8 @@ impl HourAggregator {
         *self.errors.entry((e.status, e.class)).or_insert(0) += e.count;
     }
 
-    /// Adds one stored (hour, developer, session).
+    /// Adds one stored (hour, developer, session); `finish` puts it in order.
     pub fn session(&mut self, s: HourSession) {
-        self.flush_day();
         if let Some(slot) = self.slot(s.hour) {
             self.sessions.push(SessionSlot {
                 slot,
