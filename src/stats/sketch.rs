@@ -235,7 +235,7 @@ pub(super) mod validate {
         let mut seen_mapping = false;
         while let Some(flag) = byte(input)? {
             match flag {
-                COUNT => declared_count = Some(count_value(var_double(input)?)?),
+                COUNT => declared_count = Some(count_value(var_double(input)?)? as f64),
                 MIN => min = Some(finite(f64_le(input)?, "min")?),
                 MAX => max = Some(finite(f64_le(input)?, "max")?),
                 SUM => sum = finite(f64_le(input)?, "sum")?,
@@ -248,7 +248,7 @@ pub(super) mod validate {
                     seen_mapping = true;
                 }
                 ZERO_COUNT => {
-                    let c = count_value(var_double(input)?)?;
+                    let c = count_value(var_double(input)?)? as f64;
                     zero += c;
                     total += c;
                 }
@@ -287,7 +287,7 @@ pub(super) mod validate {
         if bins > MAX_BINS_PER_STORE {
             return Err(format!("{bins} bins in one store"));
         }
-        let (mut index, mut total) = (0i64, 0.0);
+        let (mut index, mut total) = (0i64, 0u64);
         for _ in 0..bins {
             let encoded = var_long(input)?;
             let delta = ((encoded >> 1) as i64) ^ -((encoded & 1) as i64);
@@ -296,16 +296,19 @@ pub(super) mod validate {
                 .filter(|i| i.abs() <= MAX_ABS_INDEX)
                 .ok_or("bin index out of range")?;
             let count = count_value(var_double(input)?)?;
+            // Each count ≤ 2^53 and at most 4 096 of them: no overflow.
             total += count;
-            // |index| ≤ MAX_ABS_INDEX fits an i32; the count is a whole number ≤ 2^53.
-            bin(index as i32, count as u64);
+            // |index| ≤ MAX_ABS_INDEX fits an i32.
+            bin(index as i32, count);
         }
-        Ok(total)
+        Ok(total as f64)
     }
 
-    fn count_value(c: f64) -> Result<f64, String> {
-        if c.is_finite() && c >= 0.0 && c.fract() == 0.0 && c <= super::MAX_COUNT as f64 {
-            Ok(c)
+    /// A stored count as a whole number: finite, ≥ 0, ≤ 2^53 and without a fraction.
+    fn count_value(c: f64) -> Result<u64, String> {
+        // In range first (NaN fails both), so the conversion is exact exactly when c is whole.
+        if c >= 0.0 && c <= super::MAX_COUNT as f64 && (c as u64) as f64 == c {
+            Ok(c as u64)
         } else {
             Err(format!("invalid count {c}"))
         }
@@ -337,6 +340,13 @@ pub(super) mod validate {
     }
 
     fn var_long(input: &mut &[u8]) -> Result<u64, String> {
+        // Most values (bin index deltas, bin counts) fit one byte.
+        if let Some((&b, rest)) = input.split_first() {
+            if b < 0x80 {
+                *input = rest;
+                return Ok(u64::from(b));
+            }
+        }
         let (mut value, mut shift) = (0u64, 0u32);
         loop {
             let next = need(input)?;
