@@ -348,14 +348,28 @@ impl TraceAggregate {
         // The last day each session number was counted on (sessions are sorted by hour, so by
         // day): a session counts once per day without a set of names.
         let mut counted: Vec<Option<NaiveDate>> = vec![None; self.distinct_sessions];
+        // The day being counted and its count so far, added to `out` when the day changes.
+        let mut run: Option<(NaiveDate, u64)> = None;
         for s in &self.sessions {
             let day = s.slot.day;
-            if let Some(last) = counted.get_mut(s.session as usize) {
-                if *last != Some(day) {
-                    *last = Some(day);
-                    *out.entry(day).or_insert(0) += 1;
+            let Some(last) = counted.get_mut(s.session as usize) else {
+                continue;
+            };
+            if *last == Some(day) {
+                continue;
+            }
+            *last = Some(day);
+            match &mut run {
+                Some((d, n)) if *d == day => *n += 1,
+                _ => {
+                    if let Some((d, n)) = run.replace((day, 1)) {
+                        *out.entry(d).or_insert(0) += n;
+                    }
                 }
             }
+        }
+        if let Some((d, n)) = run {
+            *out.entry(d).or_insert(0) += n;
         }
         out
     }

@@ -344,19 +344,21 @@ pub fn developers(data: &RepoData, agg: &TraceAggregate) -> Vec<DeveloperSummary
         .zip(listed)
         .filter_map(|(p, listed)| listed.then_some(p))
         .collect();
-    for c in &data.commits {
-        if let Some(a) = c.author.as_deref() {
-            let d = devs.entry(a.to_lowercase()).or_default();
-            d.spellings.entry(a).or_default().1 += 1;
-            d.commits += 1;
-        }
+    // Commits and merged PRs counted per spelling first, then each spelling added once.
+    let mut authored: HashMap<&str, (u64, u64)> = HashMap::new();
+    for a in data.commits.iter().filter_map(|c| c.author.as_deref()) {
+        authored.entry(a).or_default().0 += 1;
     }
     for p in data.pulls.iter().filter(|p| p.merged_at.is_some()) {
         if let Some(a) = p.author.as_deref() {
-            let d = devs.entry(a.to_lowercase()).or_default();
-            d.spellings.entry(a).or_default().1 += 1;
-            d.merged += 1;
+            authored.entry(a).or_default().1 += 1;
         }
+    }
+    for (a, (commits, merged)) in authored {
+        let d = devs.entry(a.to_lowercase()).or_default();
+        d.spellings.entry(a).or_default().1 += commits + merged;
+        d.commits += commits;
+        d.merged += merged;
     }
     let mut out: Vec<DeveloperSummary> = devs
         .into_iter()

@@ -123,17 +123,14 @@ pub fn compute(
         })
         .collect();
 
-    let mut per_week: BTreeMap<String, u64> = BTreeMap::new();
-    for day in window.days() {
-        per_week.entry(IsoWeek::of(day).to_string()).or_insert(0);
-    }
+    // Counted by week, named once per week.
+    let mut weeks: BTreeMap<IsoWeek, u64> = window.days().map(|d| (IsoWeek::of(d), 0)).collect();
     for p in &merged {
         if let Some(m) = p.merged_at {
-            *per_week
-                .entry(IsoWeek::of(local_day(m, tz)).to_string())
-                .or_insert(0) += 1;
+            *weeks.entry(IsoWeek::of(local_day(m, tz))).or_insert(0) += 1;
         }
     }
+    let per_week: BTreeMap<String, u64> = weeks.iter().map(|(w, &n)| (w.to_string(), n)).collect();
     let weekly: Vec<f64> = per_week.values().map(|&v| v as f64).collect();
     let pr_throughput = PrThroughput {
         merged: merged.len() as u64,
@@ -152,33 +149,33 @@ pub fn compute(
         per_week,
     };
 
+    // (author, day) of every commit in the window, sorted: each author's commits are one run,
+    // their distinct days the changes of day within it.
     let mut days = BTreeSet::new();
-    let mut author_days: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
-    let mut author_commits: BTreeMap<String, u64> = BTreeMap::new();
-    let mut in_window = 0u64;
+    let mut by_author: Vec<(&str, chrono::NaiveDate)> = Vec::with_capacity(commits.len());
     for c in commits {
         let day = local_day(c.authored_at, tz);
         if !window.contains(day) {
             continue;
         }
-        in_window += 1;
         days.insert(day);
-        let who = c.author.clone().unwrap_or_else(|| "unknown".into());
-        author_days.entry(who.clone()).or_default().insert(day);
-        *author_commits.entry(who).or_insert(0) += 1;
+        by_author.push((c.author.as_deref().unwrap_or("unknown"), day));
     }
-    let dev_days: usize = author_days.values().map(BTreeSet::len).sum();
+    by_author.sort_unstable();
+    let in_window = by_author.len() as u64;
+    let (mut dev_days, mut per_developer) = (0usize, BTreeMap::new());
+    for run in by_author.chunk_by(|a, b| a.0 == b.0) {
+        let active = 1 + run.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        dev_days += active;
+        if let Some(r) = ratio(run.len() as f64, active as f64) {
+            per_developer.insert(run[0].0.to_string(), r);
+        }
+    }
     let commit_frequency = CommitFrequency {
         commits: in_window,
         active_days: days.len() as u64,
         per_active_day: ratio(in_window as f64, days.len() as f64),
-        per_developer: author_commits
-            .iter()
-            .filter_map(|(who, &n)| {
-                let d = author_days.get(who).map_or(0, BTreeSet::len);
-                ratio(n as f64, d as f64).map(|r| (who.clone(), r))
-            })
-            .collect(),
+        per_developer,
         developer_active_days: dev_days as u64,
         per_developer_active_day: ratio(in_window as f64, dev_days as f64),
     };

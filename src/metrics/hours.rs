@@ -23,9 +23,40 @@ use crate::stats::sketch::QuantileSketch;
 pub struct SessionNumbers {
     uuids: HashMap<[u8; 36], u32>,
     others: HashMap<Box<str>, u32>,
+    /// The days `[d0, d1]` ids will be numbered over, when the reader gives them (see
+    /// [`SessionNumbers::expect_days`]).
+    days: Option<(i64, i64)>,
+    /// The first day numbered and whether the maps have been sized since.
+    sized_from: Option<(i64, bool)>,
 }
 
 impl SessionNumbers {
+    /// Tells the numbering the days `[d0, d1]` its ids come from (in day order, through
+    /// [`SessionNumbers::number_on`]), so that once two days have been numbered its maps are
+    /// sized for the rest instead of rehashed at every doubling.
+    pub fn expect_days(&mut self, d0: i64, d1: i64) {
+        self.days = Some((d0, d1));
+    }
+
+    /// The number of session `id`, seen on `day` (see [`SessionNumbers::expect_days`]).
+    pub fn number_on(&mut self, day: i64, id: &str) -> u32 {
+        match self.sized_from {
+            None => self.sized_from = Some((day, false)),
+            Some((first, false)) if day >= first + 2 => {
+                self.sized_from = Some((first, true));
+                if let Some((_, d1)) = self.days {
+                    let uuids = expected(self.uuids.len(), day - first, d1 - first + 1);
+                    self.uuids.reserve(uuids.saturating_sub(self.uuids.len()));
+                    let others = expected(self.others.len(), day - first, d1 - first + 1);
+                    self.others
+                        .reserve(others.saturating_sub(self.others.len()));
+                }
+            }
+            _ => {}
+        }
+        self.number(id)
+    }
+
     /// The number of session `id`.
     pub fn number(&mut self, id: &str) -> u32 {
         let next = u32::try_from(self.uuids.len() + self.others.len()).unwrap_or(u32::MAX);
@@ -207,7 +238,8 @@ impl HourAggregator {
 
     /// Adds failed calls of one (status, class).
     pub fn error(&mut self, e: ErrorCount) {
-        *self.errors.entry((e.status, e.class)).or_insert(0) += e.count;
+        let n = self.errors.entry((e.status, e.class)).or_insert(0);
+        *n = n.saturating_add(e.count);
     }
 
     /// Adds one stored (hour, developer, session); `finish` puts it in order.
