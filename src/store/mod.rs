@@ -161,8 +161,35 @@ pub(crate) fn gh_time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A stored RFC 3339 time, or None when absent or unparsable.
 pub(crate) fn parse_ts(s: Option<String>) -> Option<chrono::DateTime<chrono::Utc>> {
-    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
+    s.as_deref().and_then(parse_time)
+}
+
+/// An RFC 3339 time, or None when unparsable. The form GitHub sends and [`gh_time`] writes
+/// (`2025-10-01T12:00:00Z`) is read directly, the rest by chrono: a report reads tens of
+/// thousands of them.
+pub(crate) fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    utc_seconds(s).or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` as a time; None for any other form (or a leap second).
+fn utc_seconds(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let b: &[u8; 20] = s.as_bytes().try_into().ok()?;
+    if [b[4], b[7], b[10], b[13], b[16], b[19]] != *b"--T::Z" {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?
+        .and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)
+        .map(|t| t.and_utc())
 }
 
 impl From<rusqlite::Error> for Error {
@@ -330,6 +357,49 @@ impl seam::ChangeDetector for Store {
         Ok(self
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chrono_parse(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    }
+
+    #[test]
+    fn other_forms_and_bad_times_read_as_chrono_reads_them() {
+        for s in [
+            "2025-10-01T12:00:00Z",
+            "2025-10-01T12:00:00+02:00",
+            "2025-10-01T12:00:00.250Z",
+            "2025-10-01 12:00:00Z",
+            "2025-10-01t12:00:00z",
+            "2016-12-31T23:59:60Z",
+            "2025-02-29T12:00:00Z",
+            "2025-13-01T12:00:00Z",
+            "2025-10-01T24:00:00Z",
+            "2025-1a-01T12:00:00Z",
+            "+025-10-01T12:00:00Z",
+            "",
+            "2025-10-01",
+        ] {
+            assert_eq!(parse_time(s), chrono_parse(s), "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn seconds_in_utc_read_as_chrono_reads_them(secs in -62_135_596_800i64..253_402_300_799) {
+            let t = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+            let s = gh_time(t);
+            prop_assert_eq!(utc_seconds(&s), Some(t));
+            prop_assert_eq!(parse_time(&s), chrono_parse(&s));
+        }
     }
 }
 

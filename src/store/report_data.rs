@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
 use super::seam::*;
-use super::{gh_time, parse_ts, Store};
+use super::{gh_time, parse_time, parse_ts, Store};
 use crate::error::Result;
 use crate::metrics::input::{
     CommitRow, Coverage, PullRow, RepoData, ReworkKind, ReworkRow, TraceRow,
@@ -337,42 +337,31 @@ impl Store {
             .optional()?
             .is_some();
         let (s, e) = (gh_time(start), gh_time(end));
+        // Times are parsed where they lie, without a copy.
         let mut stmt = self.conn.prepare_cached(MERGED_PULLS)?;
-        let rows = stmt.query_map(params![repo, s, e, filter.developer_json()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })?;
-        for row in rows {
-            let (number, author, created, merged) = row?;
-            if let Some(created_at) = parse_ts(created) {
+        let mut rows = stmt.query(params![repo, s, e, filter.developer_json()])?;
+        while let Some(r) = rows.next()? {
+            if let Some(created_at) = text(r, 2)?.and_then(parse_time) {
                 data.pulls.push(PullRow {
-                    number,
-                    author,
+                    number: r.get(0)?,
+                    author: r.get(1)?,
                     created_at,
-                    merged_at: parse_ts(merged),
+                    merged_at: text(r, 3)?.and_then(parse_time),
                 });
             }
         }
+        drop(rows);
         let mut stmt = self.conn.prepare_cached(AUTHORED_COMMITS)?;
-        let rows = stmt.query_map(params![repo, s, e, filter.developer_json()], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-            ))
-        })?;
-        for row in rows {
-            let (author, at) = row?;
-            if let Some(authored_at) = parse_ts(at) {
+        let mut rows = stmt.query(params![repo, s, e, filter.developer_json()])?;
+        while let Some(r) = rows.next()? {
+            if let Some(authored_at) = text(r, 1)?.and_then(parse_time) {
                 data.commits.push(CommitRow {
-                    author,
+                    author: r.get(0)?,
                     authored_at,
                 });
             }
         }
+        drop(rows);
         let mut stmt = self.conn.prepare_cached(REWORK)?;
         let rows = stmt.query_map(params![repo, filter.developer_json()], |r| {
             Ok((

@@ -306,6 +306,7 @@ impl PgStore {
             });
         }
         let (d0, d1) = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
+        numbers.expect_days(d0, d1);
         let models = if filter.model.is_some() {
             "models"
         } else {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::OptionalExtension;
 
 use super::delta::{counters_from_row, models_of};
 use super::sketches::merged_while;
@@ -43,12 +43,6 @@ impl Interner {
         self.last = Some(a.clone());
         Some(a)
     }
-}
-
-fn text<'a>(row: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
-    row.get_ref(i)?.as_str_or_null().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
 }
 
 impl Store {
@@ -96,7 +90,6 @@ impl Store {
             utc_hour(start.timestamp_micros()),
             utc_hour(end.timestamp_micros()),
         );
-        let p = params![repo, h0, h1, filter.developer_json(), filter.model];
         let mut names = Interner::default();
         // In key order (the table's own), which is the aggregate's order in most timezones.
         // Read through the C API: most of a large report's rows are these (see store::raw).
@@ -129,23 +122,24 @@ impl Store {
             Ok(())
         })?;
         agg.add_sketches(merged.latency_by_day, &merged.ttft);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT status, error_class, SUM(errors) FROM rollup_errors
+        // Summed here rather than by GROUP BY, which sorted every row of the window first.
+        let mut errors = RawQuery::prepare(
+            &self.conn,
+            "SELECT status, error_class, errors FROM rollup_errors
              WHERE repo = ?1 AND hour >= ?2 AND hour < ?3
                AND (?4 IS NULL OR lower(developer) IN (SELECT value FROM json_each(?4)))
-               AND (?5 IS NULL OR model = ?5)
-             GROUP BY status, error_class",
+               AND (?5 IS NULL OR model = ?5)",
         )?;
-        let mut rows = stmt.query(p)?;
-        while let Some(r) = rows.next()? {
-            let count: i64 = r.get(2)?;
+        bind_window(&mut errors, repo, (h0, h1), filter)?;
+        errors.bind_text(5, filter.model.as_deref())?;
+        while let Some(r) = errors.next()? {
             agg.error(ErrorCount {
-                status: status_of(r.get(0)?),
-                class: names.get(text(r, 1)?),
-                count: u64::try_from(count).unwrap_or(0),
+                status: status_of(Some(r.get::<i64>(0)?)),
+                class: names.get(r.text(1)?),
+                count: u64::try_from(r.get::<i64>(2)?).unwrap_or(0),
             });
         }
-        drop(rows);
+        drop(errors);
         let days = (h0.div_euclid(24), (h1 - 1).div_euclid(24));
         read_sessions(
             &self.conn,
@@ -189,6 +183,7 @@ fn read_sessions(
     )?;
     bind_window(&mut rows, repo, (d0, d1), filter)?;
     let mut numbers = SessionNumbers::default();
+    numbers.expect_days(d0, d1);
     while let Some(r) = rows.next()? {
         let day: i64 = r.get(0)?;
         let models = if filter.model.is_some() {
@@ -273,6 +268,6 @@ pub(in crate::store) fn session_day(
     if hours == 0 {
         return;
     }
-    let session = numbers.number(session);
+    let session = numbers.number_on(day, session);
     agg.session_day(day, hours, names.get(developer), session);
 }

@@ -59,6 +59,9 @@ impl Batch {
 /// Where the reading thread hands each cell's stored sketches.
 pub(in crate::store) struct SketchFeed {
     tx: Option<SyncSender<Batch>>,
+    /// Batches the worker has emptied, reused with their room (not allocated and faulted in
+    /// again for each batch).
+    spare: Receiver<Batch>,
     batch: Batch,
 }
 
@@ -86,7 +89,8 @@ impl SketchFeed {
     }
 
     fn send(&mut self) {
-        let batch = std::mem::take(&mut self.batch);
+        let next = self.spare.try_recv().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
         if batch.entries.is_empty() {
             return;
         }
@@ -108,9 +112,11 @@ pub(in crate::store) fn merged_while<T>(
 ) -> Result<(T, MergedSketches)> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Batch>(IN_FLIGHT);
-        let worker = scope.spawn(move || merge(rx, repo));
+        let (back, spare) = sync_channel::<Batch>(IN_FLIGHT + 1);
+        let worker = scope.spawn(move || merge(rx, back, repo));
         let mut feed = SketchFeed {
             tx: Some(tx),
+            spare,
             batch: Batch::default(),
         };
         let out = read(&mut feed);
@@ -126,8 +132,9 @@ pub(in crate::store) fn merged_while<T>(
 }
 
 /// The worker: adds every cell's sketches to its day's latency sum and the TTFT sum, in arrival
-/// order, and makes the sketches at the end (equal to decoding and merging them one by one).
-fn merge(rx: Receiver<Batch>, repo: &str) -> Result<MergedSketches> {
+/// order, and makes the sketches at the end (equal to decoding and merging them one by one);
+/// hands each emptied batch `back`.
+fn merge(rx: Receiver<Batch>, back: SyncSender<Batch>, repo: &str) -> Result<MergedSketches> {
     let mut latency: BTreeMap<NaiveDate, SketchSum> = BTreeMap::new();
     let mut ttft = SketchSum::default();
     for batch in rx {
@@ -140,6 +147,11 @@ fn merge(rx: Receiver<Batch>, repo: &str) -> Result<MergedSketches> {
                 add(&mut ttft, b, repo, e.hour)?;
             }
         }
+        let mut batch = batch;
+        batch.entries.clear();
+        batch.bytes.clear();
+        // The feed may have finished, or hold enough spares already: then it is dropped here.
+        let _ = back.try_send(batch);
     }
     let made = |s: &SketchSum| s.finish().map_err(Error::Stats);
     let mut out = MergedSketches {
