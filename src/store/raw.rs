@@ -1,11 +1,12 @@
-//! A thin read-only query over SQLite's C API, for the report's hottest loops.
+//! A thin statement over SQLite's C API, for the report's hottest loops and the trace insert.
 //!
 //! A report on a large window steps through hundreds of thousands of rollup rows of up to 28
 //! columns. Through rusqlite each column read costs three C calls (the column count, the type,
 //! the value) plus conversion; measured with callgrind, that was a sixth of a realistic
 //! report's instructions. [`RawQuery`] reads a counter with one call (`sqlite3_column_int64`)
-//! and checks the type only where it matters (text and blobs). It runs on the same connection
-//! as rusqlite and reports errors as rusqlite errors.
+//! and checks the type only where it matters (text and blobs). Likewise an ingest binds 35
+//! values per trace row: [`RawQuery::execute`] binds borrowed text without SQLite copying it.
+//! It runs on the same connection as rusqlite and reports errors as rusqlite errors.
 
 use std::ffi::c_int;
 use std::marker::PhantomData;
@@ -28,6 +29,57 @@ pub(in crate::store) struct RawRow<'q> {
     stmt: *mut ffi::sqlite3_stmt,
     utf8: bool,
     _query: PhantomData<&'q mut ()>,
+}
+
+/// A value bound by [`RawQuery::execute`], borrowed for that call only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(in crate::store) enum Param<'a> {
+    /// SQL NULL.
+    Null,
+    /// An integer (booleans as 0 and 1).
+    Int(i64),
+    /// A real.
+    Real(f64),
+    /// Text.
+    Text(&'a str),
+    /// A blob.
+    Blob(&'a [u8]),
+}
+
+impl From<i64> for Param<'_> {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<bool> for Param<'_> {
+    fn from(v: bool) -> Self {
+        Param::Int(i64::from(v))
+    }
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
+        Param::Text(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Param::Blob(v)
+    }
+}
+
+impl From<f64> for Param<'_> {
+    fn from(v: f64) -> Self {
+        Param::Real(v)
+    }
+}
+
+impl<'a, T: Into<Param<'a>>> From<Option<T>> for Param<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Param::Null, Into::into)
+    }
 }
 
 /// A value [`RawRow::get`] reads: integers and reals, converted by SQLite as its API does.
@@ -135,6 +187,72 @@ impl<'c> RawQuery<'c> {
             None => unsafe { ffi::sqlite3_bind_null(self.stmt.as_ptr(), i) },
         };
         self.check(rc)
+    }
+
+    /// Runs the statement once with `params` bound to ?1, ?2, … and returns the rows it
+    /// changed. Text and blobs are bound without a copy (SQLite's `SQLITE_STATIC`): the
+    /// statement is reset and its bindings cleared before this returns, so SQLite holds no
+    /// pointer into `params` afterwards.
+    pub(in crate::store) fn execute(&mut self, params: &[Param<'_>]) -> rusqlite::Result<usize> {
+        let stmt = self.stmt.as_ptr();
+        // SAFETY: live statement.
+        let expected = unsafe { ffi::sqlite3_bind_parameter_count(stmt) };
+        if usize::try_from(expected).ok() != Some(params.len()) {
+            return Err(rusqlite::Error::InvalidParameterCount(
+                params.len(),
+                usize::try_from(expected).unwrap_or(0),
+            ));
+        }
+        let out = self.bind_all(params).and_then(|()| {
+            // SAFETY: live statement with every parameter bound.
+            match unsafe { ffi::sqlite3_step(stmt) } {
+                // SAFETY: the handle the statement belongs to.
+                ffi::SQLITE_DONE => {
+                    Ok(usize::try_from(unsafe { ffi::sqlite3_changes(self.db) }).unwrap_or(0))
+                }
+                ffi::SQLITE_ROW => Err(rusqlite::Error::ExecuteReturnedResults),
+                rc => Err(error(self.db, rc)),
+            }
+        });
+        // SAFETY: live statement. After these SQLite keeps no pointer to the bound values.
+        unsafe {
+            ffi::sqlite3_reset(stmt);
+            ffi::sqlite3_clear_bindings(stmt);
+        }
+        out
+    }
+
+    fn bind_all(&mut self, params: &[Param<'_>]) -> rusqlite::Result<()> {
+        let stmt = self.stmt.as_ptr();
+        for (k, p) in params.iter().enumerate() {
+            let i = index(k + 1)?;
+            let len = |n: usize| c_int::try_from(n).map_err(|_| rusqlite::Error::InvalidQuery);
+            // SAFETY: live statement; text and blob pointers are valid for their lengths until
+            // `execute` clears the bindings (SQLITE_STATIC: SQLite does not copy or free them).
+            let rc = unsafe {
+                match *p {
+                    Param::Null => ffi::sqlite3_bind_null(stmt, i),
+                    Param::Int(v) => ffi::sqlite3_bind_int64(stmt, i, v),
+                    Param::Real(v) => ffi::sqlite3_bind_double(stmt, i, v),
+                    Param::Text(t) => ffi::sqlite3_bind_text(
+                        stmt,
+                        i,
+                        t.as_ptr().cast(),
+                        len(t.len())?,
+                        ffi::SQLITE_STATIC(),
+                    ),
+                    Param::Blob(b) => ffi::sqlite3_bind_blob(
+                        stmt,
+                        i,
+                        b.as_ptr().cast(),
+                        len(b.len())?,
+                        ffi::SQLITE_STATIC(),
+                    ),
+                }
+            };
+            self.check(rc)?;
+        }
+        Ok(())
     }
 
     /// Steps to the next row; `None` when there are no more.
@@ -327,12 +445,9 @@ mod tests {
         assert!(r.text(0).is_err());
         assert!(r.blob(1).is_err());
         assert!(r.text(2).is_err());
-        // TEXT that is not UTF-8 (SQLite stores what it is given) is an error, ASCII or not.
-        let mut bad =
-            RawQuery::prepare(&c, "SELECT CAST(x'61ff' AS TEXT), CAST(x'c3b6' AS TEXT)").unwrap();
-        let row = bad.next().unwrap().unwrap();
-        assert!(matches!(row.text(0), Err(rusqlite::Error::Utf8Error(0, _))));
-        assert_eq!(row.text(1).unwrap(), Some("ö"));
+        // Non-ASCII text is validated, not taken as is (invalid TEXT below).
+        let mut q = RawQuery::prepare(&c, "SELECT CAST(x'c3b6' AS TEXT)").unwrap();
+        assert_eq!(q.next().unwrap().unwrap().text(0).unwrap(), Some("ö"));
         // Out of range reads as NULL.
         assert_eq!(r.get::<i64>(7).unwrap(), 0);
         assert_eq!(r.text(7).unwrap(), None);
@@ -340,5 +455,75 @@ mod tests {
         assert!(q.next().unwrap().unwrap().text(0).is_err());
         let mut q = RawQuery::prepare(&c, "SELECT ?1").unwrap();
         assert!(q.bind_i64(3, 1).is_err());
+    }
+
+    #[test]
+    fn execute_binds_borrowed_values_and_can_run_again() {
+        let c = conn();
+        c.execute_batch("CREATE UNIQUE INDEX t_k ON t(k)").unwrap();
+        let mut ins = RawQuery::prepare(
+            &c,
+            "INSERT INTO t VALUES (?1, ?2, ?3, ?4) ON CONFLICT(k) DO NOTHING",
+        )
+        .unwrap();
+        for k in 10..13i64 {
+            // Each value is dropped right after the call that bound it.
+            let text = format!("row {k}");
+            let blob = vec![k as u8; 3];
+            let n = ins
+                .execute(&[
+                    k.into(),
+                    (k as f64 / 2.0).into(),
+                    text.as_str().into(),
+                    blob.as_slice().into(),
+                ])
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        // A duplicate changes nothing; NULLs and booleans bind as rusqlite binds them.
+        assert_eq!(
+            ins.execute(&[10i64.into(), Param::Null, Param::Null, Param::Null])
+                .unwrap(),
+            0
+        );
+        let none: Option<&str> = None;
+        assert_eq!(
+            ins.execute(&[true.into(), Some(0.5).into(), none.into(), Param::Null])
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            ins.execute(&[
+                20i64.into(),
+                None::<f64>.into(),
+                "".into(),
+                Param::Blob(&[])
+            ])
+            .unwrap(),
+            1
+        );
+        let rows: Vec<Row> = c
+            .prepare("SELECT k, coalesce(r, -1), s, b FROM t WHERE k >= 10 ORDER BY k")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(rows[0], (10, 5.0, Some("row 10".into()), Some(vec![10; 3])));
+        assert_eq!(rows[2], (12, 6.0, Some("row 12".into()), Some(vec![12; 3])));
+        assert_eq!(rows[3], (20, -1.0, Some(String::new()), Some(Vec::new())));
+        // Wrong counts and failures are errors; the statement still runs after one.
+        assert!(matches!(
+            ins.execute(&[1i64.into()]),
+            Err(rusqlite::Error::InvalidParameterCount(1, 4))
+        ));
+        let mut strict = RawQuery::prepare(&c, "INSERT INTO t (k) VALUES (?1)").unwrap();
+        assert!(strict.execute(&[10i64.into()]).is_err());
+        assert_eq!(strict.execute(&[30i64.into()]).unwrap(), 1);
+        let mut select = RawQuery::prepare(&c, "SELECT ?1").unwrap();
+        assert!(matches!(
+            select.execute(&[1i64.into()]),
+            Err(rusqlite::Error::ExecuteReturnedResults)
+        ));
     }
 }

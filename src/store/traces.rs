@@ -1,5 +1,6 @@
 //! Writing trace rows: batched, in one transaction per batch, deduplicated by `dedupe_key`.
 
+use super::raw::{Param, RawQuery};
 use super::rollups::{rollup_row, RollupDelta, RollupRow};
 use super::seam::TraceWriter;
 use super::Store;
@@ -115,47 +116,50 @@ fn write_rows(
     let mut inserted = Vec::with_capacity(batch.len());
     let mut rollups = RollupDelta::new();
     {
-        let mut stmt = tx.prepare_cached(INSERT)?;
+        // Bound through the C API: no copy of each text value, no per-value dispatch (the
+        // writer is an ingest's critical path).
+        let mut stmt = RawQuery::prepare(tx, INSERT)?;
         let mut stored = tx.prepare_cached(STORED)?;
         let mut raise = tx.prepare_cached(RAISE)?;
         for r in batch {
             let tokens = r.tokens_in.saturating_add(r.tokens_out);
-            let n = stmt.execute(params![
-                &r.dedupe_key[..],
-                r.call_id,
-                r.response_id,
-                r.source_format.name(),
-                r.timestamp.timestamp_micros(),
-                crate::time::iso_date(r.event_date),
-                r.repo_slug,
-                r.developer_id,
-                r.session_id,
-                r.trace_id,
-                r.team_id,
-                r.key_alias,
-                r.model,
-                r.provider,
-                r.call_type,
-                r.tokens_in,
-                r.tokens_out,
-                r.cache_read_tokens,
-                r.cache_creation_tokens,
-                r.latency_ms,
-                r.ttft_ms,
-                r.status_code,
-                r.is_error,
-                r.error_class,
-                r.accepted,
-                r.diff_ratio,
-                r.accepted_lines,
-                r.cache_hit,
-                r.cost_usd,
-                r.cost_source.name(),
-                run_id,
-                r.cwd,
-                r.git_branch,
-                r.is_sidechain,
-                r.client_version,
+            let event_date = crate::time::iso_date(r.event_date);
+            let n = stmt.execute(&[
+                Param::Blob(&r.dedupe_key[..]),
+                r.call_id.as_deref().into(),
+                r.response_id.as_deref().into(),
+                r.source_format.name().into(),
+                r.timestamp.timestamp_micros().into(),
+                event_date.as_str().into(),
+                r.repo_slug.as_deref().into(),
+                r.developer_id.as_deref().into(),
+                r.session_id.as_deref().into(),
+                r.trace_id.as_deref().into(),
+                r.team_id.as_deref().into(),
+                r.key_alias.as_deref().into(),
+                r.model.as_deref().into(),
+                r.provider.as_deref().into(),
+                r.call_type.as_deref().into(),
+                r.tokens_in.into(),
+                r.tokens_out.into(),
+                r.cache_read_tokens.into(),
+                r.cache_creation_tokens.into(),
+                r.latency_ms.into(),
+                r.ttft_ms.into(),
+                r.status_code.into(),
+                r.is_error.into(),
+                r.error_class.as_deref().into(),
+                r.accepted.into(),
+                r.diff_ratio.into(),
+                r.accepted_lines.into(),
+                r.cache_hit.into(),
+                r.cost_usd.into(),
+                r.cost_source.name().into(),
+                run_id.into(),
+                r.cwd.as_deref().into(),
+                r.git_branch.as_deref().into(),
+                r.is_sidechain.into(),
+                r.client_version.as_deref().into(),
             ])?;
             // Already stored: a Claude Code copy with more tokens raises the stored row.
             if n == 0 && r.source_format == SourceFormat::ClaudeCode {
