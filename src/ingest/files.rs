@@ -217,6 +217,19 @@ impl Probe {
                 });
             }
         }
+        if !self.by_path.contains_key(&key) {
+            // Nothing remembered under this path, nor (below) under its size and time: it is
+            // read whole, and a first run over thousands of files need not open each here.
+            let now = stat_path(path)?;
+            if !self.by_stat.contains_key(&(now.size, now.mtime_ns)) {
+                return Ok(Planned {
+                    plan: Plan::Full,
+                    path: key,
+                    stat: now,
+                    known: None,
+                });
+            }
+        }
         let file = File::open(path)?;
         let now = stat(&file)?;
         if let Some(k) = self.by_path.get(&key) {
