@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, OptionalExtension};
 
+use super::raw::RawQuery;
 use super::seam::*;
 use super::{gh_time, parse_time, parse_ts, Store};
 use crate::error::Result;
@@ -337,31 +338,38 @@ impl Store {
             .optional()?
             .is_some();
         let (s, e) = (gh_time(start), gh_time(end));
-        // Times are parsed where they lie, without a copy.
-        let mut stmt = self.conn.prepare_cached(MERGED_PULLS)?;
-        let mut rows = stmt.query(params![repo, s, e, filter.developer_json()])?;
-        while let Some(r) = rows.next()? {
-            if let Some(created_at) = text(r, 2)?.and_then(parse_time) {
+        // Read through the C API (store::raw), times parsed where they lie, without a copy.
+        let developers = filter.developer_json();
+        let mut pulls = RawQuery::prepare(&self.conn, MERGED_PULLS)?;
+        for (i, v) in [repo, &s, &e].into_iter().enumerate() {
+            pulls.bind_text(i + 1, Some(v))?;
+        }
+        pulls.bind_text(4, developers.as_deref())?;
+        while let Some(r) = pulls.next()? {
+            if let Some(created_at) = r.text(2)?.and_then(parse_time) {
                 data.pulls.push(PullRow {
                     number: r.get(0)?,
-                    author: r.get(1)?,
+                    author: r.text(1)?.map(str::to_string),
                     created_at,
-                    merged_at: text(r, 3)?.and_then(parse_time),
+                    merged_at: r.text(3)?.and_then(parse_time),
                 });
             }
         }
-        drop(rows);
-        let mut stmt = self.conn.prepare_cached(AUTHORED_COMMITS)?;
-        let mut rows = stmt.query(params![repo, s, e, filter.developer_json()])?;
-        while let Some(r) = rows.next()? {
-            if let Some(authored_at) = text(r, 1)?.and_then(parse_time) {
+        drop(pulls);
+        let mut commits = RawQuery::prepare(&self.conn, AUTHORED_COMMITS)?;
+        for (i, v) in [repo, &s, &e].into_iter().enumerate() {
+            commits.bind_text(i + 1, Some(v))?;
+        }
+        commits.bind_text(4, developers.as_deref())?;
+        while let Some(r) = commits.next()? {
+            if let Some(authored_at) = r.text(1)?.and_then(parse_time) {
                 data.commits.push(CommitRow {
-                    author: r.get(0)?,
+                    author: r.text(0)?.map(str::to_string),
                     authored_at,
                 });
             }
         }
-        drop(rows);
+        drop(commits);
         let mut stmt = self.conn.prepare_cached(REWORK)?;
         let rows = stmt.query_map(params![repo, filter.developer_json()], |r| {
             Ok((
