@@ -340,11 +340,16 @@ impl Store {
         let (s, e) = (gh_time(start), gh_time(end));
         // Read through the C API (store::raw), times parsed where they lie, without a copy.
         let developers = filter.developer_json();
-        let mut pulls = RawQuery::prepare(&self.conn, MERGED_PULLS)?;
-        for (i, v) in [repo, &s, &e].into_iter().enumerate() {
-            pulls.bind_text(i + 1, Some(v))?;
-        }
-        pulls.bind_text(4, developers.as_deref())?;
+        // Both queries take the repo, the window and the developer filter as ?1 to ?4.
+        let prepare = |sql: &str| -> rusqlite::Result<RawQuery<'_>> {
+            let mut q = RawQuery::prepare(&self.conn, sql)?;
+            let values = [Some(repo), Some(&s), Some(&e), developers.as_deref()];
+            for (i, v) in values.into_iter().enumerate() {
+                q.bind_text(i + 1, v)?;
+            }
+            Ok(q)
+        };
+        let mut pulls = prepare(MERGED_PULLS)?;
         while let Some(r) = pulls.next()? {
             if let Some(created_at) = r.text(2)?.and_then(parse_time) {
                 data.pulls.push(PullRow {
@@ -356,11 +361,7 @@ impl Store {
             }
         }
         drop(pulls);
-        let mut commits = RawQuery::prepare(&self.conn, AUTHORED_COMMITS)?;
-        for (i, v) in [repo, &s, &e].into_iter().enumerate() {
-            commits.bind_text(i + 1, Some(v))?;
-        }
-        commits.bind_text(4, developers.as_deref())?;
+        let mut commits = prepare(AUTHORED_COMMITS)?;
         while let Some(r) = commits.next()? {
             if let Some(authored_at) = r.text(1)?.and_then(parse_time) {
                 data.commits.push(CommitRow {
