@@ -26,8 +26,28 @@ pub struct SessionNumbers {
     /// The days `[d0, d1]` ids will be numbered over, when the reader gives them (see
     /// [`SessionNumbers::expect_days`]).
     days: Option<(i64, i64)>,
-    /// The first day numbered and whether the maps have been sized since.
-    sized_from: Option<(i64, bool)>,
+    /// When to size the maps.
+    sized_from: TwoDays,
+}
+
+/// When a list filled day by day is sized for the rest of its window: once, at the first row two
+/// days after the first row's day.
+#[derive(Debug, Default, Clone, Copy)]
+struct TwoDays(Option<(i64, bool)>);
+
+impl TwoDays {
+    /// The first row's day, the one time `day` is two or more days past it; None otherwise.
+    fn due(&mut self, day: i64) -> Option<i64> {
+        match self.0 {
+            None => self.0 = Some((day, false)),
+            Some((first, false)) if day >= first + 2 => {
+                self.0 = Some((first, true));
+                return Some(first);
+            }
+            _ => {}
+        }
+        None
+    }
 }
 
 impl SessionNumbers {
@@ -40,19 +60,12 @@ impl SessionNumbers {
 
     /// The number of session `id`, seen on `day` (see [`SessionNumbers::expect_days`]).
     pub fn number_on(&mut self, day: i64, id: &str) -> u32 {
-        match self.sized_from {
-            None => self.sized_from = Some((day, false)),
-            Some((first, false)) if day >= first + 2 => {
-                self.sized_from = Some((first, true));
-                if let Some((_, d1)) = self.days {
-                    let uuids = expected(self.uuids.len(), day - first, d1 - first + 1);
-                    self.uuids.reserve(uuids.saturating_sub(self.uuids.len()));
-                    let others = expected(self.others.len(), day - first, d1 - first + 1);
-                    self.others
-                        .reserve(others.saturating_sub(self.others.len()));
-                }
-            }
-            _ => {}
+        if let (Some(first), Some((_, d1))) = (self.sized_from.due(day), self.days) {
+            let uuids = expected(self.uuids.len(), day - first, d1 - first + 1);
+            self.uuids.reserve(uuids.saturating_sub(self.uuids.len()));
+            let others = expected(self.others.len(), day - first, d1 - first + 1);
+            self.others
+                .reserve(others.saturating_sub(self.others.len()));
         }
         self.number(id)
     }
@@ -99,7 +112,7 @@ pub struct HourAggregator {
     window: Option<(i64, i64)>,
     /// The first cell's hour and the first session-day's day, once sized: `None` before.
     cells_from: Option<(i64, bool)>,
-    sessions_from: Option<(i64, bool)>,
+    sessions_from: TwoDays,
 }
 
 /// Cells read before the cell list is sized for the rest of the window.
@@ -131,7 +144,7 @@ impl HourAggregator {
             ttft: Dist::Sketch(QuantileSketch::new()),
             window: None,
             cells_from: None,
-            sessions_from: None,
+            sessions_from: TwoDays::default(),
         }
     }
 
@@ -285,19 +298,12 @@ impl HourAggregator {
 
     /// Sizes the session list once two days have been added, as [`expected`] for the window.
     fn size_sessions(&mut self, day: i64) {
-        match self.sessions_from {
-            None => self.sessions_from = Some((day, false)),
-            Some((first, false)) if day >= first + 2 => {
-                self.sessions_from = Some((first, true));
-                if let Some((_, h1)) = self.window {
-                    let last_day = (h1 - 1).div_euclid(24);
-                    let n = expected(self.sessions.len(), day - first, last_day - first + 1);
-                    let _ = self
-                        .sessions
-                        .try_reserve(n.saturating_sub(self.sessions.len()));
-                }
-            }
-            _ => {}
+        if let (Some(first), Some((_, h1))) = (self.sessions_from.due(day), self.window) {
+            let last_day = (h1 - 1).div_euclid(24);
+            let n = expected(self.sessions.len(), day - first, last_day - first + 1);
+            let _ = self
+                .sessions
+                .try_reserve(n.saturating_sub(self.sessions.len()));
         }
     }
 
