@@ -26,6 +26,8 @@ pub struct Chunk {
     pub end_offset: u64,
     /// 1-based number of the first line in `data`.
     pub first_line: u64,
+    /// Newline-terminated lines in `data`.
+    pub lines: u64,
     /// Complete lines, each ending in `\n` (the last may lack it at end of stream).
     pub data: Vec<u8>,
     /// A line that exceeded [`MAX_LINE`]: its number and first bytes.
@@ -48,7 +50,13 @@ pub struct ChunkReader<R> {
     /// Bytes asked for per read: [`CHUNK`], or less for a stream known to be small (the read
     /// buffer is zeroed before each read, which would cost more than the read for small files).
     read_size: usize,
+    /// Where the stream is expected to end (from the size hint): the read after it is only a
+    /// probe for the end, made with a small buffer instead of zeroing another `read_size`.
+    expected_end: Option<u64>,
 }
+
+/// Bytes asked for by the read that probes for the end of a stream read up to its hinted size.
+const END_PROBE: usize = 512;
 
 impl<R: Read> ChunkReader<R> {
     /// Wraps a reader.
@@ -69,6 +77,7 @@ impl<R: Read> ChunkReader<R> {
             bom_checked: offset > 0,
             consumed: offset,
             read_size: CHUNK,
+            expected_end: None,
         }
     }
 
@@ -76,12 +85,14 @@ impl<R: Read> ChunkReader<R> {
     /// with small buffers; a stream that turns out larger is still read whole.
     pub fn with_size_hint(mut self, bytes: u64) -> Self {
         self.read_size = (bytes.saturating_add(1) as usize).clamp(4096, CHUNK);
+        self.expected_end = Some(self.consumed.saturating_add(bytes));
         self
     }
 
     fn emit(&mut self, data: Vec<u8>, oversized: Option<(u64, Vec<u8>)>) -> Chunk {
         let first_line = self.next_line;
-        self.next_line += memchr::memchr_iter(b'\n', &data).count() as u64;
+        let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
+        self.next_line += lines;
         if oversized.is_some() {
             self.next_line += 1;
         }
@@ -92,6 +103,7 @@ impl<R: Read> ChunkReader<R> {
             input: 0,
             end_offset: self.consumed - self.carry.len() as u64,
             first_line,
+            lines,
             data,
             oversized,
         }
@@ -111,7 +123,9 @@ impl<R: Read> ChunkReader<R> {
                 return Ok(Some(self.emit(data, None)));
             }
             let start = self.carry.len();
-            self.carry.resize(start + self.read_size, 0);
+            let probe = self.expected_end.is_some_and(|end| self.consumed >= end);
+            let want = if probe { END_PROBE } else { self.read_size };
+            self.carry.resize(start + want, 0);
             let n = loop {
                 match self.inner.read(&mut self.carry[start..]) {
                     Ok(n) => break n,
@@ -131,6 +145,10 @@ impl<R: Read> ChunkReader<R> {
             };
             self.carry.truncate(start + n);
             self.consumed += n as u64;
+            if probe && n > 0 {
+                // The stream is longer than hinted (it grew): full-size reads again.
+                self.expected_end = None;
+            }
             // A UTF-8 byte-order mark before the first line is not part of it.
             if !self.bom_checked && (self.carry.len() >= BOM.len() || n == 0) {
                 self.bom_checked = true;
@@ -199,13 +217,12 @@ impl Chunk {
     /// Where its complete (newline-terminated) lines end, and how many lines precede that
     /// point; None when it holds no complete line. An oversized line counts as complete.
     pub fn complete_end(&self) -> Option<(u64, u64)> {
-        let newlines = memchr::memchr_iter(b'\n', &self.data).count() as u64;
         if self.oversized.is_some() && self.data.is_empty() {
             return Some((self.end_offset, self.first_line));
         }
         let last = memchr::memrchr(b'\n', &self.data)?;
         let tail = (self.data.len() - last - 1) as u64;
-        Some((self.end_offset - tail, self.first_line - 1 + newlines))
+        Some((self.end_offset - tail, self.first_line - 1 + self.lines))
     }
 }
 
@@ -319,6 +336,25 @@ mod tests {
         let mut r = ChunkReader::resume(&b"\xEF\xBB\xBFx\n"[..], 5, 1);
         let c = r.next_chunk().unwrap().unwrap();
         assert_eq!(lines(&c).next(), Some((2, &b"\xEF\xBB\xBFx"[..])));
+    }
+
+    #[test]
+    fn a_size_hint_that_is_wrong_loses_nothing() {
+        // Longer than hinted (the file grew after it was planned), shorter, and exact.
+        let data: Vec<u8> = (0..3000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        for hint in [10, 700, data.len() as u64, data.len() as u64 * 3] {
+            let mut r = ChunkReader::new(&data[..]).with_size_hint(hint);
+            let mut got = Vec::new();
+            let mut last = None;
+            while let Some(c) = r.next_chunk().unwrap() {
+                got.extend_from_slice(&c.data);
+                last = c.complete_end().or(last);
+            }
+            assert_eq!(got, data, "hint {hint}");
+            assert_eq!(last, Some((data.len() as u64, 3000)), "hint {hint}");
+        }
     }
 
     #[test]

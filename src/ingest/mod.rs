@@ -343,7 +343,14 @@ pub(crate) fn flush(
     summary.duplicates += (before - batch.len()) as u64;
     let written = store.write_traces(batch, Some(run_id))?;
     // The sinks get the new records themselves (none are kept when there is no sink).
-    let mut fresh = Vec::with_capacity(if sinks.is_empty() { 0 } else { batch.len() });
+    let mut fresh = match sinks.last_mut() {
+        Some(s) => {
+            let mut v = s.spare().unwrap_or_default();
+            v.reserve(batch.len());
+            v
+        }
+        None => Vec::new(),
+    };
     for (r, w) in batch.drain(..).zip(written) {
         match w {
             Written::Inserted => {}

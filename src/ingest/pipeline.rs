@@ -153,7 +153,9 @@ fn parse_chunk(chunk: Chunk, opts: &IngestOptions, pricer: &mut Pricer) -> Parse
         bytes: chunk.data.len() as u64,
         read: 0,
         skipped: 0,
-        records: Vec::new(),
+        // A record per line at most, for most formats: one allocation, not one per doubling
+        // (each a copy of every record so far).
+        records: Vec::with_capacity((chunk.lines as usize).saturating_add(1)),
         activity: Vec::new(),
         dead: Vec::new(),
     };

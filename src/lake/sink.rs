@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::record::TraceRecord;
 use crate::sinks::RecordSink;
 use crate::store::StoreLocation;
-use crossbeam_channel::{bounded, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
@@ -57,19 +57,26 @@ enum Msg {
 struct Buffering {
     /// None once `Finish` is sent.
     tx: Option<Sender<Msg>>,
+    /// Emptied batch vectors coming back (see [`RecordSink::spare`]).
+    spare: Receiver<Vec<TraceRecord>>,
     thread: JoinHandle<(LakeWriter, Result<()>)>,
 }
 
 impl Buffering {
     fn start(mut w: LakeWriter) -> Result<Self> {
         let (tx, rx) = bounded::<Msg>(IN_FLIGHT);
+        // One spare at a time: the ingest thread takes one per batch.
+        let (spare_tx, spare) = bounded::<Vec<TraceRecord>>(1);
         let thread = std::thread::Builder::new()
             .name("prod-lens-lake-buffer".into())
             .spawn(move || {
                 for msg in rx {
                     let done = match msg {
-                        Msg::Hold(records) => {
+                        Msg::Hold(mut records) => {
                             records.iter().for_each(|r| w.hold(r));
+                            records.clear();
+                            // Dropped instead when enough are waiting or nobody takes them.
+                            let _ = spare_tx.try_send(records);
                             continue;
                         }
                         Msg::Release => w.release(),
@@ -87,6 +94,7 @@ impl Buffering {
             .map_err(|e| Error::io("starting the lake buffering thread", e))?;
         Ok(Buffering {
             tx: Some(tx),
+            spare,
             thread,
         })
     }
@@ -230,6 +238,10 @@ impl RecordSink for LakeSink {
         self.tell(Msg::Release)
     }
 
+    fn spare(&mut self) -> Option<Vec<TraceRecord>> {
+        self.buffering.as_ref()?.spare.try_recv().ok()
+    }
+
     fn start_finish(&mut self) {
         if self.marker.is_none() {
             return;
@@ -310,6 +322,32 @@ mod tests {
         assert_eq!(s.report().written.rows, 50);
         assert_eq!(keys(dir.path()), 50);
         assert!(s.write_new(records(90, 1)).is_err(), "finished");
+    }
+
+    #[test]
+    fn batch_vectors_come_back_empty_for_reuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sink(dir.path());
+        assert!(s.spare().is_none(), "nothing given yet");
+        let mut batch = Vec::with_capacity(64);
+        batch.extend(records(0, 3));
+        s.write_new(batch).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let back = loop {
+            if let Some(v) = s.spare() {
+                break v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no vector back within 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(back.is_empty());
+        assert!(back.capacity() >= 64, "its memory kept");
+        s.committed().unwrap();
+        s.finish().unwrap();
+        assert_eq!(keys(dir.path()), 3, "the rows themselves were kept");
     }
 
     #[test]

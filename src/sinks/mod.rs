@@ -22,4 +22,9 @@ pub trait RecordSink {
     fn start_finish(&mut self) {}
     /// Flushes and closes whatever the sink holds open.
     fn finish(&mut self) -> Result<()>;
+    /// An emptied vector a sink has finished with, to collect the next batch in: reusing its
+    /// memory spares the allocator fresh pages for every batch (default: none).
+    fn spare(&mut self) -> Option<Vec<TraceRecord>> {
+        None
+    }
 }
