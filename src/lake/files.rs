@@ -357,7 +357,9 @@ mod tests {
         assert_eq!(read_keys(&path, &mut keys).unwrap(), (3, 3));
     }
 
-    /// The codec of each column of the file at `path` (the same in every row group), by name.
+    /// The codec of each column of the file at `path` (the same in every row group), by name,
+    /// with ",dict" when the column has a dictionary page and ",pageindex" when it has a
+    /// column index.
     fn codecs(path: &Path) -> std::collections::BTreeMap<String, String> {
         use parquet::file::reader::{FileReader, SerializedFileReader};
         let r = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
@@ -365,7 +367,13 @@ mod tests {
         let mut out = std::collections::BTreeMap::new();
         for g in 0..md.num_row_groups() {
             for c in md.row_group(g).columns() {
-                let codec = format!("{:?}", c.compression());
+                let mut codec = format!("{:?}", c.compression());
+                if c.dictionary_page_offset().is_some() {
+                    codec.push_str(",dict");
+                }
+                if c.column_index_offset().is_some() {
+                    codec.push_str(",pageindex");
+                }
                 let seen = out.insert(c.column_path().string(), codec.clone());
                 assert!(seen.is_none_or(|s| s == codec));
             }
@@ -375,6 +383,8 @@ mod tests {
 
     #[test]
     fn small_files_use_snappy_but_for_their_ids_and_large_ones_zstd() {
+        // Small files also go without dictionaries and page indexes (plain values, statistics
+        // per column); large ones have both.
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, rows: usize| {
             let mut b = RowBuffer::new();
@@ -397,6 +407,11 @@ mod tests {
         }
         let large = write("part-l.parquet", schema::ZSTD_MIN_ROWS);
         assert!(large.values().all(|c| c.starts_with("ZSTD")), "{large:?}");
+        assert!(
+            large.values().all(|c| c.ends_with(",pageindex")),
+            "{large:?}"
+        );
+        assert!(large["model"].contains(",dict"), "{large:?}");
     }
 
     #[test]

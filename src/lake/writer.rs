@@ -57,6 +57,9 @@ pub struct LakeWriter {
     seq: u64,
     limits: BufferLimits,
     buffers: HashMap<Partition, Pending>,
+    /// The last record's repo and day and their partition: consecutive records mostly share
+    /// them, and working a partition out validates the slug and formats the day.
+    last: Option<(Option<String>, chrono::NaiveDate, Partition)>,
     buffered: usize,
     pushes: u64,
     stats: WriteStats,
@@ -201,6 +204,7 @@ impl LakeWriter {
                 max_buffered_rows: limits.max_buffered_rows.max(1),
             },
             buffers: HashMap::new(),
+            last: None,
             buffered: 0,
             pushes: 0,
             stats: WriteStats::default(),
@@ -220,8 +224,7 @@ impl LakeWriter {
 
     /// Adds a record to its partition's buffer, writing files as the limits require.
     pub fn push(&mut self, r: &TraceRecord) -> Result<()> {
-        let (p, full) = self.buffer(r);
-        if full {
+        if let Some(p) = self.buffer(r) {
             self.flush_partition(&p)?;
         }
         self.evict_while_full()
@@ -249,12 +252,22 @@ impl LakeWriter {
         self.evict_while_full()
     }
 
-    /// Buffers a record; its partition and whether that partition is now full.
-    fn buffer(&mut self, r: &TraceRecord) -> (Partition, bool) {
-        let p = Partition::of(r.repo_slug.as_deref(), r.event_date);
+    /// Buffers a record; its partition if that is now full.
+    fn buffer(&mut self, r: &TraceRecord) -> Option<Partition> {
+        let p = match &self.last {
+            Some((repo, day, p))
+                if *day == r.event_date && repo.as_deref() == r.repo_slug.as_deref() =>
+            {
+                p
+            }
+            _ => {
+                let p = Partition::of(r.repo_slug.as_deref(), r.event_date);
+                &self.last.insert((r.repo_slug.clone(), r.event_date, p)).2
+            }
+        };
         self.pushes += 1;
         let pushes = self.pushes;
-        let full = match self.buffers.get_mut(&p) {
+        let full = match self.buffers.get_mut(p) {
             Some(pending) => {
                 pending.rows.push(r);
                 pending.last_push = pushes;
@@ -275,7 +288,7 @@ impl LakeWriter {
             }
         };
         self.buffered += 1;
-        (p, full)
+        full.then(|| p.clone())
     }
 
     /// Writes partitions early, largest idle ones first, while all together hold too many rows.
