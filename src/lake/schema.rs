@@ -139,12 +139,8 @@ pub fn writer_properties(rows: usize) -> Result<WriterProperties> {
         .build())
 }
 
-/// The dedupe key as 32 lowercase hex digits (the lake's `dedupe_key` column).
-pub fn key_hex(key: &[u8; 16]) -> String {
-    KeyHex::of(key).as_str().to_string()
-}
-
-/// A dedupe key's 32 lowercase hex digits, formatted without allocating (one per lake row).
+/// A dedupe key as the lake's `dedupe_key` column holds it: 32 lowercase hex digits, formatted
+/// without allocating (one per lake row).
 pub struct KeyHex([u8; 32]);
 
 impl KeyHex {
@@ -406,13 +402,19 @@ mod tests {
     #[test]
     fn key_hex_round_trips_and_rejects_garbage() {
         let k = [0xab; 16];
-        assert_eq!(parse_key_hex(&key_hex(&k)), Some(u128::from_be_bytes(k)));
+        assert_eq!(
+            parse_key_hex(KeyHex::of(&k).as_str()),
+            Some(u128::from_be_bytes(k))
+        );
         for k in [
             [0u8; 16],
             [0xff; 16],
             std::array::from_fn(|i| (i * 17) as u8),
         ] {
-            assert_eq!(key_hex(&k), format!("{:032x}", u128::from_be_bytes(k)));
+            assert_eq!(
+                KeyHex::of(&k).as_str(),
+                format!("{:032x}", u128::from_be_bytes(k))
+            );
         }
         assert_eq!(parse_key_hex("xyz"), None);
         assert_eq!(parse_key_hex(&"g".repeat(32)), None);
