@@ -1,5 +1,6 @@
 //! An ingest killed with SIGKILL while writing the lake leaves no partial file visible, and the
-//! next ingest brings the lake back to exactly SQLite's rows.
+//! next ingest brings the lake back to exactly SQLite's rows. A first load into a new store,
+//! killed, leaves neither a database nor a visible lake row.
 
 mod lake_support;
 
@@ -39,6 +40,25 @@ fn ingest(db: &Path, lake: &Path, input: &Path) -> Command {
     c
 }
 
+/// Creates the store at `db` (an ingest of an empty file), so that later loads write in place.
+fn create_store(db: &Path, dir: &Path) {
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, b"").unwrap();
+    let out = Command::new(bin())
+        .arg("--db")
+        .arg(db)
+        .args(["ingest-traces", "--no-parquet", "--quiet"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.is_file());
+}
+
 #[test]
 fn sigkill_mid_write_then_rerun_converges() {
     let tmp = tempfile::tempdir().unwrap();
@@ -47,6 +67,8 @@ fn sigkill_mid_write_then_rerun_converges() {
     write_lines(&input, &lines);
     let db = tmp.path().join("cache.db");
     let lake = tmp.path().join("parquet");
+    // An existing store: rows are committed in place as the load goes.
+    create_store(&db, tmp.path());
 
     let mut child = ingest(&db, &lake, &input)
         .stdout(Stdio::null())
@@ -171,4 +193,74 @@ fn repair_restores_rows_ingested_without_the_lake() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rows_restored"], 0);
     assert_eq!(lake_count(&lake), c);
+}
+
+#[test]
+fn a_first_load_killed_leaves_no_store_and_no_lake_rows_then_reruns_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lines, valid) = sample_lines(120_000, 4);
+    let input = tmp.path().join("big.jsonl");
+    write_lines(&input, &lines);
+    let db = tmp.path().join("cache.db");
+    let hidden = tmp.path().join(".cache.db.new");
+    let lake = tmp.path().join("parquet");
+
+    let mut child = ingest(&db, &lake, &input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once the new store has rows and the lake has written (hidden) files.
+    let started = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the ingest finished before it could be killed; use a larger input"
+        );
+        let grown = std::fs::metadata(&hidden).is_ok_and(|m| m.len() > 8 << 20);
+        if grown && lake.exists() && lake_count(&lake).temps > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the new store and the lake's files did not appear"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        !db.exists(),
+        "a new store is not visible before the load completes"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    assert!(!db.exists(), "killed: no database at the path");
+    let before = lake_count(&lake);
+    assert_eq!(
+        (before.rows, before.files),
+        (0, 0),
+        "no visible lake row: {before:?}"
+    );
+
+    // The re-run builds the store again from the start and the lake with it.
+    let out = ingest(&db, &lake, &input).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["inserted"].as_u64().unwrap(), valid);
+    assert_eq!(
+        v["lake"]["recovery"]["rows_restored"].as_u64().unwrap_or(0),
+        0
+    );
+    assert_eq!(store_count(&db), valid as i64);
+    let after = lake_count(&lake);
+    assert_eq!((after.rows, after.distinct), (valid, valid), "{after:?}");
+    assert_eq!(after.temps, 0, "the killed load's hidden files are removed");
+    assert!(!hidden.exists(), "the hidden store is gone once published");
+    let (report, ok) = lake_check(&db, &lake);
+    assert!(ok, "{report:#}");
+    assert_eq!(report["pending_writers"], 0);
 }

@@ -2,12 +2,15 @@
 # Crash trials: kill -9 an ingest of many files at a random moment, run it again to completion and
 # compare the store with a reference made by one clean ingest.
 #
-#   tools/kill9_trials.sh [--trials N] [--seed S] [--sessions N] [--dir DIR]
+#   tools/kill9_trials.sh [--trials N] [--seed S] [--sessions N] [--dir DIR] [--existing]
 #
 # Input (generated once under DIR/input, default target/kill9): a Claude Code tree of --sessions
 # sessions (examples/gen_claude_tree.rs, default 2 000) and 60 000 LiteLLM-shaped lines
 # (examples/gen_traces.rs) split into 6 files, ingested with `--repo-map` and a Parquet lake
-# (`--parquet-dir`). Each trial: fresh database and lake, the ingest started in the background,
+# (`--parquet-dir`). Each trial: no database and no lake (so the first load builds the new store
+# aside and publishes it at the end), or with --existing an empty database made first by an
+# ingest of an empty file (so rows are committed in place, through the WAL); the ingest started
+# in the background,
 # `kill -9` of its PID after a random delay in [0, reference ingest time) (seeded), the same
 # ingest run again to completion, then compared with the reference:
 #   (i)   every `traces` row, all columns but `id` and `ingested_run`, sorted;
@@ -25,13 +28,15 @@ trials=20
 seed=1
 sessions=2000
 dir=target/kill9
+existing=no
 while [ $# -gt 0 ]; do
   case "$1" in
     --trials) trials=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --sessions) sessions=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --existing) existing=yes; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -67,10 +72,17 @@ ingest() { # store dir
   args "$1"
   "${cmd[@]}"
 }
+prepare() { # store dir: an empty store first, with --existing
+  if [ "$existing" = yes ]; then
+    : > "$dir/empty.jsonl"
+    "$bin" --db "$1/cache.db" ingest-traces "$dir/empty.jsonl" --no-parquet --quiet > /dev/null
+  fi
+}
 
 ref="$dir/reference"
 rm -rf "$ref" "$dir"/failed-*
 mkdir -p "$ref"
+prepare "$ref"
 start=$(date +%s.%N)
 ingest "$ref" > "$ref/summary.json"
 end=$(date +%s.%N)
@@ -238,6 +250,7 @@ for i in $(seq 1 "$trials"); do
   t="$dir/trial"
   rm -rf "$t"
   mkdir -p "$t"
+  prepare "$t"
   delay=${delays[$((i - 1))]}
   # Started directly (not through a function or subshell), so that $! is the ingest's own PID.
   args "$t"
@@ -252,7 +265,8 @@ for i in $(seq 1 "$trials"); do
   rows=$(python3 -c "
 import sqlite3, sys
 try:
-    print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM traces').fetchone()[0])
+    con = sqlite3.connect(f'file:{sys.argv[1]}?mode=ro', uri=True)  # never creates the file
+    print(con.execute('SELECT COUNT(*) FROM traces').fetchone()[0])
 except Exception as e:
     print('no store yet')" "$t/cache.db" 2> /dev/null)
   if ! ingest "$t" > "$t/rerun.json" 2> "$t/rerun.err"; then

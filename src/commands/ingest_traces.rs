@@ -117,14 +117,19 @@ pub fn run(db: &StoreLocation, args: IngestTracesArgs) -> anyhow::Result<()> {
     let lake_opts = lake_options(db, &args)?;
     let inputs = inputs(&args)?;
     let mut store = db
-        .open_writer()
+        .open_loader()
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.name()))?;
     super::identities::save_map(store.as_mut(), args.identity_map.as_deref())?;
     // The lake is opened before the first row is committed (see `prod_lens::lake`).
     let mut lake = lake_opts
         .map(|o| {
             let dir = o.root.display().to_string();
-            LakeSink::open(o).with_context(|| format!("opening the Parquet lake {dir}"))
+            if store.built_aside() {
+                LakeSink::open_hidden_until_finish(o)
+            } else {
+                LakeSink::open(o)
+            }
+            .with_context(|| format!("opening the Parquet lake {dir}"))
         })
         .transpose()?;
     let mut sinks: Vec<&mut dyn RecordSink> = Vec::new();
@@ -132,7 +137,19 @@ pub fn run(db: &StoreLocation, args: IngestTracesArgs) -> anyhow::Result<()> {
         sinks.push(l);
     }
     let bar = Bar::new(args.quiet);
-    let summary = ingest::ingest(store.as_mut(), &inputs, &opts, &mut sinks, &bar)?;
+    let first_load = store.built_aside();
+    let summary = ingest::ingest(store.as_mut(), &inputs, &opts, &mut sinks, &bar);
+    let summary = if first_load {
+        summary.with_context(|| {
+            format!(
+                "nothing was stored: the new database {} is created only when its first load \
+                 completes; run the ingest again",
+                db.name()
+            )
+        })?
+    } else {
+        summary?
+    };
     print(&args, &summary, lake.as_ref().map(LakeSink::report))
 }
 

@@ -189,7 +189,7 @@ pub fn ingest(
         run_id,
         ..Default::default()
     };
-    let result = (|| {
+    let result = (|| -> Result<()> {
         let (jobs, to_read) = plan(store, inputs, opts, &mut summary)?;
         let label = match jobs.as_slice() {
             [one] => one.input.display(),
@@ -206,6 +206,8 @@ pub fn ingest(
             store.finish_bulk_load()?;
         }
         loaded?;
+        // A new store built aside becomes visible before anything written beside it does.
+        store.publish()?;
         for s in sinks.iter_mut() {
             s.finish()?;
         }
@@ -219,8 +221,12 @@ pub fn ingest(
         Err(e) => format!("failed: {e}"),
     };
     let details = serde_json::to_string(&summary)?;
-    store.finish_run(run_id, &counts(&summary), &outcome, Some(&details))?;
-    result.map(|()| summary)
+    let logged = store.finish_run(run_id, &counts(&summary), &outcome, Some(&details));
+    // The run's own error comes first (a new store built aside cannot log a failed run: it is
+    // discarded).
+    result?;
+    logged?;
+    Ok(summary)
 }
 
 /// How a run names its inputs in `etl_runs`: all of them when few, else the first and a count.

@@ -147,6 +147,18 @@ impl LakeSink {
     /// none is running, then takes the shared lock and leaves this ingest's marker. Must be called
     /// before the ingest commits any row to SQLite.
     pub fn open(opts: LakeOptions) -> Result<Self> {
+        Self::open_with(opts, false)
+    }
+
+    /// [`LakeSink::open`] for an ingest into a store built aside (see
+    /// [`crate::store::seam::TraceWriter::built_aside`]): its files stay hidden until
+    /// [`RecordSink::finish`], which comes after the store is published, so a crash before
+    /// that leaves the lake without rows the store lacks.
+    pub fn open_hidden_until_finish(opts: LakeOptions) -> Result<Self> {
+        Self::open_with(opts, true)
+    }
+
+    fn open_with(opts: LakeOptions, hidden: bool) -> Result<Self> {
         let mut report = LakeReport {
             dir: opts.root.display().to_string(),
             ..Default::default()
@@ -157,7 +169,11 @@ impl LakeSink {
         let lock = SharedLock::acquire(&opts.root)?;
         let token = partition::unique_token();
         let marker = WriterMarker::create(&opts.root, &token, &lock)?;
-        let buffering = Buffering::start(LakeWriter::new(&opts.root, token, opts.limits))?;
+        let mut writer = LakeWriter::new(&opts.root, token, opts.limits);
+        if hidden {
+            writer.hold_files();
+        }
+        let buffering = Buffering::start(writer)?;
         Ok(LakeSink {
             buffering: Some(buffering),
             writer: None,
@@ -260,6 +276,9 @@ impl RecordSink for LakeSink {
         }
         self.start_finish();
         self.join()?;
+        if let Some(w) = self.writer.as_mut() {
+            w.publish_held()?;
+        }
         let Some(marker) = self.marker.take() else {
             return Ok(());
         };

@@ -9,7 +9,7 @@
 //! so all of it overlaps with the SQLite inserts of the ingest thread; at most one finished batch
 //! waits for the encoder.
 
-use super::files::{fsync_dir, ClosedPart, PartWriter};
+use super::files::{fsync_dir, ClosedPart, FinishedPart, PartWriter};
 use super::partition::{self, Partition};
 use super::schema::RowBuffer;
 use crate::error::{Error, Result};
@@ -64,6 +64,10 @@ pub struct LakeWriter {
     pushes: u64,
     stats: WriteStats,
     worker: Option<Worker>,
+    /// Files written but kept under their hidden names until [`LakeWriter::publish_held`]
+    /// (see [`LakeWriter::hold_files`]), and the folders to sync once they are renamed; None
+    /// when files are published as soon as they are synced.
+    held: Option<(Vec<FinishedPart>, BTreeSet<PathBuf>)>,
 }
 
 /// A partition's buffered rows and when it last received one (in pushes).
@@ -120,11 +124,12 @@ const SYNC_QUEUE: usize = 64;
 struct Worker {
     tx: Sender<Job>,
     encoder: JoinHandle<Result<BTreeSet<PathBuf>>>,
-    syncer: JoinHandle<Result<WriteStats>>,
+    syncer: JoinHandle<Result<(WriteStats, Vec<FinishedPart>)>>,
 }
 
 impl Worker {
-    fn start(root: &Path) -> Result<Self> {
+    /// Starts the threads; with `hold`, synced files are kept hidden and returned by `join`.
+    fn start(root: &Path, hold: bool) -> Result<Self> {
         let mut dirs = Dirs {
             root: root.to_path_buf(),
             made: HashMap::new(),
@@ -136,14 +141,19 @@ impl Worker {
             .name("prod-lens-lake-sync".into())
             .spawn(move || {
                 let mut stats = WriteStats::default();
+                let mut held = Vec::new();
                 for (closed, rows) in closed_rx {
                     let done = closed.sync()?;
                     stats.bytes += done.size();
-                    done.publish()?;
+                    if hold {
+                        held.push(done);
+                    } else {
+                        done.publish()?;
+                    }
                     stats.rows += rows;
                     stats.files += 1;
                 }
-                Ok(stats)
+                Ok((stats, held))
             })
             .map_err(|e| Error::io("starting the lake sync thread", e))?;
         let encoder = std::thread::Builder::new()
@@ -177,9 +187,10 @@ impl Worker {
         })
     }
 
-    /// Waits for every handed-over file; returns what was written and the folders to sync, or
-    /// the first error (a sync error before the encoder's, which may only be its consequence).
-    fn join(self) -> Result<(WriteStats, BTreeSet<PathBuf>)> {
+    /// Waits for every handed-over file; returns what was written, the files held hidden and
+    /// the folders to sync, or the first error (a sync error before the encoder's, which may
+    /// only be its consequence).
+    fn join(self) -> Result<(WriteStats, Vec<FinishedPart>, BTreeSet<PathBuf>)> {
         drop(self.tx);
         let panicked = |what: &str| Error::Lake(format!("the lake {what} thread panicked"));
         let encoded = self
@@ -187,8 +198,8 @@ impl Worker {
             .join()
             .unwrap_or_else(|_| Err(panicked("writer")));
         let synced = self.syncer.join().unwrap_or_else(|_| Err(panicked("sync")));
-        let stats = synced?;
-        Ok((stats, encoded?))
+        let (stats, held) = synced?;
+        Ok((stats, held, encoded?))
     }
 }
 
@@ -209,7 +220,30 @@ impl LakeWriter {
             pushes: 0,
             stats: WriteStats::default(),
             worker: None,
+            held: None,
         }
+    }
+
+    /// Keeps every file this writer writes under its hidden name (a crash leaves it to the
+    /// lake's recovery to remove) until [`LakeWriter::publish_held`]: for a store that is
+    /// itself not visible yet. Must be called before the first file is written.
+    pub fn hold_files(&mut self) {
+        self.held.get_or_insert_with(Default::default);
+    }
+
+    /// Renames the files held back by [`LakeWriter::hold_files`] to their final names and syncs
+    /// their folders; files written after it are published as they are synced again.
+    pub fn publish_held(&mut self) -> Result<()> {
+        let Some((parts, dirs)) = self.held.take() else {
+            return Ok(());
+        };
+        for p in parts {
+            p.publish()?;
+        }
+        for d in dirs {
+            fsync_dir(&d)?;
+        }
+        Ok(())
     }
 
     /// What was written (complete after [`LakeWriter::flush_all`]).
@@ -330,7 +364,7 @@ impl LakeWriter {
         let name = partition::part_name(&self.token, self.seq);
         self.seq += 1;
         if self.worker.is_none() {
-            self.worker = Some(Worker::start(&self.root)?);
+            self.worker = Some(Worker::start(&self.root, self.held.is_some())?);
         }
         let sent = match &self.worker {
             Some(w) => w.tx.send((p.clone(), name, batch)).is_ok(),
@@ -354,10 +388,16 @@ impl LakeWriter {
             self.flush_partition(&p)?;
         }
         if let Some(w) = self.worker.take() {
-            let (st, dirty) = w.join()?;
+            let (st, parts, dirty) = w.join()?;
             self.stats.rows += st.rows;
             self.stats.files += st.files;
             self.stats.bytes += st.bytes;
+            if let Some((held, dirs)) = self.held.as_mut() {
+                // Synced with the renames that make them visible.
+                held.extend(parts);
+                dirs.extend(dirty);
+                return Ok(());
+            }
             for d in dirty {
                 fsync_dir(&d)?;
             }
@@ -432,5 +472,50 @@ mod tests {
             }
         }
         assert_eq!(keys.len(), 30);
+    }
+
+    /// (visible data files, hidden temporary files) under `dir`.
+    fn files(dir: &Path) -> (usize, usize) {
+        list_partitions(dir)
+            .unwrap()
+            .iter()
+            .fold((0, 0), |(p, t), pd| {
+                (p + pd.parts.len(), t + pd.temps.len())
+            })
+    }
+
+    #[test]
+    fn held_files_stay_hidden_until_published_and_go_if_never_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = small_writer(dir.path());
+        w.hold_files();
+        for k in 0..30u8 {
+            w.push(&record(k)).unwrap();
+        }
+        w.flush_all().unwrap();
+        assert_eq!(w.stats().rows, 30);
+        let (visible, hidden) = files(dir.path());
+        assert_eq!(visible, 0, "nothing visible before publish_held");
+        assert!(hidden >= 8, "30 rows in files of 4: {hidden}");
+        w.publish_held().unwrap();
+        assert_eq!(files(dir.path()), (hidden, 0));
+        let mut keys = HashSet::new();
+        for pd in list_partitions(dir.path()).unwrap() {
+            for f in &pd.parts {
+                read_keys(f, &mut keys).unwrap();
+            }
+        }
+        assert_eq!(keys.len(), 30);
+
+        // A writer dropped before publishing (a failed first load) leaves no file behind.
+        let other = tempfile::tempdir().unwrap();
+        let mut w = small_writer(other.path());
+        w.hold_files();
+        for k in 0..30u8 {
+            w.push(&record(k)).unwrap();
+        }
+        w.flush_all().unwrap();
+        drop(w);
+        assert_eq!(files(other.path()), (0, 0));
     }
 }

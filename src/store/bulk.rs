@@ -152,7 +152,8 @@ impl Store {
         }
         let pages = super::wal_pages(&self.conn, LARGE_LOAD_CHECKPOINT_BYTES)?;
         self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
-        if self.checkpointer.is_none() {
+        // A store built aside has no WAL to checkpoint.
+        if self.checkpointer.is_none() && self.aside.is_none() {
             self.checkpointer = Checkpointer::start(&self.path);
         }
         // The largest rowid bounds the row count without a scan.

@@ -6,6 +6,7 @@
 //! The connection is owned by [`Store`] and closed when it is dropped, on every path.
 
 pub mod activity;
+mod aside;
 pub mod attribution;
 mod bulk;
 pub mod copy;
@@ -74,6 +75,16 @@ impl StoreLocation {
     pub fn open_writer(&self) -> Result<Box<dyn seam::WriteStore>> {
         Ok(match self {
             StoreLocation::Sqlite(p) => Box::new(Store::open(p)?),
+            StoreLocation::Postgres(t) => Box::new(postgres::PgStore::open(t)?),
+        })
+    }
+
+    /// Opens the store for an ingest: as [`StoreLocation::open_writer`], except that a SQLite
+    /// file that does not exist yet is built aside and appears only once the load is complete
+    /// (see [`seam::TraceWriter::publish`]).
+    pub fn open_loader(&self) -> Result<Box<dyn seam::WriteStore>> {
+        Ok(match self {
+            StoreLocation::Sqlite(p) => Box::new(Store::open_for_load(p)?),
             StoreLocation::Postgres(t) => Box::new(postgres::PgStore::open(t)?),
         })
     }
@@ -234,6 +245,9 @@ pub struct Store {
     checkpointer: Option<bulk::Checkpointer>,
     /// Writes are kept in one open transaction until `commit_writes` (see `traces`).
     grouped: bool,
+    /// The hidden file of a new store being built (see `aside`); last, so that the connection
+    /// is closed before it is removed.
+    aside: Option<aside::Aside>,
 }
 
 impl Store {
@@ -254,10 +268,12 @@ impl Store {
             path: path.to_path_buf(),
             checkpointer: None,
             grouped: false,
+            aside: None,
         };
         migrations::migrate(&mut store.conn)?;
         // A bulk load that was killed left them out (see `bulk`).
         bulk::ensure_indexes(&mut store.conn)?;
+        aside::remove_abandoned(path);
         Ok(store)
     }
 
@@ -289,6 +305,7 @@ impl Store {
             path: path.to_path_buf(),
             checkpointer: None,
             grouped: false,
+            aside: None,
         })
     }
 

@@ -70,6 +70,17 @@ pub trait TraceWriter {
 
     /// Ends a load begun with [`TraceWriter::start_bulk_load`], restoring what it set aside.
     fn finish_bulk_load(&mut self) -> Result<()>;
+
+    /// True while the store is a new one built aside, which appears under its path only at
+    /// [`TraceWriter::publish`]: files written beside it (the lake) must stay hidden until then.
+    fn built_aside(&self) -> bool {
+        false
+    }
+
+    /// Makes a store built aside durable and visible under its path (nothing for any other).
+    fn publish(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Where each source stopped: input files (incremental ingest) and PostgreSQL checkpoints.

@@ -105,6 +105,14 @@ impl TraceWriter for Store {
     fn finish_bulk_load(&mut self) -> Result<()> {
         self.bulk_finish()
     }
+
+    fn built_aside(&self) -> bool {
+        self.is_aside()
+    }
+
+    fn publish(&mut self) -> Result<()> {
+        Store::publish(self)
+    }
 }
 
 /// Writes a batch inside the caller's transaction (see [`TraceWriter::write_traces`]).
