@@ -193,24 +193,40 @@ impl Store {
         File::open(&aside.file)
             .and_then(|f| f.sync_all())
             .map_err(io_err(format!("syncing {}", aside.file.display())))?;
-        if let Err(e) = std::fs::hard_link(&aside.file, &aside.target) {
-            let msg = if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!(
-                    "{} was created by another process while this first load built it; \
-                     nothing of this load was stored: run it again",
-                    aside.target.display()
-                )
-            } else {
-                format!("publishing the new database as {}", aside.target.display())
-            };
-            return Err(Error::io(msg, e));
+        let linked = match std::fs::hard_link(&aside.file, &aside.target) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::io(
+                    format!(
+                        "{} was created by another process while this first load built it; \
+                         nothing of this load was stored: run it again",
+                        aside.target.display()
+                    ),
+                    e,
+                ));
+            }
+            // A file system without hard links: a rename, unless the path was taken meanwhile
+            // (checked just before; the window is a few microseconds).
+            Err(_) if !aside.target.exists() => false,
+            Err(e) => {
+                let what = format!("publishing the new database as {}", aside.target.display());
+                return Err(Error::io(what, e));
+            }
+            Ok(()) => true,
+        };
+        if !linked {
+            std::fs::rename(&aside.file, &aside.target).map_err(io_err(format!(
+                "publishing the new database as {}",
+                aside.target.display()
+            )))?;
         }
         let dir = folder(&aside.target).to_path_buf();
         sync_dir(&dir)?;
         // The store is complete under its path: the hidden name goes, then the lock (no
         // connection has the file open now).
-        std::fs::remove_file(&aside.file)
-            .map_err(io_err(format!("removing {}", aside.file.display())))?;
+        if linked {
+            std::fs::remove_file(&aside.file)
+                .map_err(io_err(format!("removing {}", aside.file.display())))?;
+        }
         drop(aside.lock.take());
         let Store { conn, .. } = Self::open(&self.path)?;
         self.conn = conn;
