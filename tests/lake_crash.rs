@@ -40,15 +40,37 @@ fn ingest(db: &Path, lake: &Path, input: &Path) -> Command {
     c
 }
 
-/// Creates the store at `db` (an ingest of an empty file), so that later loads write in place.
-fn create_store(db: &Path, dir: &Path) {
-    let empty = dir.join("empty.jsonl");
-    std::fs::write(&empty, b"").unwrap();
+/// Starts `ingest` and kills it (SIGKILL) as soon as `ready` holds, polling every 10 ms; fails
+/// with `not_yet` after 120 s, or if the ingest finishes first.
+fn kill_when(mut ingest: Command, not_yet: &str, mut ready: impl FnMut() -> bool) {
+    let mut child = ingest
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the ingest finished before it could be killed; use a larger input"
+        );
+        if ready() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{not_yet}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Ingests `input` into `db` without the lake; panics unless it succeeds.
+fn ingest_without_lake(db: &Path, input: &Path) {
     let out = Command::new(bin())
         .arg("--db")
         .arg(db)
         .args(["ingest-traces", "--no-parquet", "--quiet"])
-        .arg(&empty)
+        .arg(input)
         .output()
         .unwrap();
     assert!(
@@ -56,6 +78,13 @@ fn create_store(db: &Path, dir: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Creates the store at `db` (an ingest of an empty file), so that later loads write in place.
+fn create_store(db: &Path, dir: &Path) {
+    let empty = dir.join("empty.jsonl");
+    std::fs::write(&empty, b"").unwrap();
+    ingest_without_lake(db, &empty);
     assert!(db.is_file());
 }
 
@@ -70,29 +99,10 @@ fn sigkill_mid_write_then_rerun_converges() {
     // An existing store: rows are committed in place as the load goes.
     create_store(&db, tmp.path());
 
-    let mut child = ingest(&db, &lake, &input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Watch the lake like a reader would, and kill the ingest once its first files are visible.
-    let started = Instant::now();
-    loop {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the ingest finished before it could be killed; use a larger input"
-        );
-        if lake.exists() && every_visible_file_decodes(&lake) >= 3 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no lake files appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_when(ingest(&db, &lake, &input), "no lake files appeared", || {
+        lake.exists() && every_visible_file_decodes(&lake) >= 3
+    });
 
     // The crash left the lake short of SQLite, with the dead ingest's marker, but every visible
     // file is whole.
@@ -146,18 +156,7 @@ fn repair_restores_rows_ingested_without_the_lake() {
     let lake = tmp.path().join("parquet");
     let out = ingest(&db, &lake, &fa).output().unwrap();
     assert!(out.status.success());
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .args(["ingest-traces", "--no-parquet", "--quiet"])
-        .arg(&fb)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_without_lake(&db, &fb);
     assert_eq!(store_count(&db), valid as i64);
     let short = lake_count(&lake);
     assert!(short.distinct < valid);
@@ -205,34 +204,17 @@ fn a_first_load_killed_leaves_no_store_and_no_lake_rows_then_reruns_exactly() {
     let hidden = tmp.path().join(".cache.db.new");
     let lake = tmp.path().join("parquet");
 
-    let mut child = ingest(&db, &lake, &input)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Killed once the new store has rows and the lake has written (hidden) files.
-    let started = Instant::now();
-    loop {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the ingest finished before it could be killed; use a larger input"
-        );
+    let not_yet = "the new store and the lake's files did not appear";
+    kill_when(ingest(&db, &lake, &input), not_yet, || {
         let grown = std::fs::metadata(&hidden).is_ok_and(|m| m.len() > 8 << 20);
-        if grown && lake.exists() && lake_count(&lake).temps > 0 {
-            break;
-        }
+        let ready = grown && lake.exists() && lake_count(&lake).temps > 0;
         assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "the new store and the lake's files did not appear"
+            !ready || !db.exists(),
+            "a new store is not visible before the load completes"
         );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        !db.exists(),
-        "a new store is not visible before the load completes"
-    );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+        ready
+    });
 
     assert!(!db.exists(), "killed: no database at the path");
     let before = lake_count(&lake);
