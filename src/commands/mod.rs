@@ -55,8 +55,9 @@ pub fn open_reader(
     anyhow::ensure!(
         location.exists(),
         Error::InvalidArgument(format!(
-            "no database at {} ({what} first, or pass --db)",
-            location.name()
+            "no database at {} ({what} first, or pass --db){}",
+            location.name(),
+            location.missing_hint()
         ))
     );
     location

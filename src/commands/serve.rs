@@ -51,8 +51,9 @@ pub fn run(location: &prod_lens::store::StoreLocation, args: ServeArgs) -> anyho
     anyhow::ensure!(
         location.exists(),
         Error::InvalidArgument(format!(
-            "no database at {} — pass --db FILE (e.g. --db demo/cache.db after `prod-lens demo`)",
-            location.name()
+            "no database at {} — pass --db FILE (e.g. --db demo/cache.db after `prod-lens demo`){}",
+            location.name(),
+            location.missing_hint()
         ))
     );
     let name = location.name();

@@ -10,8 +10,9 @@ use prod_lens::store::StoreLocation;
 pub fn run(db: &StoreLocation, args: StatusArgs) -> anyhow::Result<()> {
     if !db.exists() {
         return Err(prod_lens::Error::InvalidArgument(format!(
-            "no database at {} — run `prod-lens ingest-traces …` first, or pass --db / PRODLENS_DB",
-            db.name()
+            "no database at {} — run `prod-lens ingest-traces …` first, or pass --db / PRODLENS_DB{}",
+            db.name(),
+            db.missing_hint()
         ))
         .into());
     }

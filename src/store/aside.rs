@@ -134,6 +134,14 @@ pub(super) fn remove_abandoned(path: &Path) {
     }
 }
 
+/// True while a first load is building the store for `path` (its hidden file is locked).
+pub(super) fn load_in_progress(path: &Path) -> bool {
+    let Ok(handle) = File::open(aside_path(path)) else {
+        return false;
+    };
+    matches!(handle.try_lock_shared(), Err(TryLockError::WouldBlock))
+}
+
 impl Store {
     /// Opens the store at `path` for a load: an existing database as [`Store::open`] does; a
     /// missing one is built aside (see the module documentation) until [`Store::publish`].
@@ -273,6 +281,19 @@ mod tests {
                 .unwrap(),
             "ok"
         );
+    }
+
+    #[test]
+    fn a_load_in_progress_is_seen_from_outside() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("x.db");
+        assert!(!load_in_progress(&db), "nothing there");
+        let mut s = Store::open_for_load(&db).unwrap();
+        assert!(load_in_progress(&db));
+        s.publish().unwrap();
+        assert!(!load_in_progress(&db), "published");
+        std::fs::write(aside_path(&db), b"left by a killed load").unwrap();
+        assert!(!load_in_progress(&db), "nobody holds it");
     }
 
     #[test]

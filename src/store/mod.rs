@@ -70,6 +70,17 @@ impl StoreLocation {
         }
     }
 
+    /// What to add to a "no database" message: that a first ingest is building it right now
+    /// (it appears when that load completes), or nothing.
+    pub fn missing_hint(&self) -> &'static str {
+        match self {
+            StoreLocation::Sqlite(p) if aside::load_in_progress(p) => {
+                "; a first ingest is building it now and it appears when that load completes"
+            }
+            _ => "",
+        }
+    }
+
     /// Opens the store for writing (a SQLite file is created, with its folder, when missing;
     /// its schema is brought up to date).
     pub fn open_writer(&self) -> Result<Box<dyn seam::WriteStore>> {
