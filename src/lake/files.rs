@@ -200,12 +200,7 @@ pub fn write_part(dir: &Path, name: &str, batch: &RecordBatch) -> Result<(PathBu
     w.commit()
 }
 
-/// Makes renames and removals in `dir` durable.
-pub fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(format!("syncing folder {}", dir.display()), e))
-}
+pub use crate::sinks::fsync_dir;
 
 /// What one partition folder holds.
 #[derive(Clone, Debug)]

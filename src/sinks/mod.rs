@@ -1,12 +1,20 @@
-//! Where records go besides the store: the dead-letter queue (and, later, the Parquet lake).
+//! Where records go besides the store: the dead-letter queue and the Parquet lake (`crate::lake`).
 //!
 //! The SQLite store is the dedupe authority: it decides which records are new, and every other
 //! sink receives only those, so each call lands once everywhere.
 
 pub mod dead_letter;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::TraceRecord;
+use std::path::Path;
+
+/// Makes renames, links and removals in `dir` durable (the store's and the lake's files).
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(format!("syncing folder {}", dir.display()), e))
+}
 
 /// A destination for records the store has just accepted as new.
 pub trait RecordSink {

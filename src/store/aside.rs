@@ -46,13 +46,6 @@ fn io_err(what: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(what, e)
 }
 
-/// Syncs a folder, so that a link or removal in it survives a crash.
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(io_err(format!("syncing folder {}", dir.display())))
-}
-
 /// The folder of `path` ("." for a bare file name).
 fn folder(path: &Path) -> &Path {
     match path.parent() {
@@ -149,10 +142,7 @@ impl Store {
         if path.exists() {
             return Self::open(path);
         }
-        std::fs::create_dir_all(folder(path)).map_err(io_err(format!(
-            "cannot create database folder {}",
-            folder(path).display()
-        )))?;
+        super::create_folder(path)?;
         let Some(aside) = claim(path)? else {
             return Self::open(path);
         };
@@ -227,8 +217,7 @@ impl Store {
                 aside.target.display()
             )))?;
         }
-        let dir = folder(&aside.target).to_path_buf();
-        sync_dir(&dir)?;
+        crate::sinks::fsync_dir(folder(&aside.target))?;
         // The store is complete under its path: the hidden name goes, then the lock (no
         // connection has the file open now).
         if linked {

@@ -261,17 +261,23 @@ pub struct Store {
     aside: Option<aside::Aside>,
 }
 
+/// Creates the folder a database file at `path` goes in, when it has one and it is missing.
+fn create_folder(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("cannot create database folder {}", dir.display()),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::io(
-                    format!("cannot create database folder {}", dir.display()),
-                    e,
-                )
-            })?;
-        }
+        create_folder(path)?;
         let conn = Connection::open(path)?;
         Self::configure(&conn)?;
         let mut store = Store {
