@@ -116,14 +116,12 @@ pub(super) fn remove_abandoned(path: &Path) {
     let Ok(handle) = OpenOptions::new().read(true).write(true).open(&file) else {
         return;
     };
-    match handle.try_lock() {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&file);
-            for c in companions(&file) {
-                let _ = std::fs::remove_file(c);
-            }
+    // Not taken: a load holds it (or the lock cannot be had); either way it stays.
+    if handle.try_lock().is_ok() {
+        let _ = std::fs::remove_file(&file);
+        for c in companions(&file) {
+            let _ = std::fs::remove_file(c);
         }
-        Err(TryLockError::WouldBlock | TryLockError::Error(_)) => {}
     }
 }
 
