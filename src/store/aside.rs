@@ -150,7 +150,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
-            grouped: false,
+            grouped: None,
             aside: Some(aside),
         };
         super::migrations::migrate(&mut store.conn)?;

@@ -254,8 +254,9 @@ pub struct Store {
     path: PathBuf,
     /// Checkpoints the WAL beside a large load (see `bulk`).
     checkpointer: Option<bulk::Checkpointer>,
-    /// Writes are kept in one open transaction until `commit_writes` (see `traces`).
-    grouped: bool,
+    /// Writes are kept in one open transaction until `commit_writes` (see `traces`); it holds
+    /// their rollup change, written just before the commit.
+    grouped: Option<rollups::RollupDelta>,
     /// The hidden file of a new store being built (see `aside`); last, so that the connection
     /// is closed before it is removed.
     aside: Option<aside::Aside>,
@@ -284,7 +285,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
-            grouped: false,
+            grouped: None,
             aside: None,
         };
         migrations::migrate(&mut store.conn)?;
@@ -321,7 +322,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
-            grouped: false,
+            grouped: None,
             aside: None,
         })
     }

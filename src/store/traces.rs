@@ -56,7 +56,11 @@ pub enum Written {
 
 impl TraceWriter for Store {
     /// Writes a batch in one transaction and says, per record, what happened; the hourly
-    /// rollups (see `rollups`) follow in the same transaction.
+    /// rollups (see `rollups`) follow in the same transaction. While writes are kept open
+    /// ([`TraceWriter::begin_writes`]) the batches' rollup changes are added up in memory and
+    /// written once, just before the commit (or sooner, once they cover [`HELD_ROLLUP_ROWS`]
+    /// calls): a key that several batches touch (the same hour, session or model) is upserted
+    /// once, not once per batch.
     ///
     /// Stored rows are never replaced, with one exception: Claude Code writes the same message
     /// several times while streaming, early copies with placeholder counts, so a Claude Code
@@ -64,7 +68,24 @@ impl TraceWriter for Store {
     /// row's tokens and cost to its own ([`Written::Raised`]). Everything else about the row
     /// (first copy's timestamp, date, run) stays, so it stays in the same day and lake partition.
     fn write_traces(&mut self, batch: &[TraceRecord], run_id: Option<i64>) -> Result<Vec<Written>> {
-        self.in_write(|tx| write_rows(tx, batch, run_id))
+        if let Some(rollups) = self.grouped.as_mut() {
+            let out = write_rows(&self.conn, batch, run_id, rollups).and_then(|w| {
+                if rollups.rows() >= HELD_ROLLUP_ROWS {
+                    std::mem::take(rollups).apply(&self.conn)?;
+                }
+                Ok(w)
+            });
+            if out.is_err() {
+                self.rollback_writes();
+            }
+            return out;
+        }
+        self.in_write(|tx| {
+            let mut rollups = RollupDelta::new();
+            let out = write_rows(tx, batch, run_id, &mut rollups)?;
+            rollups.apply(tx)?;
+            Ok(out)
+        })
     }
 
     fn insert_activity(&mut self, rows: &[ActivityRow], run_id: Option<i64>) -> Result<u64> {
@@ -72,27 +93,31 @@ impl TraceWriter for Store {
     }
 
     fn begin_writes(&mut self) -> Result<bool> {
-        if !self.grouped {
+        if self.grouped.is_none() {
             self.conn.execute_batch("BEGIN IMMEDIATE")?;
-            self.grouped = true;
+            self.grouped = Some(RollupDelta::new());
         }
         Ok(true)
     }
 
     fn commit_writes(&mut self) -> Result<()> {
-        if std::mem::take(&mut self.grouped) {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                // A commit that failed leaves the transaction open: undo it, so that the store
-                // is usable (and the run can be logged) after the error.
+        if let Some(rollups) = self.grouped.take() {
+            // The rollups of every batch since `begin_writes`, then the commit; when either
+            // fails the transaction is still open: undo it, so that the store is usable (and
+            // the run can be logged) after the error.
+            let committed = rollups
+                .apply(&self.conn)
+                .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+            if committed.is_err() {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                return Err(e.into());
             }
+            return committed;
         }
         Ok(())
     }
 
     fn rollback_writes(&mut self) {
-        if std::mem::take(&mut self.grouped) {
+        if self.grouped.take().is_some() {
             // Fails only when SQLite already rolled the transaction back.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -115,14 +140,23 @@ impl TraceWriter for Store {
     }
 }
 
-/// Writes a batch inside the caller's transaction (see [`TraceWriter::write_traces`]).
+/// Calls whose rollup change is held in memory, at most, while writes are kept open; more are
+/// written at once (inside the open transaction). An ingest commits every 50 000 rows, so its
+/// change is written at the commit. Holding it there instead of writing each 10 000-row batch's:
+/// 1 M LiteLLM lines make 719 k rollup upserts instead of 966 k (a key that several batches
+/// touch is written once), and their first ingest took 12.1–14.4 s against 14.3–16.8 s
+/// (alternated), for 15–17 MB more memory.
+const HELD_ROLLUP_ROWS: u64 = 50_000;
+
+/// Writes a batch inside the caller's transaction (see [`TraceWriter::write_traces`]) and adds
+/// its change to the rollups to `rollups`, for the caller to write in the same transaction.
 fn write_rows(
     tx: &rusqlite::Connection,
     batch: &[TraceRecord],
     run_id: Option<i64>,
+    rollups: &mut RollupDelta,
 ) -> Result<Vec<Written>> {
     let mut inserted = Vec::with_capacity(batch.len());
-    let mut rollups = RollupDelta::new();
     {
         // Bound through the C API: no copy of each text value, no per-value dispatch (the
         // writer is an ingest's critical path).
@@ -206,8 +240,6 @@ fn write_rows(
             }
         }
     }
-    // The rollups change in the same transaction as the rows they describe.
-    rollups.apply(tx)?;
     Ok(inserted)
 }
 
@@ -218,7 +250,7 @@ impl Store {
         &mut self,
         f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
     ) -> Result<T> {
-        if self.grouped {
+        if self.grouped.is_some() {
             // No savepoint: one would copy every page the batch changes a second time (into
             // memory); a failure undoes the whole open transaction instead.
             let out = f(&self.conn);
@@ -305,7 +337,8 @@ mod tests {
             5,
             "rows of the open transaction count as stored"
         );
-        assert_eq!(stored(s.conn()), (15, 15));
+        // The rollups of the open transaction are held until its commit.
+        assert_eq!(stored(s.conn()), (15, 0));
         assert_eq!(stored(&other), (0, 0), "nothing visible before the commit");
         s.commit_writes().unwrap();
         assert_eq!(stored(&other), (15, 15));
@@ -329,8 +362,66 @@ mod tests {
         s.write_traces(&rows[15..18], None).unwrap();
         assert!(s.write_traces(&[bad], None).is_err());
         assert_eq!(stored(s.conn()), (15, 15));
-        assert!(!s.grouped);
+        assert!(s.grouped.is_none());
         s.write_traces(&rows[15..], None).unwrap();
         assert_eq!(stored(&other), (20, 20));
+    }
+
+    /// Every rollup table, each row as text, in key order.
+    fn rollups(c: &rusqlite::Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in crate::store::rollups::TABLES {
+            let mut q = c
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5"))
+                .unwrap();
+            let n = q.column_count();
+            let mut rows = q.query([]).unwrap();
+            while let Some(r) = rows.next().unwrap() {
+                let cols: Vec<String> = (0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect();
+                out.push(format!("{table}: {}", cols.join(" | ")));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rollups_held_over_batches_are_those_of_the_rows() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&d.path().join("x.db")).unwrap();
+        // 60 calls over three hours; sessions, models and hours recur in every batch.
+        let rows: Vec<_> = (1..=60u8)
+            .map(|k| {
+                let mut r = crate::lake::tests::record(k, Some("acme/api"));
+                r.source_format = SourceFormat::ClaudeCode;
+                r.timestamp += chrono::Duration::minutes(i64::from(k) * 3);
+                r.event_date = r.timestamp.date_naive();
+                r.session_id = Some(format!("s{}", k % 4));
+                r.model = Some(["opus", "sonnet"][usize::from(k % 2)].into());
+                r.latency_ms = Some(f64::from(k) * 100.0);
+                r.is_error = k % 7 == 0;
+                r.error_class = r.is_error.then(|| "rate_limit".into());
+                r
+            })
+            .collect();
+        s.begin_writes().unwrap();
+        for batch in rows.chunks(20) {
+            s.write_traces(batch, None).unwrap();
+        }
+        // A later streaming copy with more tokens raises a row of the open transaction.
+        let mut later = rows[3].clone();
+        later.tokens_out += 500;
+        later.cost_usd = Some(1.0);
+        assert!(matches!(
+            s.write_traces(&[later], None).unwrap()[..],
+            [Written::Raised { .. }]
+        ));
+        s.commit_writes().unwrap();
+        let held = rollups(s.conn());
+        assert!(held.len() > 20, "{held:?}");
+
+        crate::store::rollups::rebuild(s.conn(), None).unwrap();
+        assert_eq!(held, rollups(s.conn()));
     }
 }

@@ -77,9 +77,35 @@ struct CellDelta {
     ttft: Vec<f64>,
 }
 
+/// The counters a session-day (or one model's calls in it) keeps: a fifth of [`Counters`]'
+/// size, as a delta holds tens of thousands of them while writes are kept open.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(in crate::store) struct SessionCounts {
+    /// Calls.
+    pub requests: i64,
+    /// Prompt plus completion tokens.
+    pub tokens: i64,
+    /// Sum of known costs (USD).
+    pub cost_usd: f64,
+    /// Calls whose cost is unknown.
+    pub cost_unknown: i64,
+    /// Failed calls.
+    pub errors: i64,
+}
+
+impl SessionCounts {
+    fn add(&mut self, c: &Counters) {
+        self.requests += c.requests;
+        self.tokens += c.tokens;
+        self.cost_usd += c.cost_usd;
+        self.cost_unknown += c.cost_unknown;
+        self.errors += c.errors;
+    }
+}
+
 /// Counters of some calls with the instants of the first and last.
 struct Tally {
-    counts: Counters,
+    counts: SessionCounts,
     first_us: i64,
     last_us: i64,
 }
@@ -87,7 +113,7 @@ struct Tally {
 impl Tally {
     fn new(ts: i64) -> Self {
         Self {
-            counts: Counters::default(),
+            counts: SessionCounts::default(),
             first_us: ts,
             last_us: ts,
         }
@@ -138,7 +164,7 @@ pub(in crate::store) struct SessionChange {
     pub session: String,
     pub hours: u32,
     pub models: String,
-    pub counts: Counters,
+    pub counts: SessionCounts,
     pub first_us: i64,
     pub last_us: i64,
 }
@@ -150,7 +176,7 @@ pub(in crate::store) struct SessionModelChange {
     pub developer: String,
     pub session: String,
     pub model: String,
-    pub counts: Counters,
+    pub counts: SessionCounts,
     pub first_us: i64,
     pub last_us: i64,
 }
@@ -166,6 +192,8 @@ pub(in crate::store) struct Changes {
 /// The change a batch of writes makes to the rollups, aggregated per key.
 #[derive(Default)]
 pub struct RollupDelta {
+    /// Calls added or raised.
+    rows: u64,
     names: Names,
     cells: HashMap<CellKey, CellDelta>,
     errors: HashMap<ErrorKey, i64>,
@@ -193,6 +221,11 @@ impl RollupDelta {
         Self::default()
     }
 
+    /// Calls added or raised so far (a measure of the memory the delta holds).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     /// True when nothing would be written.
     pub fn is_empty(&self) -> bool {
         self.cells.is_empty()
@@ -214,6 +247,7 @@ impl RollupDelta {
 
     /// Adds a newly stored call.
     pub fn add(&mut self, row: &RollupRow) {
+        self.rows += 1;
         let Some((repo, hour, dev, model)) = self.cell_key(row) else {
             return;
         };
@@ -250,6 +284,7 @@ impl RollupDelta {
     /// Records that a stored call's measures changed from `stored.measures` to `new` (a Claude
     /// Code row raised to a later copy's counts); its key fields stay those of `stored`.
     pub fn raise(&mut self, stored: &RollupRow, new: &CallMeasures) {
+        self.rows += 1;
         let Some((repo, hour, dev, model)) = self.cell_key(stored) else {
             return;
         };
