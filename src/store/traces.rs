@@ -424,4 +424,39 @@ mod tests {
         crate::store::rollups::rebuild(s.conn(), None).unwrap();
         assert_eq!(held, rollups(s.conn()));
     }
+
+    #[test]
+    fn a_large_held_change_is_written_before_the_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&d.path().join("x.db")).unwrap();
+        let n = HELD_ROLLUP_ROWS as u32 + 10;
+        let rows: Vec<_> = (0..n)
+            .map(|i| {
+                let mut r = crate::lake::tests::record(1, Some("acme/api"));
+                r.dedupe_key = u128::from(i).to_le_bytes();
+                r.timestamp += chrono::Duration::minutes(i64::from(i % 600));
+                r.event_date = r.timestamp.date_naive();
+                r.session_id = Some(format!("s{}", i % 50));
+                r.latency_ms = Some(f64::from(i % 300));
+                r
+            })
+            .collect();
+        let requests = |c: &rusqlite::Connection| {
+            count(c, "SELECT COALESCE(SUM(requests), 0) FROM rollup_cells")
+        };
+        s.begin_writes().unwrap();
+        let (first, last) = rows.split_at(HELD_ROLLUP_ROWS as usize);
+        for batch in first.chunks(10_000) {
+            s.write_traces(batch, None).unwrap();
+        }
+        // The held change reached its bound: written inside the still open transaction.
+        assert_eq!(requests(s.conn()), HELD_ROLLUP_ROWS as i64);
+        s.write_traces(last, None).unwrap();
+        assert_eq!(requests(s.conn()), HELD_ROLLUP_ROWS as i64);
+        s.commit_writes().unwrap();
+        assert_eq!(requests(s.conn()), i64::from(n));
+        let held = rollups(s.conn());
+        crate::store::rollups::rebuild(s.conn(), None).unwrap();
+        assert_eq!(held, rollups(s.conn()));
+    }
 }
