@@ -31,7 +31,8 @@ use chrono_tz::Tz;
 
 /// Writing calls and what comes with them (`ingest-traces`, `collect`, `ingest-litellm`, `demo`).
 pub trait TraceWriter {
-    /// Writes a batch in one transaction, rollups included, and says per record what happened.
+    /// Writes a batch in one transaction, rollups included (held until the commit while writes
+    /// are kept open, see [`TraceWriter::begin_writes`]), and says per record what happened.
     fn write_traces(&mut self, batch: &[TraceRecord], run_id: Option<i64>) -> Result<Vec<Written>>;
 
     /// Inserts a batch and says per record whether it was new.
