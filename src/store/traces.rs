@@ -58,9 +58,9 @@ impl TraceWriter for Store {
     /// Writes a batch in one transaction and says, per record, what happened; the hourly
     /// rollups (see `rollups`) follow in the same transaction. While writes are kept open
     /// ([`TraceWriter::begin_writes`]) the batches' rollup changes are added up in memory and
-    /// written once, just before the commit (or sooner, once they cover [`HELD_ROLLUP_ROWS`]
-    /// calls): a key that several batches touch (the same hour, session or model) is upserted
-    /// once, not once per batch.
+    /// written once, just before the commit (or sooner, once they cover 50 000 calls): a key
+    /// that several batches touch (the same hour, session or model) is upserted once, not once
+    /// per batch.
     ///
     /// Stored rows are never replaced, with one exception: Claude Code writes the same message
     /// several times while streaming, early copies with placeholder counts, so a Claude Code
