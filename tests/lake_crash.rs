@@ -2,11 +2,13 @@
 //! next ingest brings the lake back to exactly SQLite's rows. A first load into a new store,
 //! killed, leaves neither a database nor a visible lake row.
 
+mod common;
 mod lake_support;
 
+use common::run_ok;
 use lake_support::*;
 use prod_lens::lake::files::{list_partitions, open_reader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,17 +68,12 @@ fn kill_when(mut ingest: Command, not_yet: &str, mut ready: impl FnMut() -> bool
 
 /// Ingests `input` into `db` without the lake; panics unless it succeeds.
 fn ingest_without_lake(db: &Path, input: &Path) {
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(db)
-        .args(["ingest-traces", "--no-parquet", "--quiet"])
-        .arg(input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        assert_cmd::Command::new(bin())
+            .arg("--db")
+            .arg(db)
+            .args(["ingest-traces", "--no-parquet", "--quiet"])
+            .arg(input),
     );
 }
 
@@ -88,26 +85,73 @@ fn create_store(db: &Path, dir: &Path) {
     assert!(db.is_file());
 }
 
+/// A kill test's paths under `dir`: 120 000 sample lines (seed `seed`) in `big.jsonl`, the store
+/// and the lake; with the number of valid lines.
+struct Case {
+    input: PathBuf,
+    db: PathBuf,
+    lake: PathBuf,
+    valid: u64,
+}
+
+fn big_case(dir: &Path, seed: u64) -> Case {
+    let (lines, valid) = sample_lines(120_000, seed);
+    let input = dir.join("big.jsonl");
+    write_lines(&input, &lines);
+    Case {
+        input,
+        db: dir.join("cache.db"),
+        lake: dir.join("parquet"),
+        valid,
+    }
+}
+
+impl Case {
+    /// Runs the ingest again to completion and returns its `--json` summary.
+    fn rerun(&self) -> serde_json::Value {
+        let mut c = ingest(&self.db, &self.lake, &self.input);
+        c.arg("--json");
+        let out = run_ok(&mut assert_cmd::Command::from_std(c));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Asserts that the store and the lake hold every valid line exactly once, with no temporary
+    /// file left and a passing `lake check`.
+    fn assert_exact(&self) {
+        assert_eq!(store_count(&self.db), self.valid as i64);
+        let after = lake_count(&self.lake);
+        assert_eq!(
+            (after.rows, after.distinct),
+            (self.valid, self.valid),
+            "{after:?}"
+        );
+        assert_eq!(
+            after.temps, 0,
+            "the killed run's temporary files are removed"
+        );
+        let (report, ok) = lake_check(&self.db, &self.lake);
+        assert!(ok, "{report:#}");
+        assert_eq!(report["pending_writers"], 0);
+    }
+}
+
 #[test]
 fn sigkill_mid_write_then_rerun_converges() {
     let tmp = tempfile::tempdir().unwrap();
-    let (lines, valid) = sample_lines(120_000, 3);
-    let input = tmp.path().join("big.jsonl");
-    write_lines(&input, &lines);
-    let db = tmp.path().join("cache.db");
-    let lake = tmp.path().join("parquet");
+    let case = big_case(tmp.path(), 3);
+    let (db, lake, input, valid) = (&case.db, &case.lake, &case.input, case.valid);
     // An existing store: rows are committed in place as the load goes.
-    create_store(&db, tmp.path());
+    create_store(db, tmp.path());
 
     // Watch the lake like a reader would, and kill the ingest once its first files are visible.
-    kill_when(ingest(&db, &lake, &input), "no lake files appeared", || {
-        lake.exists() && every_visible_file_decodes(&lake) >= 3
+    kill_when(ingest(db, lake, input), "no lake files appeared", || {
+        lake.exists() && every_visible_file_decodes(lake) >= 3
     });
 
     // The crash left the lake short of SQLite, with the dead ingest's marker, but every visible
     // file is whole.
-    let stored = store_count(&db);
-    let before = lake_count(&lake);
+    let stored = store_count(db);
+    let before = lake_count(lake);
     assert!(
         stored > 0 && stored < valid as i64,
         "killed mid-run: {stored} of {valid}"
@@ -117,31 +161,19 @@ fn sigkill_mid_write_then_rerun_converges() {
         "rows of the killed ingest are missing from the lake ({before:?}, {stored} stored)"
     );
     assert_eq!(before.rows, before.distinct, "no row twice");
-    assert!(every_visible_file_decodes(&lake) > 0);
-    let (report, ok) = lake_check(&db, &lake);
+    assert!(every_visible_file_decodes(lake) > 0);
+    let (report, ok) = lake_check(db, lake);
     assert!(!ok, "check must flag the unfinished ingest: {report:#}");
     assert_eq!(report["pending_writers"], 1);
 
     // Re-running the same ingest recovers the lost rows and adds the rest: exact counts.
-    let out = ingest(&db, &lake, &input).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = case.rerun();
     assert_eq!(v["lake"]["recovery"]["unfinished_writers"], 1);
     assert_eq!(
         v["lake"]["recovery"]["rows_restored"].as_u64().unwrap(),
         stored as u64 - before.distinct
     );
-    assert_eq!(store_count(&db), valid as i64);
-    let after = lake_count(&lake);
-    assert_eq!((after.rows, after.distinct), (valid, valid), "{after:?}");
-    assert_eq!(after.temps, 0, "abandoned temporary files are removed");
-    let (report, ok) = lake_check(&db, &lake);
-    assert!(ok, "{report:#}");
-    assert_eq!(report["pending_writers"], 0);
+    case.assert_exact();
 }
 
 #[test]
@@ -154,8 +186,7 @@ fn repair_restores_rows_ingested_without_the_lake() {
     write_lines(&fb, b);
     let db = tmp.path().join("cache.db");
     let lake = tmp.path().join("parquet");
-    let out = ingest(&db, &lake, &fa).output().unwrap();
-    assert!(out.status.success());
+    run_ok(&mut assert_cmd::Command::from_std(ingest(&db, &lake, &fa)));
     ingest_without_lake(&db, &fb);
     assert_eq!(store_count(&db), valid as i64);
     let short = lake_count(&lake);
@@ -163,17 +194,12 @@ fn repair_restores_rows_ingested_without_the_lake() {
     let (report, ok) = lake_check(&db, &lake);
     assert!(!ok && !report["problems"].as_array().unwrap().is_empty());
 
-    let out = Command::new(bin())
-        .arg("--db")
-        .arg(&db)
-        .args(["lake", "repair", "--json", "--parquet-dir"])
-        .arg(&lake)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        assert_cmd::Command::new(bin())
+            .arg("--db")
+            .arg(&db)
+            .args(["lake", "repair", "--json", "--parquet-dir"])
+            .arg(&lake),
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["rows_restored"].as_u64().unwrap(), valid - short.distinct);
@@ -197,18 +223,15 @@ fn repair_restores_rows_ingested_without_the_lake() {
 #[test]
 fn a_first_load_killed_leaves_no_store_and_no_lake_rows_then_reruns_exactly() {
     let tmp = tempfile::tempdir().unwrap();
-    let (lines, valid) = sample_lines(120_000, 4);
-    let input = tmp.path().join("big.jsonl");
-    write_lines(&input, &lines);
-    let db = tmp.path().join("cache.db");
+    let case = big_case(tmp.path(), 4);
+    let (db, lake, input, valid) = (&case.db, &case.lake, &case.input, case.valid);
     let hidden = tmp.path().join(".cache.db.new");
-    let lake = tmp.path().join("parquet");
 
     // Killed once the new store has rows and the lake has written (hidden) files.
     let not_yet = "the new store and the lake's files did not appear";
-    kill_when(ingest(&db, &lake, &input), not_yet, || {
+    kill_when(ingest(db, lake, input), not_yet, || {
         let grown = std::fs::metadata(&hidden).is_ok_and(|m| m.len() > 8 << 20);
-        let ready = grown && lake.exists() && lake_count(&lake).temps > 0;
+        let ready = grown && lake.exists() && lake_count(lake).temps > 0;
         assert!(
             !ready || !db.exists(),
             "a new store is not visible before the load completes"
@@ -217,7 +240,7 @@ fn a_first_load_killed_leaves_no_store_and_no_lake_rows_then_reruns_exactly() {
     });
 
     assert!(!db.exists(), "killed: no database at the path");
-    let before = lake_count(&lake);
+    let before = lake_count(lake);
     assert_eq!(
         (before.rows, before.files),
         (0, 0),
@@ -225,24 +248,12 @@ fn a_first_load_killed_leaves_no_store_and_no_lake_rows_then_reruns_exactly() {
     );
 
     // The re-run builds the store again from the start and the lake with it.
-    let out = ingest(&db, &lake, &input).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = case.rerun();
     assert_eq!(v["inserted"].as_u64().unwrap(), valid);
     assert_eq!(
         v["lake"]["recovery"]["rows_restored"].as_u64().unwrap_or(0),
         0
     );
-    assert_eq!(store_count(&db), valid as i64);
-    let after = lake_count(&lake);
-    assert_eq!((after.rows, after.distinct), (valid, valid), "{after:?}");
-    assert_eq!(after.temps, 0, "the killed load's hidden files are removed");
+    case.assert_exact();
     assert!(!hidden.exists(), "the hidden store is gone once published");
-    let (report, ok) = lake_check(&db, &lake);
-    assert!(ok, "{report:#}");
-    assert_eq!(report["pending_writers"], 0);
 }
