@@ -146,13 +146,7 @@ impl Store {
         };
         let conn = Connection::open(&aside.file)?;
         Self::configure_aside(&conn)?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            checkpointer: None,
-            grouped: None,
-            aside: Some(aside),
-        };
+        let mut store = Store::of(conn, path, Some(aside));
         super::migrations::migrate(&mut store.conn)?;
         Ok(store)
     }

@@ -276,18 +276,24 @@ fn create_folder(path: &Path) -> Result<()> {
 }
 
 impl Store {
+    /// A store on `conn`, the database at `path` (its hidden file `aside` while a load builds
+    /// it), with no writes open and no checkpointer.
+    fn of(conn: Connection, path: &Path, aside: Option<aside::Aside>) -> Self {
+        Store {
+            conn,
+            path: path.to_path_buf(),
+            checkpointer: None,
+            grouped: None,
+            aside,
+        }
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self> {
         create_folder(path)?;
         let conn = Connection::open(path)?;
         Self::configure(&conn)?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            checkpointer: None,
-            grouped: None,
-            aside: None,
-        };
+        let mut store = Store::of(conn, path, None);
         migrations::migrate(&mut store.conn)?;
         // A bulk load that was killed left them out (see `bulk`).
         bulk::ensure_indexes(&mut store.conn)?;
@@ -318,13 +324,7 @@ impl Store {
         conn.pragma_update(None, "cache_size", cache_kib)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         migrations::check_version(&conn)?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-            checkpointer: None,
-            grouped: None,
-            aside: None,
-        })
+        Ok(Store::of(conn, path, None))
     }
 
     /// Puts the database in WAL mode, retrying (up to [`BUSY_TIMEOUT`]) while another
