@@ -120,11 +120,12 @@ pub fn run(db: &StoreLocation, args: IngestTracesArgs) -> anyhow::Result<()> {
         .open_loader()
         .with_context(|| format!("opening database {} (--db / PRODLENS_DB)", db.name()))?;
     super::identities::save_map(store.as_mut(), args.identity_map.as_deref())?;
+    let first_load = store.built_aside();
     // The lake is opened before the first row is committed (see `prod_lens::lake`).
     let mut lake = lake_opts
         .map(|o| {
             let dir = o.root.display().to_string();
-            if store.built_aside() {
+            if first_load {
                 LakeSink::open_hidden_until_finish(o)
             } else {
                 LakeSink::open(o)
@@ -137,7 +138,6 @@ pub fn run(db: &StoreLocation, args: IngestTracesArgs) -> anyhow::Result<()> {
         sinks.push(l);
     }
     let bar = Bar::new(args.quiet);
-    let first_load = store.built_aside();
     let summary = ingest::ingest(store.as_mut(), &inputs, &opts, &mut sinks, &bar);
     let summary = if first_load {
         summary.with_context(|| {
